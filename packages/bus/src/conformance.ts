@@ -1,0 +1,179 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { DEAD_LETTER_REASON, type Consumer, type ConsumerOptions, type EventBus, type ReceivedMessage } from './port.ts';
+
+/**
+ * A place the suite can open buses on: every `open()` returns a new bus instance on the
+ * same underlying topics (a restart), `cleanup()` removes them.
+ */
+export interface BusTestContext {
+  open(): Promise<EventBus>;
+  cleanup(): Promise<void>;
+}
+
+const OPTIONS: ConsumerOptions = { maxUnacked: 100, maxRedeliver: 3, nackDelayMs: 50 };
+const encoder = new TextEncoder();
+
+const message = (n: number, key = `k${n % 3}`) => ({ key, payload: encoder.encode(JSON.stringify({ n })), properties: { n: String(n) } });
+const numberOf = (received: ReceivedMessage) => (JSON.parse(received.payload.toString('utf8')) as { n: number }).n;
+
+/** Receives until `count` messages arrived or `timeoutMs` passed. */
+export async function receiveAll(consumer: Consumer, count: number, timeoutMs = 10_000): Promise<ReceivedMessage[]> {
+  const received: ReceivedMessage[] = [];
+  const deadline = Date.now() + timeoutMs;
+  while (received.length < count && Date.now() < deadline) received.push(...(await consumer.receive(count - received.length, Math.min(500, deadline - Date.now()))));
+  return received;
+}
+
+/** The EventBus contract. Every adapter runs it unchanged. */
+export function runEventBusConformance(adapterName: string, createContext: () => Promise<BusTestContext>): void {
+  describe(`EventBus conformance: ${adapterName}`, () => {
+    let context: BusTestContext;
+    const opened: EventBus[] = [];
+    const open = async () => {
+      const bus = await context.open();
+      opened.push(bus);
+      return bus;
+    };
+
+    afterEach(async () => {
+      for (const bus of opened.splice(0)) await bus.close();
+      await context?.cleanup();
+    });
+
+    it('delivers published messages with key, payload and properties, in publish order', async () => {
+      context = await createContext();
+      const bus = await open();
+      await bus.publish('events', [message(1), message(2)]);
+      await bus.publish('events', [message(3)]);
+      const consumer = await bus.consumer('events', 'conformance', OPTIONS);
+      const received = await receiveAll(consumer, 3);
+      expect(received.map(numberOf)).toEqual([1, 2, 3]);
+      expect(received[0]?.key).toBe('k1');
+      expect(received[0]?.properties['n']).toBe('1');
+      expect(received[0]?.redeliveryCount).toBe(0);
+    });
+
+    it('resolves every one of many concurrent publishes and delivers each message once', async () => {
+      context = await createContext();
+      const bus = await open();
+      await Promise.all(Array.from({ length: 200 }, (_, n) => bus.publish('events', [message(n)])));
+      const consumer = await bus.consumer('events', 'conformance', OPTIONS);
+      const received: ReceivedMessage[] = [];
+      while (received.length < 200) {
+        const batch = await receiveAll(consumer, Math.min(100, 200 - received.length));
+        if (batch.length === 0) break;
+        received.push(...batch);
+        for (const item of batch) await consumer.ack(item);
+      }
+      expect(new Set(received.map(numberOf)).size).toBe(200);
+      expect(await consumer.receive(10, 300)).toEqual([]);
+    });
+
+    it('never hands one consumer more than maxUnacked unacknowledged messages', async () => {
+      context = await createContext();
+      const bus = await open();
+      await bus.publish('events', Array.from({ length: 20 }, (_, n) => message(n)));
+      const consumer = await bus.consumer('events', 'conformance', { ...OPTIONS, maxUnacked: 5 });
+      const first = await receiveAll(consumer, 20, 1500);
+      expect(first.length).toBe(5);
+      await consumer.ack(first[0] as ReceivedMessage);
+      const more = await receiveAll(consumer, 20, 1500);
+      expect(more.length).toBe(1);
+    });
+
+    it('does not deliver an acknowledged message again, even after a restart', async () => {
+      context = await createContext();
+      const bus = await open();
+      await bus.publish('events', [message(1), message(2)]);
+      const consumer = await bus.consumer('events', 'conformance', OPTIONS);
+      const received = await receiveAll(consumer, 2);
+      await consumer.ack(received[0] as ReceivedMessage);
+      await consumer.close();
+      await bus.close();
+      const reopened = await open();
+      const again = await receiveAll(await reopened.consumer('events', 'conformance', OPTIONS), 2, 2000);
+      expect(again.map(numberOf)).toEqual([2]);
+    });
+
+    it('delivers unacknowledged messages to another consumer once the holder closes', async () => {
+      context = await createContext();
+      const bus = await open();
+      await bus.publish('events', [message(1)]);
+      const first = await bus.consumer('events', 'conformance', OPTIONS);
+      expect((await receiveAll(first, 1)).map(numberOf)).toEqual([1]);
+      const second = await bus.consumer('events', 'conformance', OPTIONS);
+      expect(await second.receive(1, 300)).toEqual([]);
+      await first.close();
+      expect((await receiveAll(second, 1)).map(numberOf)).toEqual([1]);
+    });
+
+    it('shares a subscription: two consumers never hold the same message at once', async () => {
+      context = await createContext();
+      const bus = await open();
+      await bus.publish('events', Array.from({ length: 40 }, (_, n) => message(n)));
+      const a = await bus.consumer('events', 'conformance', { ...OPTIONS, maxUnacked: 20 });
+      const b = await bus.consumer('events', 'conformance', { ...OPTIONS, maxUnacked: 20 });
+      const [fromA, fromB] = await Promise.all([receiveAll(a, 20, 3000), receiveAll(b, 20, 3000)]);
+      const all = [...fromA, ...fromB].map(numberOf);
+      expect(all.length).toBe(40);
+      expect(new Set(all).size).toBe(40);
+    });
+
+    it('redelivers a nacked message with a higher redelivery count', async () => {
+      context = await createContext();
+      const bus = await open();
+      await bus.publish('events', [message(7)]);
+      const consumer = await bus.consumer('events', 'conformance', OPTIONS);
+      const [first] = await receiveAll(consumer, 1);
+      await consumer.nack(first as ReceivedMessage, 'transient');
+      const [second] = await receiveAll(consumer, 1, 5000);
+      expect(second === undefined ? undefined : numberOf(second)).toBe(7);
+      expect(second?.redeliveryCount).toBe(1);
+    });
+
+    it('dead-letters a message after maxRedeliver deliveries, with the reason', async () => {
+      context = await createContext();
+      const bus = await open();
+      await bus.publish('events', [message(9)]);
+      const consumer = await bus.consumer('events', 'conformance', OPTIONS);
+      for (let delivery = 0; delivery < OPTIONS.maxRedeliver; delivery += 1) {
+        const [received] = await receiveAll(consumer, 1, 5000);
+        expect(received).toBeDefined();
+        await consumer.nack(received as ReceivedMessage, 'always fails');
+      }
+      expect(await consumer.receive(1, 500)).toEqual([]);
+      const deadLetters = await bus.consumer('dead-letters', 'conformance-dlq', OPTIONS);
+      const [dead] = await receiveAll(deadLetters, 1, 5000);
+      expect(dead === undefined ? undefined : numberOf(dead)).toBe(9);
+      expect(dead?.properties[DEAD_LETTER_REASON]).toBe('always fails');
+    });
+
+    it('keeps unacknowledged messages across a restart', async () => {
+      context = await createContext();
+      const bus = await open();
+      await bus.publish('events', [message(1), message(2), message(3)]);
+      const consumer = await bus.consumer('events', 'conformance', OPTIONS);
+      await receiveAll(consumer, 3);
+      await bus.close();
+      const reopened = await open();
+      const again = await receiveAll(await reopened.consumer('events', 'conformance', OPTIONS), 3);
+      expect(again.map(numberOf).sort()).toEqual([1, 2, 3]);
+    });
+
+    it('closes idempotently and refuses publishes after close with a retryable error', async () => {
+      context = await createContext();
+      const bus = await open();
+      await bus.close();
+      await bus.close();
+      await expect(bus.publish('events', [message(1)])).rejects.toMatchObject({ retryable: true });
+    });
+
+    it('reports its health and adapter name', async () => {
+      context = await createContext();
+      const bus = await open();
+      const health = await bus.health();
+      expect(health.ok).toBe(true);
+      expect(health.adapter).toBe(adapterName);
+    });
+  });
+}

@@ -1,0 +1,176 @@
+import { open as openFile, readdir, readFile, rm, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SluiceError } from '@sluice/core';
+import type { DependencyHealth } from '@sluice/observability';
+import { DEAD_LETTER_ORIGIN, DEAD_LETTER_REASON, type Consumer, type ConsumerOptions, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
+import { encodeRecord } from './record.ts';
+import { Subscription } from './subscription.ts';
+import { TopicLog } from './topic-log.ts';
+
+export interface EmbeddedBusOptions {
+  /** Directory of the logs (one folder per topic). */
+  readonly dir: string;
+  /** Named outputs → topic names. */
+  readonly topics: Readonly<Record<OutputName, string>>;
+  readonly segmentBytes: number;
+  readonly fsync: boolean;
+  /** How often fully acknowledged segments are deleted, in milliseconds. */
+  readonly compactionIntervalMs?: number;
+}
+
+const CURSOR_PATTERN = /^cursor-(.+)\.json$/;
+
+/**
+ * The embedded EventBus: a durable, group-committed log per topic under DATA_DIR, with
+ * shared subscriptions, redelivery and dead letters. One process owns the directory
+ * (a lock file guards it; a lock left by a killed process is taken over).
+ */
+export class EmbeddedBus implements EventBus {
+  private readonly logs = new Map<string, TopicLog>();
+  private readonly subscriptions = new Map<string, Promise<Subscription>>();
+  private readonly compactionTimer: NodeJS.Timeout;
+  private closing: Promise<void> | undefined;
+
+  private constructor(private readonly options: EmbeddedBusOptions) {
+    this.compactionTimer = setInterval(() => void this.compact().catch(() => undefined), options.compactionIntervalMs ?? 10_000);
+    this.compactionTimer.unref();
+  }
+
+  static async open(options: EmbeddedBusOptions): Promise<EmbeddedBus> {
+    await mkdir(options.dir, { recursive: true });
+    await takeLock(join(options.dir, 'lock'));
+    const bus = new EmbeddedBus(options);
+    for (const topic of Object.values(options.topics)) bus.logs.set(topic, await TopicLog.open(join(options.dir, topic), options));
+    return bus;
+  }
+
+  async publish(output: OutputName, messages: readonly OutgoingMessage[]): Promise<void> {
+    if (this.closing !== undefined) throw new SluiceError('BUS_UNAVAILABLE', 'the bus is closing');
+    const frames = messages.map((message) => encodeRecord(message.key, message.properties, message.payload));
+    try {
+      await this.log(output).append(frames);
+    } catch (error) {
+      throw new SluiceError('BUS_UNAVAILABLE', `could not append to the embedded log: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async consumer(output: OutputName, subscriptionName: string, options: ConsumerOptions): Promise<Consumer> {
+    const subscription = await this.subscription(this.options.topics[output], subscriptionName);
+    const id = subscription.attach(options);
+    let closed = false;
+    return {
+      receive: (max, waitMs) => subscription.receive(id, max, waitMs, options, () => closed || this.closing !== undefined),
+      ack: async (message: ReceivedMessage) => subscription.ack(Number(message.id)),
+      nack: (message: ReceivedMessage, reason: string) => subscription.nack(Number(message.id), reason, options),
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        subscription.detach(id, options);
+        await subscription.checkpoint();
+      },
+    };
+  }
+
+  async health(): Promise<DependencyHealth> {
+    const topics: Record<string, unknown> = {};
+    for (const [topic, log] of this.logs) topics[topic] = log.stats;
+    const subscriptions: Record<string, unknown> = {};
+    for (const [key, pending] of this.subscriptions) {
+      const subscription = await pending;
+      subscriptions[key] = { committedOffset: subscription.committedOffset, backlog: subscription.backlog, held: subscription.held };
+    }
+    return { ok: this.closing === undefined, adapter: 'embedded', detail: { dir: this.options.dir, topics, subscriptions } };
+  }
+
+  /** Deletes segments every known subscription of the topic has fully acknowledged. */
+  async compact(): Promise<void> {
+    for (const [topic, log] of this.logs) {
+      const committed = await this.committedOffsets(topic);
+      if (committed.length > 0) await log.deleteBelow(Math.min(...committed));
+    }
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeAll();
+    return this.closing;
+  }
+
+  private async closeAll(): Promise<void> {
+    clearInterval(this.compactionTimer);
+    for (const pending of this.subscriptions.values()) await (await pending).close();
+    for (const log of this.logs.values()) await log.close();
+    const lock = join(this.options.dir, 'lock');
+    await rm(lock, { force: true });
+    locksHeldHere.delete(lock);
+  }
+
+  private log(output: OutputName): TopicLog {
+    const log = this.logs.get(this.options.topics[output]);
+    if (log === undefined) throw new Error(`no log for output ${output}`);
+    return log;
+  }
+
+  private subscription(topic: string, name: string): Promise<Subscription> {
+    const key = `${topic}/${name}`;
+    let pending = this.subscriptions.get(key);
+    if (pending === undefined) {
+      const log = this.logs.get(topic);
+      if (log === undefined) throw new Error(`unknown topic ${topic}`);
+      const subscription = new Subscription(log, join(this.options.dir, topic, `cursor-${name}.json`), (entry, reason, deliveries) =>
+        this.publish('dead-letters', [{ key: entry.record.key, payload: entry.record.payload, properties: { ...entry.record.properties, [DEAD_LETTER_REASON]: reason, [DEAD_LETTER_ORIGIN]: `${topic}#${entry.offset} after ${deliveries} deliveries` } }]),
+      );
+      pending = subscription.load().then(() => subscription);
+      this.subscriptions.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Committed offsets of every subscription of `topic`, attached or only on disk. */
+  private async committedOffsets(topic: string): Promise<number[]> {
+    const offsets = new Map<string, number>();
+    for (const name of await readdir(join(this.options.dir, topic))) {
+      const match = CURSOR_PATTERN.exec(name);
+      if (match?.[1] === undefined) continue;
+      const saved = JSON.parse(await readFile(join(this.options.dir, topic, name), 'utf8')) as { committed: number };
+      offsets.set(match[1], saved.committed);
+    }
+    for (const [key, pending] of this.subscriptions) {
+      const [subscriptionTopic, name] = key.split('/');
+      if (subscriptionTopic === topic && name !== undefined) offsets.set(name, (await pending).committedOffset);
+    }
+    return [...offsets.values()];
+  }
+}
+
+const locksHeldHere = new Set<string>();
+
+/** Takes the directory lock, or fails naming the live process that holds it. */
+async function takeLock(path: string): Promise<void> {
+  if (locksHeldHere.has(path)) throw new SluiceError('CONFIG_INVALID', `the bus directory ${path} is already open in this process`);
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      const handle = await openFile(path, 'wx');
+      await handle.writeFile(String(process.pid));
+      await handle.close();
+      locksHeldHere.add(path);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
+        throw new SluiceError('CONFIG_INVALID', `the bus directory ${path} is in use by process ${holder}; one process owns a DATA_DIR`);
+      }
+      await rm(path, { force: true });
+    }
+  }
+  throw new Error(`could not take the lock ${path}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,2 @@
+export * from './port.ts';
+export { EmbeddedBus, type EmbeddedBusOptions } from './embedded/embedded-bus.ts';

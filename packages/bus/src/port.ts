@@ -1,0 +1,73 @@
+import type { HealthCheck } from '@sluice/observability';
+
+/**
+ * Named outputs. Code publishes to these names; the mapping to real topics is
+ * configuration (BUS_TOPIC_*), checked at start-up.
+ */
+export type OutputName = 'events' | 'dead-letters';
+
+export interface OutgoingMessage {
+  /** Ordering/partition key (Sluice uses the profile id). */
+  readonly key: string;
+  readonly payload: Uint8Array;
+  /** Small string headers, e.g. a dead-letter reason. */
+  readonly properties?: Readonly<Record<string, string>>;
+}
+
+export interface ReceivedMessage {
+  /** Opaque id, unique within the topic. */
+  readonly id: string;
+  readonly key: string;
+  readonly payload: Buffer;
+  readonly properties: Readonly<Record<string, string>>;
+  /** How many times this message was delivered before this delivery (0 on the first). */
+  readonly redeliveryCount: number;
+}
+
+export interface ConsumerOptions {
+  /** Flow control: most messages this consumer holds unacknowledged at once. */
+  readonly maxUnacked: number;
+  /** Deliveries after which a nacked message goes to the dead-letter output instead. */
+  readonly maxRedeliver: number;
+  /** Delay before a nacked message is delivered again, in milliseconds. */
+  readonly nackDelayMs: number;
+}
+
+/** A consumer on a shared subscription: many consumers split the messages between them. */
+export interface Consumer {
+  /**
+   * Waits up to `waitMs` milliseconds for messages and returns at most `max` of them (maybe
+   * none). Never lets this consumer hold more than `maxUnacked` unacknowledged messages.
+   */
+  receive(max: number, waitMs: number): Promise<ReceivedMessage[]>;
+  /** The message is done; it will not be delivered again (to any consumer of the subscription). */
+  ack(message: ReceivedMessage): Promise<void>;
+  /**
+   * The message failed; it is delivered again after `nackDelayMs`, or — once it has been
+   * delivered `maxRedeliver` times — published to the `dead-letters` output with `reason`.
+   */
+  nack(message: ReceivedMessage, reason: string): Promise<void>;
+  /** Stops receiving; unacknowledged messages become available to other consumers. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * The bus between the API replicas and the storage workers. At-least-once: a message is
+ * delivered until acknowledged; consumers must be idempotent.
+ */
+export interface EventBus extends HealthCheck {
+  /**
+   * Resolves only once every message is durable on the bus (the "200 means durable"
+   * contract). Rejects with a retryable SluiceError (BUS_UNAVAILABLE) when it cannot be.
+   */
+  publish(output: OutputName, messages: readonly OutgoingMessage[]): Promise<void>;
+  /** Attaches a consumer to `subscription` on `output` (created on first use, from the oldest message). */
+  consumer(output: OutputName, subscription: string, options: ConsumerOptions): Promise<Consumer>;
+  /** Flushes and releases everything; pending publishes settle first. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Headers the bus sets on a dead-lettered message. */
+export const DEAD_LETTER_REASON = 'sluice-dead-letter-reason';
+export const DEAD_LETTER_CODE = 'sluice-dead-letter-code';
+export const DEAD_LETTER_ORIGIN = 'sluice-dead-letter-origin';

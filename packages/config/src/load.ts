@@ -1,0 +1,112 @@
+import { resolve } from 'node:path';
+import type { z } from 'zod';
+import { SluiceError } from '@sluice/core';
+import type { EnvSpec } from './spec.ts';
+import { SPECS, type SpecName } from './specs.ts';
+
+type Parsed = { -readonly [K in SpecName]: (typeof SPECS)[K] extends EnvSpec<infer T> ? T : never };
+
+export type LogLevel = Parsed['LOGGING_LEVEL'];
+
+/** The typed, frozen configuration, in slices: each component receives only its own. */
+export interface Config {
+  readonly http: {
+    readonly host: string;
+    readonly port: number;
+    readonly trustProxy: boolean;
+    readonly adminToken: string | undefined;
+    readonly sourceCacheTtlMs: number;
+  };
+  readonly track: { readonly maxBodyBytes: number; readonly maxEvents: number; readonly maxPropertiesBytes: number; readonly publishTimeoutMs: number };
+  readonly logging: { readonly level: LogLevel };
+  readonly dataDir: string;
+  readonly shutdownTimeoutMs: number;
+  readonly adapters: { readonly bus: Parsed['BUS_ADAPTER']; readonly store: Parsed['STORE_ADAPTER']; readonly cache: Parsed['CACHE_ADAPTER']; readonly config: Parsed['CONFIG_ADAPTER']; readonly jobs: Parsed['JOBS_ADAPTER'] };
+  readonly bus: {
+    /** Named outputs → topic names. Code publishes to outputs, never to topic strings. */
+    readonly topics: { readonly events: string; readonly deadLetters: string };
+    readonly subscription: string;
+    readonly maxRedeliver: number;
+    readonly nackDelayMs: number;
+    readonly segmentBytes: number;
+    readonly fsync: boolean;
+  };
+  readonly worker: { readonly batchSize: number; readonly flushIntervalMs: number; readonly retryBaseDelayMs: number; readonly retryMaxDelayMs: number };
+  readonly cache: { readonly profileTtlSeconds: number; readonly sessionTtlSeconds: number; readonly maxEntries: number };
+  readonly demoSource: boolean;
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Parses the environment once. Every invalid value is collected; if any, one
+ * CONFIG_INVALID error lists them all (secrets are never echoed).
+ */
+export function loadConfig(environment: Environment = process.env): Config {
+  const { values, problems } = parseAll(environment);
+  const topicProblem = values.BUS_TOPIC_EVENTS !== undefined && values.BUS_TOPIC_EVENTS === values.BUS_TOPIC_DEAD_LETTERS;
+  if (topicProblem) problems.push('BUS_TOPIC_DEAD_LETTERS: must differ from BUS_TOPIC_EVENTS');
+  if (values.STORAGE_RETRY_BASE_DELAY !== undefined && values.STORAGE_RETRY_MAX_DELAY !== undefined && values.STORAGE_RETRY_BASE_DELAY > values.STORAGE_RETRY_MAX_DELAY) {
+    problems.push('STORAGE_RETRY_MAX_DELAY: must be at least STORAGE_RETRY_BASE_DELAY');
+  }
+  if (problems.length > 0) {
+    throw new SluiceError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
+      details: problems.map((problem) => ({ path: problem.split(':')[0] ?? '', message: problem })),
+    });
+  }
+  return deepFreeze(toConfig(values as Parsed));
+}
+
+function parseAll(environment: Environment): { values: Partial<Parsed>; problems: string[] } {
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const spec of Object.values(SPECS) as EnvSpec<unknown>[]) {
+    const raw = readRaw(environment, spec);
+    if (raw === undefined) continue;
+    const result = (spec.schema as z.ZodType<unknown>).safeParse(raw);
+    if (result.success) values[spec.name] = result.data;
+    else problems.push(`${spec.name}: ${describe(result.error, spec, raw)}`);
+  }
+  return { values: values as Partial<Parsed>, problems };
+}
+
+function readRaw(environment: Environment, spec: EnvSpec<unknown>): string | undefined {
+  const given = environment[spec.name];
+  if (given !== undefined && given.trim() !== '') return given.trim();
+  return spec.default;
+}
+
+function describe(error: z.ZodError, spec: EnvSpec<unknown>, raw: string): string {
+  const reason = error.issues.map((issue) => issue.message).join('; ');
+  return spec.secret === true ? `${reason} (value hidden)` : `${reason} (got "${raw}")`;
+}
+
+function toConfig(v: Parsed): Config {
+  return {
+    http: { host: v.HOST, port: v.PORT, trustProxy: v.TRUST_PROXY, adminToken: v.ADMIN_TOKEN, sourceCacheTtlMs: v.SOURCE_CACHE_TTL * 1000 },
+    track: { maxBodyBytes: v.TRACK_MAX_BODY_SIZE, maxEvents: v.TRACK_MAX_EVENTS, maxPropertiesBytes: v.TRACK_MAX_PROPERTIES_SIZE, publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT },
+    logging: { level: v.LOGGING_LEVEL },
+    dataDir: resolve(v.DATA_DIR),
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,
+    adapters: { bus: v.BUS_ADAPTER, store: v.STORE_ADAPTER, cache: v.CACHE_ADAPTER, config: v.CONFIG_ADAPTER, jobs: v.JOBS_ADAPTER },
+    bus: {
+      topics: { events: v.BUS_TOPIC_EVENTS, deadLetters: v.BUS_TOPIC_DEAD_LETTERS },
+      subscription: v.BUS_SUBSCRIPTION,
+      maxRedeliver: v.BUS_MAX_REDELIVER,
+      nackDelayMs: v.BUS_NACK_DELAY,
+      segmentBytes: v.BUS_SEGMENT_SIZE,
+      fsync: v.BUS_FSYNC,
+    },
+    worker: { batchSize: v.STORAGE_BATCH_SIZE, flushIntervalMs: v.STORAGE_FLUSH_INTERVAL, retryBaseDelayMs: v.STORAGE_RETRY_BASE_DELAY, retryMaxDelayMs: v.STORAGE_RETRY_MAX_DELAY },
+    cache: { profileTtlSeconds: v.KEEP_PROFILE_IN_CACHE_FOR, sessionTtlSeconds: v.KEEP_SESSION_IN_CACHE_FOR, maxEntries: v.CACHE_MAX_ENTRIES },
+    demoSource: v.DEMO_SOURCE,
+  };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

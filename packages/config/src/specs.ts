@@ -1,0 +1,47 @@
+import { bool, env, int, name, oneOf, str } from './spec.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** Every environment variable Sluice reads. Names follow Tracardi's where the meaning is the same. */
+export const SPECS = {
+  HOST: env({ name: 'HOST', group: 'HTTP', schema: str(), default: '0.0.0.0', unit: 'address', description: 'Interface the HTTP API listens on.' }),
+  PORT: env({ name: 'PORT', group: 'HTTP', schema: int(0, 65535), default: '8686', unit: 'port', description: 'TCP port of the HTTP API (0 picks a free one).' }),
+  TRUST_PROXY: env({ name: 'TRUST_PROXY', group: 'HTTP', schema: bool(), default: 'false', unit: 'boolean', description: 'Take the client IP from X-Forwarded-For (set behind a load balancer).' }),
+  TRACK_MAX_BODY_SIZE: env({ name: 'TRACK_MAX_BODY_SIZE', group: 'HTTP', schema: int(1 * KiB, 64 * MiB), default: String(1 * MiB), unit: 'bytes', description: 'Largest request body accepted by /track; larger answers 413 BODY_TOO_LARGE.' }),
+  TRACK_MAX_EVENTS: env({ name: 'TRACK_MAX_EVENTS', group: 'HTTP', schema: int(1, 5000), default: '100', unit: 'events', description: 'Most events in one /track request; more answers 413 TOO_MANY_EVENTS.' }),
+  TRACK_MAX_PROPERTIES_SIZE: env({ name: 'TRACK_MAX_PROPERTIES_SIZE', group: 'HTTP', schema: int(256, 16 * MiB), default: String(64 * KiB), unit: 'bytes', description: 'Largest serialised properties + context of one event; larger answers 413 PROPERTIES_TOO_LARGE.' }),
+  ADMIN_TOKEN: env({ name: 'ADMIN_TOKEN', group: 'HTTP', schema: str(16, 512), default: undefined, unit: 'secret (≥16 chars)', description: 'Bearer token of the admin and read API (/v1/…). Unset: those routes answer 403 ADMIN_DISABLED.', secret: true }),
+
+  LOGGING_LEVEL: env({ name: 'LOGGING_LEVEL', group: 'Operations', schema: oneOf(['debug', 'info', 'warning', 'error', 'critical']), default: 'warning', unit: 'level', description: 'Least severe level written to the structured (JSON) log on stdout.' }),
+  DATA_DIR: env({ name: 'DATA_DIR', group: 'Operations', schema: str(), default: './.data', unit: 'path', description: 'Directory of the embedded adapters: bus log, SQLite event store and configuration.' }),
+  SHUTDOWN_TIMEOUT: env({ name: 'SHUTDOWN_TIMEOUT', group: 'Operations', schema: int(100, 600_000), default: '10000', unit: 'ms', description: 'Longest time each shutdown step (drain, flush, close) may take before the next one runs.' }),
+  SOURCE_CACHE_TTL: env({ name: 'SOURCE_CACHE_TTL', group: 'Operations', schema: int(0, 86_400), default: '10', unit: 's', description: 'How long the API caches an event source (0 = read it on every request).' }),
+  DEMO_SOURCE: env({ name: 'DEMO_SOURCE', group: 'Operations', schema: bool(), default: 'true', unit: 'boolean', description: 'With the embedded config store, create an enabled `demo` source (any origin) at start if missing.' }),
+
+  BUS_ADAPTER: env({ name: 'BUS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'EventBus adapter. `embedded`: durable local log under DATA_DIR.' }),
+  STORE_ADAPTER: env({ name: 'STORE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'EventStore adapter. `embedded`: SQLite file under DATA_DIR.' }),
+  CACHE_ADAPTER: env({ name: 'CACHE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'ProfileCache adapter. `embedded`: in-process LRU.' }),
+  CONFIG_ADAPTER: env({ name: 'CONFIG_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'ConfigStore adapter. `embedded`: SQLite file under DATA_DIR.' }),
+  JOBS_ADAPTER: env({ name: 'JOBS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'Jobs adapter. `embedded`: in-process scheduler.' }),
+
+  BUS_TOPIC_EVENTS: env({ name: 'BUS_TOPIC_EVENTS', group: 'Bus', schema: name(), default: 'events', unit: 'name', description: 'Topic of the `events` output (tracked events, API → workers).' }),
+  BUS_TOPIC_DEAD_LETTERS: env({ name: 'BUS_TOPIC_DEAD_LETTERS', group: 'Bus', schema: name(), default: 'dead-letters', unit: 'name', description: 'Topic of the `dead-letters` output (events that can never be stored, with reasons).' }),
+  BUS_SUBSCRIPTION: env({ name: 'BUS_SUBSCRIPTION', group: 'Bus', schema: name(), default: 'storage', unit: 'name', description: 'Subscription the storage workers share.' }),
+  BUS_PUBLISH_TIMEOUT: env({ name: 'BUS_PUBLISH_TIMEOUT', group: 'Bus', schema: int(10, 120_000), default: '5000', unit: 'ms', description: 'Longest wait for the bus acknowledgement before /track answers 503 BUS_UNAVAILABLE.' }),
+  BUS_MAX_REDELIVER: env({ name: 'BUS_MAX_REDELIVER', group: 'Bus', schema: int(1, 1000), default: '10', unit: 'deliveries', description: 'Deliveries of a message that keeps failing before it is dead-lettered.' }),
+  BUS_NACK_DELAY: env({ name: 'BUS_NACK_DELAY', group: 'Bus', schema: int(0, 3_600_000), default: '1000', unit: 'ms', description: 'Delay before a negatively acknowledged message is delivered again.' }),
+  BUS_SEGMENT_SIZE: env({ name: 'BUS_SEGMENT_SIZE', group: 'Bus', schema: int(64 * KiB, 4096 * MiB), default: String(64 * MiB), unit: 'bytes', description: 'Embedded log: size at which a segment file is closed; fully acknowledged segments are deleted.' }),
+  BUS_FSYNC: env({ name: 'BUS_FSYNC', group: 'Bus', schema: bool(), default: 'true', unit: 'boolean', description: 'Embedded log: fdatasync each group commit before acknowledging (off survives a process crash, not a power loss).' }),
+
+  STORAGE_BATCH_SIZE: env({ name: 'STORAGE_BATCH_SIZE', group: 'Storage worker', schema: int(1, 10_000), default: '500', unit: 'events', description: 'Events per store write; a batch is written when full or at STORAGE_FLUSH_INTERVAL.' }),
+  STORAGE_FLUSH_INTERVAL: env({ name: 'STORAGE_FLUSH_INTERVAL', group: 'Storage worker', schema: int(1, 60_000), default: '1000', unit: 'ms', description: 'Longest time an event waits in a partial batch before it is written.' }),
+  STORAGE_RETRY_BASE_DELAY: env({ name: 'STORAGE_RETRY_BASE_DELAY', group: 'Storage worker', schema: int(1, 60_000), default: '200', unit: 'ms', description: 'First retry delay after a retryable store failure; doubles each attempt, with jitter.' }),
+  STORAGE_RETRY_MAX_DELAY: env({ name: 'STORAGE_RETRY_MAX_DELAY', group: 'Storage worker', schema: int(1, 600_000), default: '30000', unit: 'ms', description: 'Upper bound of one retry delay. The worker retries a stalled store without end, holding at most one batch.' }),
+
+  KEEP_PROFILE_IN_CACHE_FOR: env({ name: 'KEEP_PROFILE_IN_CACHE_FOR', group: 'Cache', schema: int(1, 31_536_000), default: '3600', unit: 's', description: 'How long a known profile id stays in the profile cache.' }),
+  KEEP_SESSION_IN_CACHE_FOR: env({ name: 'KEEP_SESSION_IN_CACHE_FOR', group: 'Cache', schema: int(1, 31_536_000), default: '1800', unit: 's', description: 'How long a session → profile binding stays in the cache (sliding).' }),
+  CACHE_MAX_ENTRIES: env({ name: 'CACHE_MAX_ENTRIES', group: 'Cache', schema: int(100, 100_000_000), default: '1000000', unit: 'entries', description: 'Embedded cache: most entries held in memory (least recently used go first).' }),
+} as const;
+
+export type SpecName = keyof typeof SPECS;

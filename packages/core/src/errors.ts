@@ -1,0 +1,79 @@
+/**
+ * The one error catalogue. Every error Sluice reports to a client or an operator has a
+ * stable `code` here, the HTTP status it maps to, and whether retrying can succeed.
+ * `docs/errors.md` is kept in sync with this table by a test.
+ */
+export interface ErrorSpec {
+  /** HTTP status the error answers with when it reaches a client. */
+  readonly statusCode: number;
+  /** True when the same request may succeed later without change. */
+  readonly retryable: boolean;
+  /** What it means and what to do, for docs/errors.md. */
+  readonly description: string;
+}
+
+export const ERROR_CATALOGUE = {
+  INVALID_JSON: { statusCode: 400, retryable: false, description: 'The request body is not valid JSON.' },
+  UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, retryable: false, description: 'The body must be sent as application/json (or text/plain holding JSON, as sendBeacon does).' },
+  BODY_TOO_LARGE: { statusCode: 413, retryable: false, description: 'The request body is larger than TRACK_MAX_BODY_SIZE.' },
+  VALIDATION_FAILED: { statusCode: 400, retryable: false, description: 'The body does not match the payload schema; `details` lists each bad field by its JSON path.' },
+  TOO_MANY_EVENTS: { statusCode: 413, retryable: false, description: 'More events in one request than TRACK_MAX_EVENTS; split the batch.' },
+  PROPERTIES_TOO_LARGE: { statusCode: 413, retryable: false, description: 'An event\'s properties and context together are larger than TRACK_MAX_PROPERTIES_SIZE once serialised.' },
+  SOURCE_NOT_FOUND: { statusCode: 401, retryable: false, description: 'The source id is unknown. Create it with `sluice sources add` or the admin API.' },
+  SOURCE_DISABLED: { statusCode: 403, retryable: false, description: 'The source exists but is disabled.' },
+  ORIGIN_NOT_ALLOWED: { statusCode: 403, retryable: false, description: 'The browser Origin is not in the source\'s allowed origins.' },
+  UNAUTHORIZED: { statusCode: 401, retryable: false, description: 'The admin API needs `Authorization: Bearer <ADMIN_TOKEN>`.' },
+  ADMIN_DISABLED: { statusCode: 403, retryable: false, description: 'ADMIN_TOKEN is not set, so the admin and read API are off.' },
+  NOT_FOUND: { statusCode: 404, retryable: false, description: 'No such resource (route, profile, source).' },
+  CONFLICT: { statusCode: 409, retryable: false, description: 'The resource already exists.' },
+  INVALID_CURSOR: { statusCode: 400, retryable: false, description: 'The paging cursor is malformed; use the `next` value of the previous page.' },
+  BUS_UNAVAILABLE: { statusCode: 503, retryable: true, description: 'The bus did not acknowledge the events in time; nothing was accepted. Retry after `Retry-After` seconds.' },
+  SHUTTING_DOWN: { statusCode: 503, retryable: true, description: 'The process is shutting down; retry on another replica.' },
+  STORE_UNAVAILABLE: { statusCode: 503, retryable: true, description: 'The event store could not answer; retry later.' },
+  STORE_REJECTED: { statusCode: 500, retryable: false, description: 'The store rejected an event permanently (for example a mapping conflict); the event is dead-lettered with this reason.' },
+  CONFIG_INVALID: { statusCode: 500, retryable: false, description: 'The environment holds invalid values; the process lists every problem and stops.' },
+  INTERNAL: { statusCode: 500, retryable: false, description: 'An unexpected error; it is logged with its cause.' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOGUE;
+
+export interface ErrorDetail {
+  /** JSON path of the offending field, e.g. `/events/0/type`. */
+  readonly path: string;
+  readonly message: string;
+}
+
+/** Base class of every Sluice error: a stable code, retryability, details and a cause. */
+export class SluiceError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly retryable: boolean;
+  readonly details: readonly ErrorDetail[];
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: readonly ErrorDetail[]; retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'SluiceError';
+    this.code = code;
+    this.statusCode = ERROR_CATALOGUE[code].statusCode;
+    this.retryable = options.retryable ?? ERROR_CATALOGUE[code].retryable;
+    this.details = options.details ?? [];
+  }
+}
+
+export function isSluiceError(value: unknown): value is SluiceError {
+  return value instanceof SluiceError;
+}
+
+/** True when an error says that retrying can succeed. Unknown errors are retryable (infrastructure). */
+export function isRetryable(error: unknown): boolean {
+  return isSluiceError(error) ? error.retryable : true;
+}
+
+/** The HTTP error body: `{ statusCode, code, error, message, details? }`. */
+export interface HttpErrorBody {
+  statusCode: number;
+  code: ErrorCode;
+  error: string;
+  message: string;
+  details?: readonly ErrorDetail[];
+}

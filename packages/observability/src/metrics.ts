@@ -1,0 +1,29 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The process's metrics. One instance per process (or per test), never a global, so two
+ * apps in one process (the all-in-one mode) share it explicitly.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({ name: 'sluice_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'status'] as const, registers: [this.registry] });
+  readonly httpDuration = new Histogram({
+    name: 'sluice_http_request_duration_seconds',
+    help: 'HTTP request duration by route.',
+    labelNames: ['route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly eventsAccepted = new Counter({ name: 'sluice_events_accepted_total', help: 'Events acknowledged by the bus and answered 200.', registers: [this.registry] });
+  readonly eventsRejected = new Counter({ name: 'sluice_events_rejected_total', help: 'Requests rejected by code.', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly eventsStored = new Counter({ name: 'sluice_events_stored_total', help: 'Events the store confirmed (created or already there).', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly eventsDeadLettered = new Counter({ name: 'sluice_events_dead_lettered_total', help: 'Events sent to the dead-letter output, by code.', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly storeRetries = new Counter({ name: 'sluice_store_retries_total', help: 'Retried store writes after retryable failures.', registers: [this.registry] });
+  readonly batchSize = new Histogram({ name: 'sluice_worker_batch_events', help: 'Events per store write.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000], registers: [this.registry] });
+  readonly workerInFlight = new Gauge({ name: 'sluice_worker_in_flight_events', help: 'Events received from the bus and not yet acknowledged.', registers: [this.registry] });
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+}
