@@ -1,0 +1,2 @@
+export * from './port.ts';
+export { LruProfileCache } from './embedded/lru-cache.ts';

@@ -1,0 +1,2 @@
+export * from './port.ts';
+export { SqliteConfigStore } from './embedded/sqlite-config-store.ts';

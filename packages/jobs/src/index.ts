@@ -1,0 +1,2 @@
+export * from './port.ts';
+export { InProcessJobs } from './embedded/in-process-jobs.ts';

@@ -1,0 +1,3 @@
+export * from './port.ts';
+export { encodeCursor, decodeCursor, type PagePosition } from './cursor.ts';
+export { SqliteEventStore, type SqliteStoreOptions } from './embedded/sqlite-store.ts';
