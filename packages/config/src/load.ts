@@ -32,6 +32,7 @@ export interface Config {
     readonly fsync: boolean;
   };
   readonly worker: { readonly batchSize: number; readonly flushIntervalMs: number; readonly retryBaseDelayMs: number; readonly retryMaxDelayMs: number };
+  readonly lifecycle: { readonly retentionDays: number; readonly intervalMs: number };
   readonly cache: { readonly profileTtlSeconds: number; readonly sessionTtlSeconds: number; readonly maxEntries: number };
   readonly demoSource: boolean;
 }
@@ -98,6 +99,7 @@ function toConfig(v: Parsed): Config {
       fsync: v.BUS_FSYNC,
     },
     worker: { batchSize: v.STORAGE_BATCH_SIZE, flushIntervalMs: v.STORAGE_FLUSH_INTERVAL, retryBaseDelayMs: v.STORAGE_RETRY_BASE_DELAY, retryMaxDelayMs: v.STORAGE_RETRY_MAX_DELAY },
+    lifecycle: { retentionDays: v.EVENTS_RETENTION, intervalMs: v.LIFECYCLE_INTERVAL * 1000 },
     cache: { profileTtlSeconds: v.KEEP_PROFILE_IN_CACHE_FOR, sessionTtlSeconds: v.KEEP_SESSION_IN_CACHE_FOR, maxEntries: v.CACHE_MAX_ENTRIES },
     demoSource: v.DEMO_SOURCE,
   };

@@ -39,6 +39,9 @@ export const SPECS = {
   STORAGE_RETRY_BASE_DELAY: env({ name: 'STORAGE_RETRY_BASE_DELAY', group: 'Storage worker', schema: int(1, 60_000), default: '200', unit: 'ms', description: 'First retry delay after a retryable store failure; doubles each attempt, with jitter.' }),
   STORAGE_RETRY_MAX_DELAY: env({ name: 'STORAGE_RETRY_MAX_DELAY', group: 'Storage worker', schema: int(1, 600_000), default: '30000', unit: 'ms', description: 'Upper bound of one retry delay. The worker retries a stalled store without end, holding at most one batch.' }),
 
+  EVENTS_RETENTION: env({ name: 'EVENTS_RETENTION', group: 'Storage worker', schema: int(0, 36_500), default: '0', unit: 'days', description: 'Events older than this are deleted by the lifecycle job (0 keeps them forever).' }),
+  LIFECYCLE_INTERVAL: env({ name: 'LIFECYCLE_INTERVAL', group: 'Storage worker', schema: int(1, 604_800), default: '3600', unit: 's', description: 'How often the lifecycle job (retention, rollover) runs, once across the cluster.' }),
+
   KEEP_PROFILE_IN_CACHE_FOR: env({ name: 'KEEP_PROFILE_IN_CACHE_FOR', group: 'Cache', schema: int(1, 31_536_000), default: '3600', unit: 's', description: 'How long a known profile id stays in the profile cache.' }),
   KEEP_SESSION_IN_CACHE_FOR: env({ name: 'KEEP_SESSION_IN_CACHE_FOR', group: 'Cache', schema: int(1, 31_536_000), default: '1800', unit: 's', description: 'How long a session → profile binding stays in the cache (sliding).' }),
   CACHE_MAX_ENTRIES: env({ name: 'CACHE_MAX_ENTRIES', group: 'Cache', schema: int(100, 100_000_000), default: '1000000', unit: 'entries', description: 'Embedded cache: most entries held in memory (least recently used go first).' }),

@@ -14,10 +14,13 @@ export class Shutdown {
   private readonly steps: ShutdownStep[] = [];
   private running: Promise<void> | undefined;
 
-  constructor(
-    private readonly logger: Logger,
-    private readonly stepTimeoutMs: number,
-  ) {}
+  private readonly logger: Logger;
+  private readonly stepTimeoutMs: number;
+
+  constructor(logger: Logger, stepTimeoutMs: number) {
+    this.logger = logger;
+    this.stepTimeoutMs = stepTimeoutMs;
+  }
 
   add(name: string, run: () => Promise<void> | void): this {
     this.steps.push({ name, run });

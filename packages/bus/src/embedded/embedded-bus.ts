@@ -31,7 +31,10 @@ export class EmbeddedBus implements EventBus {
   private readonly compactionTimer: NodeJS.Timeout;
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly options: EmbeddedBusOptions) {
+  private readonly options: EmbeddedBusOptions;
+
+  private constructor(options: EmbeddedBusOptions) {
+    this.options = options;
     this.compactionTimer = setInterval(() => void this.compact().catch(() => undefined), options.compactionIntervalMs ?? 10_000);
     this.compactionTimer.unref();
   }

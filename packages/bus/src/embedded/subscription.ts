@@ -40,11 +40,14 @@ export class Subscription {
   private capacity = 0;
   private nextConsumerId = 1;
 
-  constructor(
-    private readonly log: TopicLog,
-    private readonly cursorPath: string,
-    private readonly deadLetter: DeadLetterSink,
-  ) {
+  private readonly log: TopicLog;
+  private readonly cursorPath: string;
+  private readonly deadLetter: DeadLetterSink;
+
+  constructor(log: TopicLog, cursorPath: string, deadLetter: DeadLetterSink) {
+    this.log = log;
+    this.cursorPath = cursorPath;
+    this.deadLetter = deadLetter;
     this.unsubscribe = log.onAppend(() => this.wake());
   }
 

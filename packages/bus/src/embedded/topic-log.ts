@@ -56,10 +56,13 @@ export class TopicLog {
   /** Offset the next record will get; everything below is durable. */
   private end = 0;
 
-  private constructor(
-    private readonly dir: string,
-    private readonly options: TopicLogOptions,
-  ) {}
+  private readonly dir: string;
+  private readonly options: TopicLogOptions;
+
+  private constructor(dir: string, options: TopicLogOptions) {
+    this.dir = dir;
+    this.options = options;
+  }
 
   static async open(dir: string, options: TopicLogOptions): Promise<TopicLog> {
     await mkdir(dir, { recursive: true });

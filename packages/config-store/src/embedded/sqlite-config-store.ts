@@ -19,7 +19,10 @@ export class SqliteConfigStore implements ConfigStore {
   private readonly db: DatabaseSync;
   private closed = false;
 
-  constructor(private readonly path: string) {
+  private readonly path: string;
+
+  constructor(path: string) {
+    this.path = path;
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = new DatabaseSync(path);
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');

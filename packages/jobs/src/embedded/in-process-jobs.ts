@@ -15,7 +15,11 @@ export class InProcessJobs implements Jobs {
   private readonly jobs = new Map<string, ScheduledJob>();
   private closed = false;
 
-  constructor(private readonly onError: (job: string, error: unknown) => void) {}
+  private readonly onError: (job: string, error: unknown) => void;
+
+  constructor(onError: (job: string, error: unknown) => void) {
+    this.onError = onError;
+  }
 
   every(name: string, intervalMs: number, handler: JobHandler): void {
     if (this.jobs.has(name)) throw new Error(`job ${name} is already scheduled`);

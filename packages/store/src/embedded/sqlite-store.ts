@@ -45,7 +45,10 @@ export class SqliteEventStore implements EventStore {
   private readonly upsertSession: StatementSync;
   private closed = false;
 
-  constructor(private readonly options: SqliteStoreOptions) {
+  private readonly options: SqliteStoreOptions;
+
+  constructor(options: SqliteStoreOptions) {
+    this.options = options;
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.db = new DatabaseSync(options.path);
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');

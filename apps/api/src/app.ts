@@ -1,0 +1,70 @@
+import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { EventBus } from '@sluice/bus';
+import type { ProfileCache } from '@sluice/cache';
+import type { Config } from '@sluice/config';
+import type { ConfigStore } from '@sluice/config-store';
+import type { HealthCheck, Logger, Metrics } from '@sluice/observability';
+import type { EventStore } from '@sluice/store';
+import { requireAdmin } from './admin-auth.ts';
+import { registerErrorHandling } from './errors.ts';
+import { IdentityResolver } from './identity.ts';
+import { healthRoutes } from './routes/health.ts';
+import { readRoutes } from './routes/read.ts';
+import { sourceRoutes } from './routes/sources.ts';
+import { trackRoutes } from './routes/track.ts';
+import { SourceResolver } from './sources.ts';
+
+export interface ApiDeps {
+  readonly config: Pick<Config, 'http' | 'track' | 'cache'>;
+  readonly bus: EventBus;
+  readonly store: EventStore;
+  readonly cache: ProfileCache;
+  readonly configStore: ConfigStore;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Everything /readyz reports on, by name. */
+  readonly checks: Readonly<Record<string, HealthCheck>>;
+}
+
+export interface Api {
+  readonly app: FastifyInstance;
+  /** Makes /readyz fail and /track answer 503 SHUTTING_DOWN, before the server closes. */
+  startDraining(): void;
+}
+
+/** Builds the HTTP API without listening; `main.ts` listens, tests use `inject()`. */
+export function buildApi(deps: ApiDeps): Api {
+  let draining = false;
+  const isDraining = () => draining;
+  const app = fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: deps.config.http.trustProxy,
+    bodyLimit: deps.config.track.maxBodyBytes,
+    return503OnClosing: true,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+  });
+  app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  registerErrorHandling(app, deps.metrics);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ route, status: reply.statusCode });
+    deps.metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  const sources = new SourceResolver(deps.configStore, deps.config.http.sourceCacheTtlMs);
+  const identity = new IdentityResolver(deps.cache, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, profileTtlSeconds: deps.config.cache.profileTtlSeconds });
+  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, metrics: deps.metrics, isDraining }));
+  void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining }));
+  void app.register(async (admin) => {
+    admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));
+    await admin.register(readRoutes({ store: deps.store }));
+    await admin.register(sourceRoutes({ configStore: deps.configStore }));
+  });
+  return {
+    app,
+    startDraining: () => {
+      draining = true;
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import { Command } from 'commander';
+import { loadConfig, renderConfigurationDoc } from '@sluice/config';
+import { registerSourceCommands } from './sources.ts';
+import { startAllInOne } from './start.ts';
+
+/** The `sluice` command line. */
+export function buildProgram(print: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Command {
+  const program = new Command('sluice').description('Sluice event ingestion').showHelpAfterError();
+  program.command('start').description('run API, storage worker and jobs in one process').action(startAllInOne);
+  program.command('api').description('run the HTTP API alone').action(async () => {
+    await import('@sluice/api/main');
+  });
+  program.command('worker').description('run a storage worker alone').action(async () => {
+    await import('@sluice/worker/main');
+  });
+  const config = program.command('config').description('configuration');
+  config
+    .command('check')
+    .description('validate the environment and print the resulting configuration (secrets hidden)')
+    .action(() => {
+      const parsed = loadConfig();
+      print(JSON.stringify({ ...parsed, http: { ...parsed.http, adminToken: parsed.http.adminToken === undefined ? undefined : '[set]' } }, null, 2));
+    });
+  config.command('docs').description('print docs/configuration.md').action(() => print(renderConfigurationDoc()));
+  registerSourceCommands(program, print);
+  return program;
+}

@@ -1,0 +1,57 @@
+import type { Command } from 'commander';
+import { loadConfig } from '@sluice/config';
+import type { ConfigStore, EventSource } from '@sluice/config-store';
+import { createAdapters } from '@sluice/wiring';
+import { createLogger } from '@sluice/observability';
+
+type Print = (line: string) => void;
+
+async function withConfigStore<T>(work: (store: ConfigStore) => Promise<T>): Promise<T> {
+  const config = loadConfig({ ...process.env, DEMO_SOURCE: 'false' });
+  const { configStore } = await createAdapters(config, createLogger('error'), ['configStore']);
+  try {
+    return await work(configStore);
+  } finally {
+    await configStore.close();
+  }
+}
+
+const show = (source: EventSource) => JSON.stringify(source);
+
+/** `sluice sources …`: manage event sources in the configured config store. */
+export function registerSourceCommands(program: Command, print: Print): void {
+  const sources = program.command('sources').description('manage event sources (the credential sent as source.id)');
+  sources.command('list').description('list every source').action(() =>
+    withConfigStore(async (store) => {
+      for (const source of await store.listSources()) print(show(source));
+    }),
+  );
+  sources
+    .command('add <id>')
+    .description('create an enabled source')
+    .option('-n, --name <name>', 'display name')
+    .option('-o, --origin <origin...>', 'allowed browser origin(s), e.g. https://shop.example, or * for any')
+    .option('--disabled', 'create it disabled')
+    .action((id: string, options: { name?: string; origin?: string[]; disabled?: boolean }) =>
+      withConfigStore(async (store) => print(show(await store.createSource({ id, name: options.name ?? id, enabled: options.disabled !== true, allowedOrigins: options.origin ?? [] })))),
+    );
+  sources.command('show <id>').action((id: string) => withConfigStore(async (store) => print(show(await found(store.getSource(id), id)))));
+  sources.command('enable <id>').action((id: string) => withConfigStore(async (store) => print(show(await found(store.updateSource(id, { enabled: true }), id)))));
+  sources.command('disable <id>').action((id: string) => withConfigStore(async (store) => print(show(await found(store.updateSource(id, { enabled: false }), id)))));
+  sources
+    .command('origins <id> <origin...>')
+    .description('replace the allowed origins')
+    .action((id: string, origins: string[]) => withConfigStore(async (store) => print(show(await found(store.updateSource(id, { allowedOrigins: origins }), id)))));
+  sources.command('remove <id>').action((id: string) =>
+    withConfigStore(async (store) => {
+      if (!(await store.deleteSource(id))) throw new Error(`no source ${id}`);
+      print(`removed ${id}`);
+    }),
+  );
+}
+
+async function found(pending: Promise<EventSource | undefined>, id: string): Promise<EventSource> {
+  const source = await pending;
+  if (source === undefined) throw new Error(`no source ${id}`);
+  return source;
+}

@@ -1,0 +1,3 @@
+export { StorageWorker, type WorkerDeps, type DeadLetter } from './worker.ts';
+export { profileAndSessionUpdates } from './profiles.ts';
+export { startWorker } from './start.ts';

@@ -1,0 +1,213 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelayMs, isRetryable, type EventBatchMessage, type TrackedEvent } from '@sluice/core';
+import { DEAD_LETTER_CODE, DEAD_LETTER_REASON, type Consumer, type EventBus, type ReceivedMessage } from '@sluice/bus';
+import type { Config } from '@sluice/config';
+import type { Logger, Metrics } from '@sluice/observability';
+import type { EventStore, WriteOutcome } from '@sluice/store';
+import { EventBuffer, type HeldMessage, type PendingEvent } from './batch.ts';
+import { profileAndSessionUpdates } from './profiles.ts';
+
+export interface WorkerDeps {
+  readonly bus: EventBus;
+  readonly store: EventStore;
+  readonly config: { readonly worker: Config['worker']; readonly bus: Pick<Config['bus'], 'subscription' | 'maxRedeliver' | 'nackDelayMs'>; readonly track: Pick<Config['track'], 'maxEvents'> };
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+/** What a dead letter carries: the event (or raw payload) and why it can never be stored. */
+export interface DeadLetter {
+  readonly code: string;
+  readonly reason: string;
+  readonly failedAt: string;
+  readonly event?: TrackedEvent;
+  readonly raw?: string;
+}
+
+const RECEIVE_WAIT_MS = 100;
+
+/**
+ * The storage worker: consume → batch (STORAGE_BATCH_SIZE or STORAGE_FLUSH_INTERVAL) →
+ * one idempotent store write → ack. Retryable failures are retried with backoff and jitter
+ * while the worker stops taking messages (memory stays bounded by one batch plus one
+ * message); permanent failures are dead-lettered with the reason before the ack.
+ */
+export class StorageWorker {
+  private readonly buffer = new EventBuffer();
+  private consumer: Consumer | undefined;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private abandon = false;
+
+  private readonly deps: WorkerDeps;
+
+  constructor(deps: WorkerDeps) {
+    this.deps = deps;
+  }
+
+  /** Most events held in memory at once: one batch plus the largest message. */
+  get maxHeldEvents(): number {
+    return this.deps.config.worker.batchSize + this.deps.config.track.maxEvents;
+  }
+
+  get heldEvents(): number {
+    return this.buffer.size;
+  }
+
+  async start(): Promise<void> {
+    const { bus, config } = this.deps;
+    this.consumer = await bus.consumer('events', config.bus.subscription, {
+      maxUnacked: config.worker.batchSize * 2,
+      maxRedeliver: config.bus.maxRedeliver,
+      nackDelayMs: config.bus.nackDelayMs,
+    });
+    this.loop = this.run(this.consumer).catch((error: unknown) => {
+      this.deps.logger.fatal({ err: error }, 'storage worker loop crashed');
+      throw error;
+    });
+  }
+
+  /**
+   * Stops taking messages, flushes what is buffered (retrying until `deadlineMs` from now),
+   * then closes the consumer; anything not written stays unacked on the bus. Idempotent.
+   */
+  async stop(deadlineMs = 10_000): Promise<void> {
+    this.stopping = true;
+    const timer = setTimeout(() => {
+      this.abandon = true;
+    }, deadlineMs);
+    try {
+      await this.loop?.catch(() => undefined);
+      await this.consumer?.close();
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async run(consumer: Consumer): Promise<void> {
+    const { batchSize, flushIntervalMs } = this.deps.config.worker;
+    while (!this.stopping) {
+      await this.fill(consumer);
+      const now = Date.now();
+      if (this.buffer.size >= batchSize || (this.buffer.size > 0 && this.buffer.ageMs(now) >= flushIntervalMs)) {
+        await this.writeBatch(consumer, this.buffer.take(batchSize, now));
+      }
+    }
+    while (this.buffer.size > 0 && !this.abandon) await this.writeBatch(consumer, this.buffer.take(batchSize, Date.now()));
+    this.buffer.clear();
+    this.deps.metrics.workerInFlight.set(0);
+  }
+
+  /** Receives messages until a batch is full or the flush interval of the oldest event is reached. */
+  private async fill(consumer: Consumer): Promise<void> {
+    const { batchSize, flushIntervalMs } = this.deps.config.worker;
+    if (this.buffer.size >= batchSize) return;
+    const waitMs = this.buffer.size === 0 ? RECEIVE_WAIT_MS : Math.max(1, Math.min(RECEIVE_WAIT_MS, flushIntervalMs - this.buffer.ageMs(Date.now())));
+    const messages = await consumer.receive(Math.max(1, Math.ceil((batchSize - this.buffer.size) / 4)), waitMs);
+    for (const message of messages) await this.accept(consumer, message);
+    this.deps.metrics.workerInFlight.set(this.buffer.size);
+  }
+
+  private async accept(consumer: Consumer, message: ReceivedMessage): Promise<void> {
+    const events = decode(message);
+    if (events === undefined) {
+      await this.deadLetterAll([{ code: 'VALIDATION_FAILED', reason: 'message payload is not an event batch', failedAt: new Date().toISOString(), raw: message.payload.toString('base64') }]);
+      await consumer.ack(message);
+      return;
+    }
+    if (events.length === 0) {
+      await consumer.ack(message);
+      return;
+    }
+    this.buffer.add(message, events, Date.now());
+  }
+
+  /** Writes one batch until every event is stored or dead-lettered, then acks completed messages. */
+  private async writeBatch(consumer: Consumer, batch: PendingEvent[]): Promise<void> {
+    this.deps.metrics.batchSize.observe(batch.length);
+    const stored: TrackedEvent[] = [];
+    if (!(await this.retrying('write events', batch, (remaining) => this.writeOnce(remaining, stored)))) return;
+    const updates = profileAndSessionUpdates(stored);
+    const upserted = await this.retrying('upsert profiles and sessions', [updates], async () => {
+      await this.deps.store.upsertProfiles(updates.profiles);
+      await this.deps.store.upsertSessions(updates.sessions);
+      return [];
+    });
+    if (upserted) await this.ackCompleted(consumer, batch);
+  }
+
+  /** One write attempt: stores (into `stored`) or dead-letters what it can; returns what to retry. */
+  private async writeOnce(remaining: PendingEvent[], stored: TrackedEvent[]): Promise<PendingEvent[]> {
+    const outcomes = await this.deps.store.writeEvents(remaining.map((pending) => pending.event));
+    const retry: PendingEvent[] = [];
+    const rejected: { pending: PendingEvent; outcome: Extract<WriteOutcome, { status: 'rejected' }> }[] = [];
+    remaining.forEach((pending, index) => {
+      const outcome = outcomes[index];
+      if (outcome === undefined || outcome.status === 'retryable') retry.push(pending);
+      else if (outcome.status === 'rejected') rejected.push({ pending, outcome });
+      else {
+        this.deps.metrics.eventsStored.inc({ outcome: outcome.status });
+        stored.push(pending.event);
+        pending.holder.pendingEvents -= 1;
+      }
+    });
+    if (rejected.length > 0) {
+      const failedAt = new Date().toISOString();
+      await this.deadLetterAll(rejected.map(({ pending, outcome }) => ({ code: outcome.code, reason: outcome.reason, failedAt, event: pending.event })));
+      for (const { pending } of rejected) pending.holder.pendingEvents -= 1;
+    }
+    return retry;
+  }
+
+  /**
+   * Runs `attempt` until it has nothing left to retry, with exponential backoff and jitter;
+   * a throw retries everything that remained. False when shutdown abandoned the work.
+   */
+  private async retrying<T>(what: string, items: T[], attempt: (remaining: T[]) => Promise<T[]>): Promise<boolean> {
+    const { retryBaseDelayMs, retryMaxDelayMs } = this.deps.config.worker;
+    let remaining = items;
+    for (let failures = 0; ; failures += 1) {
+      try {
+        remaining = await attempt(remaining);
+        if (remaining.length === 0) return true;
+        this.deps.logger.warn({ what, retry: remaining.length, failures }, 'store asked to retry some items');
+      } catch (error) {
+        if (isRetryable(error)) this.deps.logger.warn({ err: error, what, failures }, 'store unavailable; retrying');
+        else this.deps.logger.error({ err: error, what, failures }, 'unexpected non-retryable failure; retrying so nothing is lost');
+      }
+      if (this.abandon) return false;
+      this.deps.metrics.storeRetries.inc();
+      await sleep(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures));
+      if (this.abandon) return false;
+    }
+  }
+
+  private async deadLetterAll(letters: DeadLetter[]): Promise<void> {
+    for (const letter of letters) this.deps.metrics.eventsDeadLettered.inc({ code: letter.code });
+    const messages = letters.map((letter) => ({
+      key: letter.event?.profileId ?? 'unknown',
+      payload: Buffer.from(JSON.stringify(letter)),
+      properties: { [DEAD_LETTER_REASON]: letter.reason.slice(0, 1000), [DEAD_LETTER_CODE]: letter.code },
+    }));
+    const published = await this.retrying('publish dead letters', [messages], async () => {
+      await this.deps.bus.publish('dead-letters', messages);
+      return [];
+    });
+    if (!published) throw new Error('shutdown abandoned a dead-letter publish');
+    this.deps.logger.warn({ count: letters.length, codes: [...new Set(letters.map((letter) => letter.code))] }, 'events dead-lettered');
+  }
+
+  private async ackCompleted(consumer: Consumer, batch: PendingEvent[]): Promise<void> {
+    const holders = new Set<HeldMessage>(batch.map((pending) => pending.holder));
+    for (const holder of holders) if (holder.pendingEvents === 0) await consumer.ack(holder.message);
+  }
+}
+
+function decode(message: ReceivedMessage): TrackedEvent[] | undefined {
+  try {
+    const parsed = JSON.parse(message.payload.toString('utf8')) as Partial<EventBatchMessage>;
+    return Array.isArray(parsed.events) ? parsed.events : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,59 @@
+import { join } from 'node:path';
+import { EmbeddedBus, type EventBus } from '@sluice/bus';
+import { LruProfileCache, type ProfileCache } from '@sluice/cache';
+import type { Config } from '@sluice/config';
+import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
+import { InProcessJobs, type Jobs } from '@sluice/jobs';
+import type { HealthCheck, Logger } from '@sluice/observability';
+import { SqliteEventStore, type EventStore } from '@sluice/store';
+
+/** One instance of each port, as chosen by configuration. */
+export interface Adapters {
+  readonly bus: EventBus;
+  readonly store: EventStore;
+  readonly cache: ProfileCache;
+  readonly configStore: ConfigStore;
+  readonly jobs: Jobs;
+}
+
+export type Port = keyof Adapters;
+
+/** Builds only the adapters a deployable needs, each from its configuration slice. */
+export async function createAdapters<P extends Port>(config: Config, logger: Logger, ports: readonly P[]): Promise<Pick<Adapters, P>> {
+  const built: { -readonly [K in Port]?: Adapters[K] } = {};
+  const wanted = new Set<Port>(ports);
+  if (wanted.has('configStore')) built.configStore = await createConfigStore(config, logger);
+  if (wanted.has('cache')) built.cache = new LruProfileCache({ maxEntries: config.cache.maxEntries });
+  if (wanted.has('store')) built.store = new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionDays: config.lifecycle.retentionDays });
+  if (wanted.has('bus')) {
+    built.bus = await EmbeddedBus.open({
+      dir: join(config.dataDir, 'bus'),
+      topics: { events: config.bus.topics.events, 'dead-letters': config.bus.topics.deadLetters },
+      segmentBytes: config.bus.segmentBytes,
+      fsync: config.bus.fsync,
+    });
+  }
+  if (wanted.has('jobs')) built.jobs = new InProcessJobs((job, error) => logger.error({ job, err: error }, 'job failed'));
+  return built as Pick<Adapters, P>;
+}
+
+async function createConfigStore(config: Config, logger: Logger): Promise<ConfigStore> {
+  const store = new SqliteConfigStore(join(config.dataDir, 'config.sqlite'));
+  if (config.demoSource && (await store.getSource('demo')) === undefined) {
+    await store.createSource({ id: 'demo', name: 'Demo source (DEMO_SOURCE=true)', allowedOrigins: ['*'] }).catch(() => undefined);
+    logger.warn('created the enabled "demo" event source; set DEMO_SOURCE=false in production');
+  }
+  return store;
+}
+
+/** The health checks of whatever adapters are present, by port name. */
+export function healthChecks(adapters: Partial<Adapters>): Record<string, HealthCheck> {
+  const checks: Record<string, HealthCheck> = {};
+  for (const [port, adapter] of Object.entries(adapters)) if (adapter !== undefined) checks[port] = adapter;
+  return checks;
+}
+
+/** Closes adapters in dependency order: producers before storage, storage before config. */
+export async function closeAdapters(adapters: Partial<Adapters>): Promise<void> {
+  for (const port of ['jobs', 'bus', 'store', 'cache', 'configStore'] as const) await adapters[port]?.close();
+}

@@ -1,0 +1,2 @@
+export * from './adapters.ts';
+export * from './runtime.ts';
