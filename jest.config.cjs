@@ -1,7 +1,7 @@
 // Tests are tiered by file name: *.test.ts (no network, no engines) and
 // *.integration.test.ts (real processes, real engines, random names, cleanup).
 const transform = {
-  '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2024', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
+  '^.+\\.(ts|js)$': ['@swc/jest', { jsc: { target: 'es2024', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
 };
 const common = {
   transform,

@@ -6,6 +6,7 @@ import type { ConfigStore } from '@sluice/config-store';
 import type { HealthCheck, Logger, Metrics } from '@sluice/observability';
 import type { EventStore } from '@sluice/store';
 import { requireAdmin } from './admin-auth.ts';
+import { validatorCompiler } from './validation.ts';
 import { registerErrorHandling } from './errors.ts';
 import { IdentityResolver } from './identity.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -42,8 +43,8 @@ export function buildApi(deps: ApiDeps): Api {
     trustProxy: deps.config.http.trustProxy,
     bodyLimit: deps.config.track.maxBodyBytes,
     return503OnClosing: true,
-    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
+  app.setValidatorCompiler(validatorCompiler());
   app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   registerErrorHandling(app, deps.metrics);
   app.addHook('onResponse', async (request, reply) => {

@@ -1,0 +1,78 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { sampleEvent } from '@sluice/store/conformance';
+import { ADMIN_TOKEN, startHarness, type Harness } from './harness.ts';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness();
+});
+afterEach(() => h.close());
+
+const get = (url: string, token: string | null = ADMIN_TOKEN) =>
+  h.api.app.inject({ method: 'GET', url, headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+
+describe('operator read API', () => {
+  it('refuses requests without the admin token', async () => {
+    expect((await get('/v1/profiles/p', null)).json()).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED' });
+    expect((await get('/v1/profiles/p', 'wrong-token-of-some-length')).statusCode).toBe(401);
+  });
+
+  it('returns a profile, 404 for an unknown one', async () => {
+    await h.adapters.store.upsertProfiles([{ id: 'p1', firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-02T00:00:00.000Z', lastSessionId: 's', lastSourceId: 'demo', version: 3 }]);
+    expect((await get('/v1/profiles/p1')).json()).toMatchObject({ id: 'p1', version: 3 });
+    expect((await get('/v1/profiles/nobody')).json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+  });
+
+  it('pages a profile\'s events newest first', async () => {
+    const events = Array.from({ length: 5 }, (_, n) => sampleEvent({ profileId: 'p2', time: `2026-01-0${n + 1}T00:00:00.000Z` }));
+    await h.adapters.store.writeEvents(events);
+    const first = (await get('/v1/profiles/p2/events?limit=3')).json<{ events: { time: string }[]; next: string }>();
+    expect(first.events.map((event) => event.time)).toEqual(['2026-01-05T00:00:00.000Z', '2026-01-04T00:00:00.000Z', '2026-01-03T00:00:00.000Z']);
+    const second = (await get(`/v1/profiles/p2/events?limit=3&cursor=${first.next}`)).json<{ events: unknown[]; next?: string }>();
+    expect(second.events).toHaveLength(2);
+    expect(second.next).toBeUndefined();
+    expect((await get('/v1/profiles/p2/events?cursor=garbage')).json()).toMatchObject({ code: 'INVALID_CURSOR' });
+    expect((await get('/v1/profiles/p2/events?limit=5000')).json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+
+  it('answers 403 ADMIN_DISABLED when no ADMIN_TOKEN is configured', async () => {
+    await h.close();
+    h = await startHarness({ ADMIN_TOKEN: '' });
+    expect((await get('/v1/profiles/p1')).json()).toMatchObject({ statusCode: 403, code: 'ADMIN_DISABLED' });
+  });
+});
+
+describe('admin sources API', () => {
+  it('creates, updates, lists and deletes sources', async () => {
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const created = await h.api.app.inject({ method: 'POST', url: '/v1/sources', headers: auth, payload: { id: 'shop', name: 'Shop', allowedOrigins: ['https://shop.example'] } });
+    expect(created.statusCode).toBe(201);
+    const duplicate = await h.api.app.inject({ method: 'POST', url: '/v1/sources', headers: auth, payload: { id: 'shop', name: 'Again' } });
+    expect(duplicate.json()).toMatchObject({ statusCode: 409, code: 'CONFLICT' });
+    const badOrigin = await h.api.app.inject({ method: 'POST', url: '/v1/sources', headers: auth, payload: { id: 'x', name: 'X', allowedOrigins: ['javascript:alert(1)'] } });
+    expect(badOrigin.statusCode).toBe(400);
+    const patched = await h.api.app.inject({ method: 'PATCH', url: '/v1/sources/shop', headers: auth, payload: { enabled: false } });
+    expect(patched.json()).toMatchObject({ id: 'shop', enabled: false });
+    const listed = (await get('/v1/sources')).json<{ sources: { id: string }[] }>();
+    expect(listed.sources.map((source) => source.id)).toEqual(['demo', 'shop']);
+    expect((await h.api.app.inject({ method: 'DELETE', url: '/v1/sources/shop', headers: auth })).statusCode).toBe(204);
+    expect((await get('/v1/sources/shop')).statusCode).toBe(404);
+  });
+});
+
+describe('health and metrics', () => {
+  it('reports liveness, per-dependency readiness and Prometheus metrics', async () => {
+    expect((await get('/healthz', null)).json()).toEqual({ status: 'ok' });
+    const ready = (await get('/readyz', null)).json<{ ready: boolean; dependencies: Record<string, { ok: boolean; adapter: string }> }>();
+    expect(ready.ready).toBe(true);
+    expect(Object.keys(ready.dependencies).sort()).toEqual(['bus', 'cache', 'configStore', 'jobs', 'store']);
+    expect(ready.dependencies['bus']?.adapter).toBe('embedded');
+    const metrics = await get('/metrics', null);
+    expect(metrics.headers['content-type']).toContain('text/plain');
+    expect(metrics.body).toContain('sluice_http_requests_total');
+  });
+
+  it('answers unknown routes with NOT_FOUND in the error shape', async () => {
+    expect((await get('/nowhere', null)).json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found' });
+  });
+});

@@ -1,0 +1,127 @@
+import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { receiveAll } from '@sluice/bus/conformance';
+import type { EventBatchMessage } from '@sluice/core';
+import { startHarness, trackBody, type Harness } from './harness.ts';
+
+let h: Harness;
+beforeEach(async () => {
+  h = await startHarness({ TRACK_MAX_BODY_SIZE: String(256 * 1024), TRACK_MAX_PROPERTIES_SIZE: '1024' });
+  await h.adapters.configStore.createSource({ id: 'web', name: 'Web', allowedOrigins: ['https://shop.example'] });
+  await h.adapters.configStore.createSource({ id: 'off', name: 'Off', enabled: false });
+});
+afterEach(() => h.close());
+
+const post = (payload: unknown, headers: Record<string, string> = {}) =>
+  h.api.app.inject({ method: 'POST', url: '/track', headers: { 'content-type': 'application/json', ...headers }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
+
+async function busMessages(count: number): Promise<EventBatchMessage[]> {
+  const consumer = await h.adapters.bus.consumer('events', 'test', { maxUnacked: 1000, maxRedeliver: 3, nackDelayMs: 10 });
+  const received = await receiveAll(consumer, count, 2000);
+  await consumer.close();
+  return received.map((message) => JSON.parse(message.payload.toString()) as EventBatchMessage);
+}
+
+describe('POST /track', () => {
+  it('answers 200 with profile, session and event ids once the events are on the bus', async () => {
+    const response = await post(trackBody({ events: [{ id: 'client-id-1', type: 'a' }, { type: 'b', time: '2026-01-02T03:04:05Z' }] }), { 'user-agent': 'jest-agent' });
+    expect(response.statusCode).toBe(200);
+    const body = response.json<{ profile: { id: string }; session: { id: string }; events: string[] }>();
+    expect(body.session.id).toBe('session-1');
+    expect(body.events[0]).toBe('client-id-1');
+    expect(body.events[1]).toMatch(/^[0-9a-f-]{36}$/);
+    const [message] = await busMessages(1);
+    expect(message?.events.map((event) => event.id)).toEqual(body.events);
+    const second = message?.events[1];
+    expect(second).toMatchObject({ type: 'b', sourceId: 'demo', sessionId: 'session-1', profileId: body.profile.id, time: '2026-01-02T03:04:05.000Z' });
+    expect(second?.metadata.userAgent).toBe('jest-agent');
+    expect(Date.parse(second?.receivedAt ?? '')).toBeGreaterThan(Date.now() - 5000);
+  });
+
+  it('keeps a client-supplied profile id and starts a session when none is given', async () => {
+    const response = await post(trackBody({ profile: { id: 'known-profile' }, session: undefined }));
+    expect(response.statusCode).toBe(200);
+    const body = response.json<{ profile: { id: string }; session: { id: string } }>();
+    expect(body.profile.id).toBe('known-profile');
+    expect(body.session.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('gives concurrent first requests of one session the same profile (Tracardi #652)', async () => {
+    const responses = await Promise.all(Array.from({ length: 20 }, () => post(trackBody({ session: { id: 'race-session' } }))));
+    const profiles = new Set(responses.map((response) => response.json<{ profile: { id: string } }>().profile.id));
+    expect(responses.every((response) => response.statusCode === 200)).toBe(true);
+    expect(profiles.size).toBe(1);
+  });
+
+  it('accepts text/plain bodies holding JSON (navigator.sendBeacon)', async () => {
+    const response = await post(JSON.stringify(trackBody()), { 'content-type': 'text/plain;charset=UTF-8' });
+    expect(response.statusCode).toBe(200);
+  });
+
+  const rejections: [string, () => ReturnType<typeof post>, number, string][] = [
+    ['malformed JSON', () => post('{"source": {'), 400, 'INVALID_JSON'],
+    ['an empty body', () => post(''), 400, 'INVALID_JSON'],
+    ['a wrong type', () => post(trackBody({ events: [{ type: 42 }] })), 400, 'VALIDATION_FAILED'],
+    ['no events', () => post(trackBody({ events: [] })), 400, 'VALIDATION_FAILED'],
+    ['a missing source', () => post({ events: [{ type: 'a' }] }), 400, 'VALIDATION_FAILED'],
+    ['a bad event time', () => post(trackBody({ events: [{ type: 'a', time: 'yesterday' }] })), 400, 'VALIDATION_FAILED'],
+    ['an oversize body', () => post(trackBody({ events: [{ type: 'a', properties: { blob: 'x'.repeat(300 * 1024) } }] })), 413, 'BODY_TOO_LARGE'],
+    ['10,000 events in one request', () => post(trackBody({ events: Array.from({ length: 10_000 }, () => ({ type: 'a' })) })), 413, 'TOO_MANY_EVENTS'],
+    ['oversize properties', () => post(trackBody({ events: [{ type: 'a', properties: { blob: 'x'.repeat(2000) } }] })), 413, 'PROPERTIES_TOO_LARGE'],
+    ['an unknown source', () => post(trackBody({ source: { id: 'nope' } })), 401, 'SOURCE_NOT_FOUND'],
+    ['a disabled source', () => post(trackBody({ source: { id: 'off' } })), 403, 'SOURCE_DISABLED'],
+    ['a disallowed origin', () => post(trackBody({ source: { id: 'web' } }), { origin: 'https://evil.example' }), 403, 'ORIGIN_NOT_ALLOWED'],
+    ['an unsupported content type', () => post('<xml/>', { 'content-type': 'application/xml' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+  ];
+
+  it.each(rejections)('rejects %s with a stable code and keeps serving', async (_name, send, status, code) => {
+    const response = await send();
+    expect(response.statusCode).toBe(status);
+    expect(response.json()).toMatchObject({ statusCode: status, code });
+    expect((await post(trackBody())).statusCode).toBe(200);
+  });
+
+  it('names the path of the bad field', async () => {
+    const response = await post(trackBody({ events: [{ type: 'ok' }, { type: 'a', tags: 'not-a-list' }] }));
+    expect(response.json<{ details: { path: string }[] }>().details[0]?.path).toBe('/events/1/tags');
+  });
+
+  it('publishes nothing for a rejected request', async () => {
+    await post(trackBody({ source: { id: 'nope' } }));
+    expect(await busMessages(1)).toEqual([]);
+  });
+});
+
+describe('CORS', () => {
+  it('allows an origin listed on the source, with Vary: Origin', async () => {
+    const response = await post(trackBody({ source: { id: 'web' } }), { origin: 'https://shop.example' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(response.headers['vary']).toBe('Origin');
+  });
+
+  it('answers a preflight for an origin some enabled source allows, and not for others', async () => {
+    const allowed = await h.api.app.inject({ method: 'OPTIONS', url: '/track', headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST' } });
+    expect(allowed.statusCode).toBe(204);
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://shop.example');
+    expect(allowed.headers['access-control-allow-methods']).toContain('POST');
+    await h.adapters.configStore.deleteSource('demo');
+    const refused = await h.api.app.inject({ method: 'OPTIONS', url: '/track', headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' } });
+    expect(refused.headers['access-control-allow-origin']).toBeUndefined();
+  });
+});
+
+describe('bus acknowledgement', () => {
+  it('answers 503 BUS_UNAVAILABLE with Retry-After when the bus cannot take the events', async () => {
+    await h.adapters.bus.close();
+    const response = await post(trackBody());
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('1');
+    expect(response.json()).toMatchObject({ code: 'BUS_UNAVAILABLE' });
+  });
+
+  it('answers 503 SHUTTING_DOWN and fails readiness while draining', async () => {
+    h.api.startDraining();
+    expect((await post(trackBody())).json()).toMatchObject({ code: 'SHUTTING_DOWN' });
+    expect((await h.api.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(503);
+  });
+});

@@ -1,0 +1,2 @@
+export * from './temp.ts';
+export * from './process.ts';
