@@ -45,9 +45,9 @@ export class StorageWorker {
     this.deps = deps;
   }
 
-  /** Most events held in memory at once: one batch plus the largest message. */
+  /** Most events held in memory at once: one batch plus the largest message, less one. */
   get maxHeldEvents(): number {
-    return this.deps.config.worker.batchSize + this.deps.config.track.maxEvents;
+    return this.deps.config.worker.batchSize + this.deps.config.track.maxEvents - 1;
   }
 
   get heldEvents(): number {
@@ -103,9 +103,18 @@ export class StorageWorker {
     const { batchSize, flushIntervalMs } = this.deps.config.worker;
     if (this.buffer.size >= batchSize) return;
     const waitMs = this.buffer.size === 0 ? RECEIVE_WAIT_MS : Math.max(1, Math.min(RECEIVE_WAIT_MS, flushIntervalMs - this.buffer.ageMs(Date.now())));
-    const messages = await consumer.receive(Math.max(1, Math.ceil((batchSize - this.buffer.size) / 4)), waitMs);
+    const messages = await consumer.receive(this.messagesToAsk(), waitMs);
     for (const message of messages) await this.accept(consumer, message);
     this.deps.metrics.workerInFlight.set(this.buffer.size);
+  }
+
+  /**
+   * How many messages to ask for so the buffer never exceeds one batch plus one message:
+   * a message carries at most TRACK_MAX_EVENTS events.
+   */
+  private messagesToAsk(): number {
+    const missing = this.deps.config.worker.batchSize - this.buffer.size;
+    return Math.max(1, Math.floor(missing / this.deps.config.track.maxEvents));
   }
 
   private async accept(consumer: Consumer, message: ReceivedMessage): Promise<void> {

@@ -43,6 +43,9 @@ export class SqliteEventStore implements EventStore {
   private readonly insertEvent: StatementSync;
   private readonly upsertProfile: StatementSync;
   private readonly upsertSession: StatementSync;
+  private readonly selectEvent: StatementSync;
+  private readonly selectProfile: StatementSync;
+  private readonly selectSession: StatementSync;
   private closed = false;
 
   private readonly options: SqliteStoreOptions;
@@ -54,6 +57,9 @@ export class SqliteEventStore implements EventStore {
     this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
     this.db.exec(SCHEMA);
     this.insertEvent = this.db.prepare('INSERT OR IGNORE INTO events (id, profile_id, session_id, time, body) VALUES (?, ?, ?, ?, ?)');
+    this.selectEvent = this.db.prepare('SELECT body FROM events WHERE id = ?');
+    this.selectProfile = this.db.prepare('SELECT * FROM profiles WHERE id = ?');
+    this.selectSession = this.db.prepare('SELECT * FROM sessions WHERE id = ?');
     this.upsertProfile = this.db.prepare(`
       INSERT INTO profiles (id, first_seen, last_seen, last_session_id, last_source_id, version) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET
@@ -98,20 +104,20 @@ export class SqliteEventStore implements EventStore {
 
   async getEvent(id: string): Promise<TrackedEvent | undefined> {
     this.assertOpen();
-    const row = this.db.prepare('SELECT body FROM events WHERE id = ?').get(id) as { body: string } | undefined;
+    const row = this.selectEvent.get(id) as { body: string } | undefined;
     return row === undefined ? undefined : (JSON.parse(row.body) as TrackedEvent);
   }
 
   async getProfile(id: string): Promise<ProfileRecord | undefined> {
     this.assertOpen();
-    const row = this.db.prepare('SELECT * FROM profiles WHERE id = ?').get(id) as Record<string, string | number> | undefined;
+    const row = this.selectProfile.get(id) as Record<string, string | number> | undefined;
     if (row === undefined) return undefined;
     return { id: String(row['id']), firstSeen: String(row['first_seen']), lastSeen: String(row['last_seen']), lastSessionId: String(row['last_session_id']), lastSourceId: String(row['last_source_id']), version: Number(row['version']) };
   }
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
     this.assertOpen();
-    const row = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as Record<string, string | number> | undefined;
+    const row = this.selectSession.get(id) as Record<string, string | number> | undefined;
     if (row === undefined) return undefined;
     return { id: String(row['id']), profileId: String(row['profile_id']), sourceId: String(row['source_id']), firstSeen: String(row['first_seen']), lastSeen: String(row['last_seen']), version: Number(row['version']) };
   }
