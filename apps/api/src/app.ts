@@ -38,7 +38,7 @@ export function buildApi(deps: ApiDeps): Api {
   let draining = false;
   const isDraining = () => draining;
   const app = fastify({
-    loggerInstance: deps.logger as FastifyBaseLogger,
+    loggerInstance: deps.logger,
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.config.http.trustProxy,
     bodyLimit: deps.config.track.maxBodyBytes,

@@ -64,11 +64,11 @@ function parseAll(environment: Environment): { values: Partial<Parsed>; problems
   for (const spec of Object.values(SPECS) as EnvSpec<unknown>[]) {
     const raw = readRaw(environment, spec);
     if (raw === undefined) continue;
-    const result = (spec.schema as z.ZodType<unknown>).safeParse(raw);
+    const result = (spec.schema).safeParse(raw);
     if (result.success) values[spec.name] = result.data;
     else problems.push(`${spec.name}: ${describe(result.error, spec, raw)}`);
   }
-  return { values: values as Partial<Parsed>, problems };
+  return { values: values, problems };
 }
 
 function readRaw(environment: Environment, spec: EnvSpec<unknown>): string | undefined {

@@ -41,7 +41,7 @@ export class InProcessJobs implements Jobs {
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.jobs.values()) clearInterval(job.timer);
-    await Promise.all([...this.jobs.values()].map((job) => job.running));
+    await Promise.all([...this.jobs.values()].map((job) => job.running ?? Promise.resolve()));
   }
 
   private run(name: string): Promise<void> {

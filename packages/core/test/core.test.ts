@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+import { ERROR_CATALOGUE, backoffDelayMs, normaliseTrack, renderErrorsDoc } from '../src/index.ts';
+
+describe('normaliseTrack', () => {
+  const context = { profileId: 'p', sessionId: 's', receivedAt: new Date('2026-05-01T10:00:00Z'), metadata: { ip: '198.51.100.1' }, maxPropertiesBytes: 1000 };
+
+  it('sets ids, times and merges payload-level context and properties under the event\'s own', () => {
+    const [first, second] = normaliseTrack(
+      { source: { id: 'src' }, context: { page: 'a', lang: 'en' }, properties: { plan: 'free' }, events: [{ id: 'given', type: 't', context: { page: 'b' } }, { type: 'u', time: '2026-05-01T09:00:00+01:00', properties: { plan: 'pro' } }] },
+      context,
+    );
+    expect(first).toMatchObject({ id: 'given', sourceId: 'src', profileId: 'p', sessionId: 's', time: '2026-05-01T10:00:00.000Z', context: { page: 'b', lang: 'en' }, properties: { plan: 'free' } });
+    expect(second?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+    expect(second).toMatchObject({ time: '2026-05-01T08:00:00.000Z', receivedAt: '2026-05-01T10:00:00.000Z', properties: { plan: 'pro' } });
+  });
+
+  it('generates time-ordered UUIDv7 ids', () => {
+    const events = normaliseTrack({ source: { id: 'src' }, events: Array.from({ length: 50 }, () => ({ type: 't' })) }, context);
+    const ids = events.map((event) => event.id);
+    expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('refuses oversize properties with PROPERTIES_TOO_LARGE and the event path', () => {
+    expect(() => normaliseTrack({ source: { id: 'src' }, events: [{ type: 't' }, { type: 't', properties: { x: 'y'.repeat(2000) } }] }, context)).toThrow(
+      expect.objectContaining({ code: 'PROPERTIES_TOO_LARGE', details: [expect.objectContaining({ path: '/events/1/properties' })] }),
+    );
+  });
+});
+
+describe('backoffDelayMs', () => {
+  const policy = { baseDelayMs: 100, maxDelayMs: 1000 };
+  it('doubles per attempt within [half, full] of the ceiling and never exceeds the maximum', () => {
+    expect(backoffDelayMs(policy, 0, () => 0)).toBe(50);
+    expect(backoffDelayMs(policy, 0, () => 1)).toBe(100);
+    expect(backoffDelayMs(policy, 3, () => 1)).toBe(800);
+    expect(backoffDelayMs(policy, 50, () => 1)).toBe(1000);
+    expect(backoffDelayMs(policy, 50, () => 0)).toBe(500);
+  });
+});
+
+describe('error catalogue', () => {
+  it('gives every code a 4xx/5xx status, and 503s are retryable', () => {
+    for (const [code, spec] of Object.entries(ERROR_CATALOGUE)) {
+      expect(spec.statusCode).toBeGreaterThanOrEqual(400);
+      if (spec.statusCode === 503) expect([code, spec.retryable]).toEqual([code, true]);
+    }
+  });
+
+  it('keeps docs/errors.md in sync with the catalogue', () => {
+    expect(readFileSync('docs/errors.md', 'utf8')).toBe(renderErrorsDoc());
+  });
+});
