@@ -37,8 +37,9 @@ export interface Api {
 export function buildApi(deps: ApiDeps): Api {
   let draining = false;
   const isDraining = () => draining;
+  const loggerInstance: FastifyBaseLogger = deps.logger;
   const app = fastify({
-    loggerInstance: deps.logger,
+    loggerInstance,
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.config.http.trustProxy,
     bodyLimit: deps.config.track.maxBodyBytes,
