@@ -11,7 +11,7 @@ const common = {
 };
 module.exports = {
   projects: [
-    { ...common, displayName: 'unit', testTimeout: 30000, testMatch: ['**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '\\.integration\\.test\\.ts$'] },
-    { ...common, displayName: 'integration', testMatch: ['**/*.integration.test.ts'], testTimeout: 120000 },
+    { ...common, displayName: 'unit', testMatch: ['**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '\\.integration\\.test\\.ts$'] },
+    { ...common, displayName: 'integration', testMatch: ['**/*.integration.test.ts'] },
   ],
 };

@@ -17,9 +17,21 @@ function randomBytesForId(): Uint8Array {
   return bytes;
 }
 
-/** A time-ordered id (UUIDv7) for events that come without one. */
+let lastMs = 0;
+let sequence = 0;
+
+/**
+ * A time-ordered id (UUIDv7) for events that come without one; ids made in one process
+ * are strictly increasing (a counter orders ids of the same millisecond).
+ */
 export function newEventId(): string {
-  return uuidv7({ random: randomBytesForId() });
+  const random = randomBytesForId();
+  const now = Date.now();
+  if (now > lastMs) {
+    lastMs = now;
+    sequence = (random[0] ?? 0) * 0x10000 + (random[1] ?? 0) * 0x100 + (random[2] ?? 0);
+  } else sequence += 1;
+  return uuidv7({ random, msecs: lastMs, seq: sequence });
 }
 
 /** A random id (UUIDv4) for new profiles and sessions. */
