@@ -1,0 +1,250 @@
+// Elasticsearch from Maven Central's integ-test-zip distribution (no bundled JDK; 8.x runs
+// on Java 17). Two shapes: a single secured node (basic auth + TLS on HTTP, certificates
+// from openssl) and a 3-node tiered cluster (hot, warm, cold; all master-eligible).
+import { chmodSync, chownSync, cpSync, existsSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { httpJson } from './http.ts';
+import {
+  CACHE_DIR, MAVEN_CENTRAL, alive, runAsync, downloadVerified, engineUserDir, ensureDir, ensureEngineUser, log, portOpen, readPid, rssOfGroup, run,
+  startDetached, stopGroup, waitUntil, which, type Engine, type Env, type Status,
+} from './lib.ts';
+
+export const ES_VERSION = process.env.SLUICE_ES_VERSION ?? '8.19.21';
+const HEAP = process.env.SLUICE_ES_HEAP ?? '512m';
+const USERNAME = 'sluice';
+const PASSWORD = 'sluice-engines-password';
+
+interface NodeSpec {
+  readonly name: string;
+  readonly httpPort: number;
+  readonly transportPort: number;
+  readonly roles: readonly string[];
+}
+
+interface Shape {
+  readonly name: string;
+  readonly clusterName: string;
+  readonly secured: boolean;
+  readonly nodes: readonly NodeSpec[];
+}
+
+const SINGLE: Shape = {
+  name: 'elasticsearch',
+  clusterName: 'sluice-single',
+  secured: true,
+  nodes: [{ name: 'single', httpPort: 9200, transportPort: 9300, roles: [] }],
+};
+
+const CLUSTER: Shape = {
+  name: 'elasticsearch-cluster',
+  clusterName: 'sluice-tiered',
+  secured: false,
+  nodes: [
+    { name: 'hot', httpPort: 9201, transportPort: 9301, roles: ['master', 'data_hot', 'data_content'] },
+    { name: 'warm', httpPort: 9202, transportPort: 9302, roles: ['master', 'data_warm'] },
+    { name: 'cold', httpPort: 9203, transportPort: 9303, roles: ['master', 'data_cold'] },
+  ],
+};
+
+function home(): string {
+  return join(CACHE_DIR, `elasticsearch-${ES_VERSION}`);
+}
+
+function javaHome(): string {
+  if (process.env.ES_JAVA_HOME) return process.env.ES_JAVA_HOME;
+  const java = which('java');
+  if (!java) throw new Error('Elasticsearch needs a Java 17+ runtime: install openjdk-17-jre-headless (Debian) or set ES_JAVA_HOME');
+  return join(realpathSync(java), '..', '..');
+}
+
+let installing: Promise<void> | undefined;
+
+/** Both shapes share one distribution; concurrent `up`s install it once. */
+function installDistribution(): Promise<void> {
+  installing ??= installDistributionNow();
+  return installing;
+}
+
+async function installDistributionNow(): Promise<void> {
+  if (existsSync(join(home(), 'bin', 'elasticsearch'))) return;
+  const url = `${MAVEN_CENTRAL}/org/elasticsearch/distribution/integ-test-zip/elasticsearch/${ES_VERSION}/elasticsearch-${ES_VERSION}.zip`;
+  const zip = await downloadVerified(url, join(CACHE_DIR, 'downloads', `elasticsearch-${ES_VERSION}.zip`));
+  if (!which('unzip')) throw new Error('unzip is missing: apt-get install unzip');
+  const staging = `${home()}.staging`;
+  rmSync(staging, { recursive: true, force: true });
+  await runAsync('unzip', ['-q', zip, '-d', staging]);
+  cpSync(join(staging, `elasticsearch-${ES_VERSION}`), home(), { recursive: true });
+  rmSync(staging, { recursive: true, force: true });
+  run('chmod', ['-R', 'a+rX', home()]);
+}
+
+function chownTree(path: string, uid: number, gid: number): void {
+  chownSync(path, uid, gid);
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    const child = join(path, entry.name);
+    if (entry.isDirectory()) chownTree(child, uid, gid);
+    else chownSync(child, uid, gid);
+  }
+}
+
+function certificates(dir: string): void {
+  if (existsSync(join(dir, 'node.crt'))) return;
+  if (!which('openssl')) throw new Error('openssl is missing: apt-get install openssl');
+  ensureDir(dir);
+  const at = (file: string) => join(dir, file);
+  run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', '/CN=Sluice engines test CA', '-keyout', at('ca.key'), '-out', at('ca.crt')]);
+  writeFileSync(at('node.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n');
+  run('openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', at('node.key'), '-out', at('node.csr')]);
+  run('openssl', ['x509', '-req', '-in', at('node.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-days', '3650', '-extfile', at('node.ext'), '-out', at('node.crt')]);
+  chmodSync(at('ca.crt'), 0o644);
+}
+
+class ElasticsearchEngine implements Engine {
+  readonly name: string;
+  readonly description: string;
+  private readonly shape: Shape;
+
+  constructor(shape: Shape) {
+    this.shape = shape;
+    this.name = shape.name;
+    this.description = shape.secured
+      ? `Elasticsearch ${ES_VERSION}, one node, security on (basic auth, TLS), https://127.0.0.1:${String(shape.nodes[0]?.httpPort)}`
+      : `Elasticsearch ${ES_VERSION}, 3 nodes (hot, warm, cold tiers), http://127.0.0.1:9201-9203`;
+  }
+
+  private dir(): string {
+    return engineUserDir(this.shape.name);
+  }
+
+  private nodeDir(node: NodeSpec): string {
+    return join(this.dir(), node.name);
+  }
+
+  private caFile(): string {
+    return join(this.dir(), 'certs', 'ca.crt');
+  }
+
+  private url(node: NodeSpec): string {
+    return `${this.shape.secured ? 'https' : 'http'}://127.0.0.1:${String(node.httpPort)}`;
+  }
+
+  async install(): Promise<void> {
+    await installDistribution();
+    javaHome();
+  }
+
+  private configure(node: NodeSpec, uid: number, gid: number): string {
+    const dir = this.nodeDir(node);
+    const config = join(dir, 'config');
+    if (!existsSync(join(config, 'jvm.options'))) cpSync(join(home(), 'config'), config, { recursive: true });
+    ensureDir(join(dir, 'data'));
+    ensureDir(join(dir, 'logs'));
+    const snapshots = ensureDir(join(this.dir(), 'snapshots'));
+    const lines = [
+      `cluster.name: ${this.shape.clusterName}`,
+      `node.name: ${node.name}`,
+      `path.data: ${join(dir, 'data')}`,
+      `path.logs: ${join(dir, 'logs')}`,
+      `path.repo: ["${snapshots}"]`,
+      'network.host: 127.0.0.1',
+      `http.port: ${String(node.httpPort)}`,
+      `transport.port: ${String(node.transportPort)}`,
+      // Test machines have little free disk at times; watermarks would block allocation.
+      'cluster.routing.allocation.disk.threshold_enabled: false',
+    ];
+    if (this.shape.nodes.length === 1) lines.push('discovery.type: single-node');
+    else {
+      lines.push(`node.roles: [${node.roles.join(', ')}]`);
+      lines.push(`discovery.seed_hosts: [${this.shape.nodes.map((n) => `"127.0.0.1:${String(n.transportPort)}"`).join(', ')}]`);
+      lines.push(`cluster.initial_master_nodes: [${this.shape.nodes.map((n) => n.name).join(', ')}]`);
+    }
+    if (this.shape.secured) {
+      const certs = join(this.dir(), 'certs');
+      certificates(certs);
+      cpSync(certs, join(config, 'certs'), { recursive: true });
+      lines.push(
+        'xpack.security.enabled: true',
+        'xpack.security.enrollment.enabled: false',
+        'xpack.security.http.ssl.enabled: true',
+        'xpack.security.http.ssl.key: certs/node.key',
+        'xpack.security.http.ssl.certificate: certs/node.crt',
+        'xpack.security.http.ssl.certificate_authorities: [certs/ca.crt]',
+      );
+    } else lines.push('xpack.security.enabled: false');
+    writeFileSync(join(config, 'elasticsearch.yml'), `${lines.join('\n')}\n`);
+    writeFileSync(join(config, 'jvm.options.d', 'heap.options'), `-Xms${HEAP}\n-Xmx${HEAP}\n`);
+    chownTree(dir, uid, gid);
+    if (this.shape.secured && !readFileSync(join(config, 'users'), 'utf8').includes(`${USERNAME}:`)) {
+      run(join(home(), 'bin', 'elasticsearch-users'), ['useradd', USERNAME, '-p', PASSWORD, '-r', 'superuser'], {
+        env: { ...process.env, ES_PATH_CONF: config, ES_JAVA_HOME: javaHome() }, uid, gid,
+      });
+    }
+    return config;
+  }
+
+  private async health(node: NodeSpec): Promise<{ status?: string; number_of_nodes?: number } | undefined> {
+    const auth = this.shape.secured ? { username: USERNAME, password: PASSWORD, ca: readFileSync(this.caFile()) } : {};
+    const response = await httpJson(`${this.url(node)}/_cluster/health`, { ...auth, timeoutMs: 3000 });
+    return response.status === 200 ? (response.body as { status?: string; number_of_nodes?: number }) : undefined;
+  }
+
+  private async ready(): Promise<boolean> {
+    const first = this.shape.nodes[0];
+    if (!first) return false;
+    const health = await this.health(first);
+    return health !== undefined && health.number_of_nodes === this.shape.nodes.length && health.status !== 'red';
+  }
+
+  async up(): Promise<void> {
+    await this.install();
+    const { uid, gid } = ensureEngineUser();
+    ensureDir(this.dir());
+    chownSync(this.dir(), uid, gid);
+    const started: { pid: number; log: string }[] = [];
+    for (const node of this.shape.nodes) {
+      const pidFile = join(this.dir(), `${node.name}.pid`);
+      const logFile = join(this.nodeDir(node), 'stdout.log');
+      if (alive(readPid(pidFile))) continue;
+      if (await portOpen(node.httpPort)) throw new Error(`port ${String(node.httpPort)} is taken by a process that is not ${this.name}'s; stop it first`);
+      const config = this.configure(node, uid, gid);
+      log(`starting ${this.name} node ${node.name} (heap ${HEAP})`);
+      const pid = startDetached(join(home(), 'bin', 'elasticsearch'), [], pidFile, logFile, {
+        uid, gid, cwd: this.nodeDir(node),
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ES_PATH_CONF: config, ES_JAVA_HOME: javaHome(), ES_TMPDIR: ensureDir(join(this.nodeDir(node), 'tmp')) },
+      });
+      started.push({ pid, log: logFile });
+    }
+    const watched = started[0];
+    await waitUntil(`${this.name}`, () => this.ready(), 180_000, watched?.log, watched?.pid);
+  }
+
+  async down(): Promise<void> {
+    await Promise.all(this.shape.nodes.map((node) => stopGroup(join(this.dir(), `${node.name}.pid`))));
+  }
+
+  async status(): Promise<Status> {
+    const pids = this.shape.nodes.map((node) => readPid(join(this.dir(), `${node.name}.pid`)));
+    const running = pids.filter((pid): pid is number => alive(pid));
+    if (running.length === 0) return { running: false, detail: 'stopped' };
+    const rssBytes = running.reduce((sum: number, pid) => sum + rssOfGroup(pid), 0);
+    const first = this.shape.nodes[0];
+    const health = first ? await this.health(first).catch(() => undefined) : undefined;
+    const detail = health ? `${health.status ?? '?'}, ${String(health.number_of_nodes ?? 0)}/${String(this.shape.nodes.length)} nodes` : `${String(running.length)}/${String(this.shape.nodes.length)} processes, not answering`;
+    return { running: health !== undefined, detail, rssBytes };
+  }
+
+  env(): Env {
+    const env: Env = { ELASTIC_HOST: this.shape.nodes.map((node) => this.url(node)).join(',') };
+    if (this.shape.secured) {
+      env.ELASTIC_HTTP_AUTH_USERNAME = USERNAME;
+      env.ELASTIC_HTTP_AUTH_PASSWORD = PASSWORD;
+      env.ELASTIC_CA_FILE = this.caFile();
+      env.ELASTIC_VERIFY_CERTS = 'yes';
+    }
+    env.ELASTIC_SNAPSHOT_PATH = join(this.dir(), 'snapshots');
+    return env;
+  }
+}
+
+export const elasticsearch: Engine = new ElasticsearchEngine(SINGLE);
+export const elasticsearchCluster: Engine = new ElasticsearchEngine(CLUSTER);
