@@ -7,11 +7,11 @@ const common = {
   transform,
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'json'],
-  roots: ['<rootDir>/apps', '<rootDir>/packages'],
+  roots: ['<rootDir>/apps', '<rootDir>/packages', '<rootDir>/scripts'],
 };
 module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['**/*.test.ts'], testPathIgnorePatterns: ['/node_modules/', '\\.integration\\.test\\.ts$'] },
-    { ...common, displayName: 'integration', testMatch: ['**/*.integration.test.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['**/*.integration.test.ts'], globalSetup: '<rootDir>/scripts/engines/jest-global-setup.cjs' },
   ],
 };

@@ -1,2 +1,3 @@
 export * from './temp.ts';
 export * from './process.ts';
+export * from './engines.ts';

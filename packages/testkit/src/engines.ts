@@ -1,0 +1,22 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { REPO_ROOT } from './process.ts';
+
+/** Names of the engines `npm run engines:up` provisions (scripts/engines). */
+export type EngineName = 'elasticsearch' | 'elasticsearch-cluster' | 'pulsar' | 'redis' | 'mariadb' | 'k6';
+
+/**
+ * The environment that points Sluice at a running engine, as `engines:up` wrote it
+ * (`.engines/<name>.env`). Throws with the command to run when the engine is not up.
+ */
+export function engineEnv(name: EngineName): Record<string, string> {
+  const dir = resolve(process.env['SLUICE_ENGINES_DIR'] ?? join(REPO_ROOT, '.engines'));
+  const file = join(dir, `${name}.env`);
+  if (!existsSync(file)) throw new Error(`${name} is not up: run \`npm run engines:up -- ${name}\``);
+  const env: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const at = line.indexOf('=');
+    if (at > 0 && !line.startsWith('#')) env[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return env;
+}
