@@ -13,7 +13,8 @@ export const k6: Engine = {
 
   async install() {
     if (existsSync(k6Bin())) return;
-    const go = which('go');
+    // Go's own installer puts it in /usr/local/go, which is not always on PATH.
+    const go = which('go') ?? (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
     if (!go) throw new Error('building k6 needs Go (1.24+): https://go.dev/doc/install, or set SLUICE_K6_VERSION to one your Go builds');
     log(`building k6 ${K6_VERSION} from its Go module (a few minutes, once)`);
     const gopath = ensureDir(join(CACHE_DIR, 'go'));
