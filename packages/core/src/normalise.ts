@@ -9,7 +9,20 @@ export interface NormaliseContext {
   metadata: RequestMetadata;
   /** Largest serialised size (bytes) of one event's properties and context together. */
   maxPropertiesBytes: number;
+  /**
+   * Size of the request body in bytes, when known: a small body needs no per-event
+   * measurement (see SERIALISED_GROWTH).
+   */
+  bodyBytes?: number;
 }
+
+/**
+ * How much larger parsed JSON can serialise than its source text: only number tokens grow
+ * (`1e20`, 4 bytes, serialises as 21 digits: × 5.25); strings and structure never do, and an
+ * event's merged properties and context are parts of one body. So when body × 6 fits the
+ * limit, no event can exceed it.
+ */
+const SERIALISED_GROWTH = 6;
 
 /**
  * Turns a validated payload into tracked events: ids resolved, times set, payload-level
@@ -18,9 +31,10 @@ export interface NormaliseContext {
  */
 export function normaliseTrack(payload: TrackPayload, ctx: NormaliseContext): TrackedEvent[] {
   const receivedAt = ctx.receivedAt.toISOString();
+  const measure = ctx.bodyBytes === undefined || ctx.bodyBytes * SERIALISED_GROWTH > ctx.maxPropertiesBytes;
   return payload.events.map((event, index) => {
     const tracked = normaliseEvent(payload, event, ctx, receivedAt);
-    assertPropertiesSize(tracked, index, ctx.maxPropertiesBytes);
+    if (measure) assertPropertiesSize(tracked, index, ctx.maxPropertiesBytes);
     return tracked;
   });
 }

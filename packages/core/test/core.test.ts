@@ -26,6 +26,18 @@ describe('normaliseTrack', () => {
       expect.objectContaining({ code: 'PROPERTIES_TOO_LARGE', details: [expect.objectContaining({ path: '/events/1/properties' })] }),
     );
   });
+
+  it('skips the measurement only where no event can exceed the limit, even when numbers grow on serialisation', () => {
+    // `1e20` is 4 bytes in the body and 21 once serialised.
+    const body = `{"source":{"id":"src"},"events":[{"type":"t","properties":{"n":[${Array.from({ length: 40 }, () => '1e20').join(',')}]}}]}`;
+    const payload = JSON.parse(body) as Parameters<typeof normaliseTrack>[0];
+    const serialised = JSON.stringify(payload.events[0]?.properties).length;
+    expect(serialised - 1).toBeGreaterThan(body.length); // a "body within the limit" shortcut would let it through
+    const limit = serialised - 1;
+    expect(() => normaliseTrack(payload, { ...context, maxPropertiesBytes: limit, bodyBytes: body.length })).toThrow(expect.objectContaining({ code: 'PROPERTIES_TOO_LARGE' }));
+    // A body small enough relative to the limit is not measured at all.
+    expect(normaliseTrack(payload, { ...context, maxPropertiesBytes: body.length * 6, bodyBytes: body.length })).toHaveLength(1);
+  });
 });
 
 describe('backoffDelayMs', () => {

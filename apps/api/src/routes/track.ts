@@ -40,6 +40,7 @@ export function trackRoutes(deps: TrackRouteDeps) {
         receivedAt: new Date(),
         metadata: metadataOf(request),
         maxPropertiesBytes: deps.track.maxPropertiesBytes,
+        bodyBytes: bodyBytesOf(request),
       });
       const message: EventBatchMessage = { events };
       await publishWithin(deps.bus, identity.profileId, message, deps.track.publishTimeoutMs);
@@ -64,6 +65,14 @@ export function trackRoutes(deps: TrackRouteDeps) {
 function allowOrigin(reply: FastifyReply, origin: string): void {
   void reply.header('access-control-allow-origin', origin);
   void reply.header('vary', 'Origin');
+}
+
+/** The body's size from Content-Length (fastify enforced it while reading); unknown when chunked. */
+function bodyBytesOf(request: FastifyRequest): number | undefined {
+  const length = request.headers['content-length'];
+  if (length === undefined) return undefined;
+  const bytes = Number(length);
+  return Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : undefined;
 }
 
 function metadataOf(request: FastifyRequest): { ip: string; userAgent?: string; origin?: string } {
