@@ -1,2 +1,3 @@
 export * from './port.ts';
 export { EmbeddedBus, type EmbeddedBusOptions } from './embedded/embedded-bus.ts';
+export { PulsarWsBus, type PulsarWsBusOptions } from './pulsar/pulsar-ws-bus.ts';
