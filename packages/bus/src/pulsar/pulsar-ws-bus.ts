@@ -17,6 +17,13 @@ export interface PulsarWsBusOptions {
   readonly authToken?: string;
   /** The broker gives up on a send after this long (producer sendTimeoutMillis). */
   readonly sendTimeoutMs: number;
+  /**
+   * Producer batching across concurrent publishes. Off by default: the WebSocket proxy's
+   * consumer cannot ack one message of a batch on its own (no batch-index acks), so after a
+   * reconnect a partly acked batch comes back whole — duplicates the idempotent store
+   * absorbs, but duplicates. One publish (one HTTP request's events) is one message anyway.
+   */
+  readonly batching?: boolean;
   /** Producer compression: LZ4 by default. */
   readonly compression?: 'NONE' | 'LZ4' | 'ZLIB' | 'ZSTD' | 'SNAPPY';
   /** Reconnect backoff, milliseconds. */
@@ -38,6 +45,9 @@ interface WsSendResult {
   readonly errorMsg?: string;
   readonly context?: string;
 }
+
+/** Longer than the Java client's ack grouping window (100 ms) that the WebSocket proxy uses. */
+const ACK_LINGER_MS = 300;
 
 const unavailable = (message: string, cause?: unknown) => new SluiceError('BUS_UNAVAILABLE', message, cause === undefined ? {} : { cause });
 
@@ -177,7 +187,7 @@ class Producer {
   private async open(): Promise<WebSocket> {
     const url = this.bus.wsUrl(`producer/${this.path}`, {
       sendTimeoutMillis: this.options.sendTimeoutMs,
-      batchingEnabled: true,
+      batchingEnabled: this.options.batching ?? false,
       batchingMaxPublishDelay: 1,
       batchingMaxMessages: 1000,
       maxPendingMessages: 10_000,
@@ -255,6 +265,7 @@ class PulsarConsumer implements Consumer {
   private outstanding = 0;
   private failures = 0;
   private closed = false;
+  private lastAckAt = 0;
   private wake: (() => void) | undefined;
   private readonly bus: PulsarWsBus;
   private readonly path: string;
@@ -357,6 +368,7 @@ class PulsarConsumer implements Consumer {
 
   private sendControl(frame: object): void {
     if (this.socket?.readyState !== WebSocket.OPEN) return;
+    this.lastAckAt = Date.now();
     this.socket.send(JSON.stringify(frame));
   }
 
@@ -385,6 +397,10 @@ class PulsarConsumer implements Consumer {
     if (this.closed) return;
     this.closed = true;
     this.wake?.();
+    // WebSocket acks are not confirmed, and the proxy's client groups them (100 ms): give
+    // recent ones time to reach the broker before the connection goes.
+    const linger = ACK_LINGER_MS - (Date.now() - this.lastAckAt);
+    if (linger > 0) await sleep(linger);
     const socket = this.socket;
     this.socket = undefined;
     await closeSocket(socket);
