@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, writevSync } from 'node:fs';
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeRecord, HEADER_BYTES, type LogRecord } from './record.ts';
@@ -9,9 +9,24 @@ interface Segment {
   readonly handle: FileHandle;
   /** Bytes that are written and (with fsync) durable; readers never look past this. */
   size: number;
-  /** Records in the segment. */
+  /** Durable records in the segment. */
   count: number;
+  /** Bytes written, durable or not yet (where the next write goes). */
+  written: number;
 }
+
+/** A group that is written and waits for the fdatasync that makes it durable. */
+interface WrittenGroup {
+  readonly seq: number;
+  readonly appends: readonly PendingAppend[];
+  readonly segment: Segment;
+  readonly bytes: number;
+  readonly records: number;
+  readonly firstOffset: number;
+}
+
+/** fdatasyncs in flight at once: one runs while the next groups are written. */
+const MAX_SYNCS_IN_FLIGHT = 2;
 
 /** Where a reader stands: the next offset and its byte position in its segment. */
 export interface ReadCursor {
@@ -44,9 +59,12 @@ const READ_CHUNK_BYTES = 1024 * 1024;
 /**
  * One topic's append-only log: numbered records in segment files.
  *
- * Appends are group-committed: everything queued while one write+fdatasync runs goes
- * into the next single write+fdatasync, so durability costs one sync per group, not per
- * request. A torn tail left by a crash is truncated at open.
+ * Appends are group-committed and pipelined: appends queued within one turn of the event
+ * loop go into one write (to the page cache, synchronous: no thread-pool hop), and
+ * fdatasyncs run beside it in the thread pool, each covering every group written before
+ * it started. So durability costs one sync per group, not per request, and the process
+ * keeps serving while the disk syncs. An append resolves only once a sync that started
+ * after its write has completed. A torn tail left by a crash is truncated at open.
  */
 export class TopicLog {
   private readonly segments: Segment[] = [];
@@ -56,6 +74,13 @@ export class TopicLog {
   private closed = false;
   /** Offset the next record will get; everything below is durable. */
   private end = 0;
+  /** Offset the next written record will get (written, maybe not durable yet). */
+  private writtenEnd = 0;
+  private readonly unsynced: WrittenGroup[] = [];
+  private writtenSeq = 0;
+  private syncsInFlight = 0;
+  private syncWanted = false;
+  private syncsIdle: (() => void) | undefined;
 
   private readonly dir: string;
   private readonly options: TopicLogOptions;
@@ -155,6 +180,7 @@ export class TopicLog {
     if (this.closed) return;
     this.closed = true;
     await this.flushing;
+    await this.syncAll();
     for (const segment of this.segments.splice(0)) await segment.handle.close();
   }
 
@@ -189,60 +215,103 @@ export class TopicLog {
   }
 
   private async flushLoop(): Promise<void> {
+    // Let the rest of this event-loop turn queue its appends into the same group.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     while (this.pending.length > 0) {
-      const group = this.pending.splice(0);
+      const appends = this.pending.splice(0);
+      const frames = appends.flatMap((append) => append.frames);
+      const bytes = frames.reduce((sum, frame) => sum + frame.length, 0);
+      let segment: Segment | undefined;
       try {
-        const first = await this.writeGroup(group.flatMap((append) => append.frames));
-        let offset = first;
-        for (const append of group) {
-          append.resolve(offset);
-          offset += append.frames.length;
-        }
-        for (const listener of this.appendListeners) listener();
+        segment = await this.writableSegment();
+        const bytesWritten = writevSync(segment.handle.fd, frames);
+        if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
       } catch (error) {
-        for (const append of group) append.reject(error);
+        if (segment) await segment.handle.truncate(segment.written).catch(() => undefined);
+        for (const append of appends) append.reject(error);
+        continue;
       }
+      segment.written += bytes;
+      this.writtenSeq += 1;
+      this.unsynced.push({ seq: this.writtenSeq, appends, segment, bytes, records: frames.length, firstOffset: this.writtenEnd });
+      this.writtenEnd += frames.length;
+      if (this.options.fsync) this.requestSync();
+      else this.markDurable(this.writtenSeq);
     }
   }
 
-  private async writeGroup(frames: Buffer[]): Promise<number> {
-    const segment = await this.writableSegment();
-    const bytes = frames.reduce((sum, frame) => sum + frame.length, 0);
-    try {
-      const { bytesWritten } = await segment.handle.writev(frames, segment.size);
-      if (bytesWritten !== bytes) throw new Error(`short write: ${bytesWritten} of ${bytes} bytes`);
-    } catch (error) {
-      await segment.handle.truncate(segment.size).catch(() => undefined);
-      throw error;
+  /** Starts an fdatasync covering everything written so far (at most MAX_SYNCS_IN_FLIGHT at once). */
+  private requestSync(): void {
+    const segment = this.unsynced.at(-1)?.segment;
+    if (segment === undefined) return;
+    if (this.syncsInFlight >= MAX_SYNCS_IN_FLIGHT) {
+      this.syncWanted = true;
+      return;
     }
-    const first = this.end;
-    segment.size += bytes;
-    segment.count += frames.length;
-    this.end += frames.length;
-    return first;
+    const upTo = this.writtenSeq;
+    this.syncsInFlight += 1;
+    void segment.handle.datasync().then(
+      () => this.markDurable(upTo),
+      (error: unknown) => this.markDurable(upTo, error),
+    ).finally(() => {
+      this.syncsInFlight -= 1;
+      if (this.syncWanted) {
+        this.syncWanted = false;
+        this.requestSync();
+      }
+      if (this.syncsInFlight === 0) this.syncsIdle?.();
+    });
+  }
+
+  /** Groups up to `upTo` are durable (or failed to sync: their appends reject, their bytes stay). */
+  private markDurable(upTo: number, error?: unknown): void {
+    let advanced = false;
+    while (this.unsynced.length > 0 && (this.unsynced[0]?.seq ?? Infinity) <= upTo) {
+      const group = this.unsynced.shift() as WrittenGroup;
+      group.segment.size += group.bytes;
+      group.segment.count += group.records;
+      this.end += group.records;
+      let offset = group.firstOffset;
+      for (const append of group.appends) {
+        if (error === undefined) append.resolve(offset);
+        else append.reject(error);
+        offset += append.frames.length;
+      }
+      advanced = true;
+    }
+    if (advanced) for (const listener of this.appendListeners) listener();
+  }
+
+  /** Waits until every written group is durable (before a segment rolls over, and at close). */
+  private async syncAll(): Promise<void> {
+    while (this.unsynced.length > 0) {
+      if (this.syncsInFlight > 0) {
+        await new Promise<void>((resolve) => (this.syncsIdle = resolve));
+        this.syncsIdle = undefined;
+      } else this.requestSync();
+    }
   }
 
   private async writableSegment(): Promise<Segment> {
     const active = this.segments.at(-1);
-    if (active !== undefined && active.size < this.options.segmentBytes) return active;
-    if (active !== undefined && active.count === 0) return active;
-    return this.createSegment(this.end);
+    if (active !== undefined && active.written < this.options.segmentBytes) return active;
+    if (active !== undefined && active.written === 0) return active;
+    // Syncs cover one segment's handle: the old segment is made durable before the next opens.
+    await this.syncAll();
+    return this.createSegment(this.writtenEnd);
   }
 
   private async createSegment(baseOffset: number): Promise<Segment> {
     const path = join(this.dir, `${String(baseOffset).padStart(20, '0')}.log`);
     const handle = await open(path, this.writeFlags());
-    const segment: Segment = { baseOffset, path, handle, size: 0, count: 0 };
+    const segment: Segment = { baseOffset, path, handle, size: 0, count: 0, written: 0 };
     this.segments.push(segment);
     return segment;
   }
 
-  /**
-   * Append mode; with `fsync`, O_DSYNC makes each group's single write return only once
-   * the data is on disk (write + fdatasync in one system call, one thread-pool hop).
-   */
+  /** Append mode; durability comes from the pipelined fdatasyncs. */
   private writeFlags(): number {
-    return constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | (this.options.fsync ? constants.O_DSYNC : 0);
+    return constants.O_RDWR | constants.O_CREAT | constants.O_APPEND;
   }
 
   private async recover(): Promise<void> {
@@ -254,8 +323,9 @@ export class TopicLog {
       const { size, count } = await scanValidPrefix(handle);
       const { size: fileSize } = await handle.stat();
       if (fileSize > size) await handle.truncate(size);
-      this.segments.push({ baseOffset, path, handle, size, count });
+      this.segments.push({ baseOffset, path, handle, size, count, written: size });
       this.end = baseOffset + count;
+      this.writtenEnd = this.end;
     }
   }
 }
