@@ -1,3 +1,4 @@
 export * from './port.ts';
 export { EmbeddedBus, type EmbeddedBusOptions } from './embedded/embedded-bus.ts';
 export { PulsarWsBus, type PulsarWsBusOptions } from './pulsar/pulsar-ws-bus.ts';
+export { bootstrapPulsarNamespace, type PulsarNamespacePlan, type BootstrapReport } from './pulsar/admin.ts';

@@ -31,6 +31,20 @@ export interface Config {
     readonly segmentBytes: number;
     readonly fsync: boolean;
   };
+  readonly pulsar: {
+    readonly host: string;
+    readonly webHost: string;
+    readonly authToken: string | undefined;
+    readonly tenant: string;
+    readonly namespace: string;
+    readonly cluster: string;
+    readonly topicPartitions: number;
+    readonly retentionMinutes: number;
+    readonly retentionSizeMb: number;
+    readonly producerBatching: boolean;
+    readonly compression: Parsed['PULSAR_COMPRESSION'];
+    readonly publishTimeoutMs: number;
+  };
   readonly worker: { readonly batchSize: number; readonly flushIntervalMs: number; readonly retryBaseDelayMs: number; readonly retryMaxDelayMs: number };
   readonly lifecycle: { readonly retentionDays: number; readonly intervalMs: number };
   readonly cache: { readonly profileTtlSeconds: number; readonly sessionTtlSeconds: number; readonly maxEntries: number };
@@ -97,6 +111,20 @@ function toConfig(v: Parsed): Config {
       nackDelayMs: v.BUS_NACK_DELAY,
       segmentBytes: v.BUS_SEGMENT_SIZE,
       fsync: v.BUS_FSYNC,
+    },
+    pulsar: {
+      host: v.PULSAR_HOST,
+      webHost: v.PULSAR_WEB_HOST,
+      authToken: v.PULSAR_AUTH_TOKEN,
+      tenant: v.PULSAR_TENANT,
+      namespace: v.PULSAR_NAMESPACE,
+      cluster: v.PULSAR_CLUSTER,
+      topicPartitions: v.PULSAR_TOPIC_PARTITIONS,
+      retentionMinutes: v.PULSAR_RETENTION * 24 * 60,
+      retentionSizeMb: v.PULSAR_RETENTION_SIZE,
+      producerBatching: v.PULSAR_PRODUCER_BATCHING,
+      compression: v.PULSAR_COMPRESSION,
+      publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT,
     },
     worker: { batchSize: v.STORAGE_BATCH_SIZE, flushIntervalMs: v.STORAGE_FLUSH_INTERVAL, retryBaseDelayMs: v.STORAGE_RETRY_BASE_DELAY, retryMaxDelayMs: v.STORAGE_RETRY_MAX_DELAY },
     lifecycle: { retentionDays: v.EVENTS_RETENTION, intervalMs: v.LIFECYCLE_INTERVAL * 1000 },

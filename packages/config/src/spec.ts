@@ -28,6 +28,10 @@ export const str = (min = 1, max = 4096) => z.string().min(min).max(max);
 export const name = () =>
   z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower-case letters, digits, "-" and "_" (at most 63), starting with a letter or digit');
 
+/** An absolute URL with one of the given schemes (trailing slash removed). */
+export const url = (schemes: readonly string[]) =>
+  z.string().url().refine((value) => schemes.includes(new URL(value).protocol.replace(/:$/, '')), `a URL starting with ${schemes.map((scheme) => `${scheme}://`).join(' or ')}`).transform((value) => value.replace(/\/+$/, ''));
+
 export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values);
 
 export function env<T>(spec: EnvSpec<T>): EnvSpec<T> {

@@ -1,4 +1,4 @@
-import { bool, env, int, name, oneOf, str } from './spec.ts';
+import { bool, env, int, name, oneOf, str, url } from './spec.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -19,7 +19,7 @@ export const SPECS = {
   SOURCE_CACHE_TTL: env({ name: 'SOURCE_CACHE_TTL', group: 'Operations', schema: int(0, 86_400), default: '10', unit: 's', description: 'How long the API caches an event source (0 = read it on every request).' }),
   DEMO_SOURCE: env({ name: 'DEMO_SOURCE', group: 'Operations', schema: bool(), default: 'true', unit: 'boolean', description: 'With the embedded config store, create an enabled `demo` source (any origin) at start if missing.' }),
 
-  BUS_ADAPTER: env({ name: 'BUS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'EventBus adapter. `embedded`: durable local log under DATA_DIR.' }),
+  BUS_ADAPTER: env({ name: 'BUS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded', 'pulsar']), default: 'embedded', unit: 'name', description: 'EventBus adapter. `embedded`: durable local log under DATA_DIR. `pulsar`: Apache Pulsar (PULSAR_*), over its WebSocket API.' }),
   STORE_ADAPTER: env({ name: 'STORE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'EventStore adapter. `embedded`: SQLite file under DATA_DIR.' }),
   CACHE_ADAPTER: env({ name: 'CACHE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'ProfileCache adapter. `embedded`: in-process LRU.' }),
   CONFIG_ADAPTER: env({ name: 'CONFIG_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'ConfigStore adapter. `embedded`: SQLite file under DATA_DIR.' }),
@@ -33,6 +33,18 @@ export const SPECS = {
   BUS_NACK_DELAY: env({ name: 'BUS_NACK_DELAY', group: 'Bus', schema: int(0, 3_600_000), default: '1000', unit: 'ms', description: 'Delay before a negatively acknowledged message is delivered again.' }),
   BUS_SEGMENT_SIZE: env({ name: 'BUS_SEGMENT_SIZE', group: 'Bus', schema: int(64 * KiB, 4096 * MiB), default: String(64 * MiB), unit: 'bytes', description: 'Embedded log: size at which a segment file is closed; fully acknowledged segments are deleted.' }),
   BUS_FSYNC: env({ name: 'BUS_FSYNC', group: 'Bus', schema: bool(), default: 'true', unit: 'boolean', description: 'Embedded log: fdatasync each group commit before acknowledging (off survives a process crash, not a power loss).' }),
+
+  PULSAR_HOST: env({ name: 'PULSAR_HOST', group: 'Pulsar', schema: url(['pulsar', 'pulsar+ssl']), default: 'pulsar://127.0.0.1:6650', unit: 'URL', description: 'Broker service URL (binary protocol), used by the native `pulsar-client` where it is installed.' }),
+  PULSAR_WEB_HOST: env({ name: 'PULSAR_WEB_HOST', group: 'Pulsar', schema: url(['http', 'https']), default: 'http://127.0.0.1:8080', unit: 'URL', description: 'Broker (or proxy) web service URL: the WebSocket API (the tested transport) and the admin REST API.' }),
+  PULSAR_AUTH_TOKEN: env({ name: 'PULSAR_AUTH_TOKEN', group: 'Pulsar', schema: str(1, 8192), default: undefined, unit: 'JWT', description: 'Token authentication (sent as `Authorization: Bearer`). Unset: no authentication.', secret: true }),
+  PULSAR_TENANT: env({ name: 'PULSAR_TENANT', group: 'Pulsar', schema: name(), default: 'public', unit: 'name', description: 'Tenant of Sluice\'s topics.' }),
+  PULSAR_NAMESPACE: env({ name: 'PULSAR_NAMESPACE', group: 'Pulsar', schema: name(), default: 'sluice', unit: 'name', description: 'Namespace of Sluice\'s topics (created with its policies at start).' }),
+  PULSAR_CLUSTER: env({ name: 'PULSAR_CLUSTER', group: 'Pulsar', schema: name(), default: 'standalone', unit: 'name', description: 'Cluster the tenant and namespace are allowed on when Sluice creates them.' }),
+  PULSAR_TOPIC_PARTITIONS: env({ name: 'PULSAR_TOPIC_PARTITIONS', group: 'Pulsar', schema: int(1, 1024), default: '4', unit: 'partitions', description: 'Partitions of the events topic, created at start (an existing topic keeps its count).' }),
+  PULSAR_RETENTION: env({ name: 'PULSAR_RETENTION', group: 'Pulsar', schema: int(0, 36_500), default: '30', unit: 'days', description: 'Namespace retention of acknowledged messages (Tracardi\'s guide: 30 days).' }),
+  PULSAR_RETENTION_SIZE: env({ name: 'PULSAR_RETENTION_SIZE', group: 'Pulsar', schema: int(0, 1_048_576_000), default: '1024', unit: 'MB', description: 'Namespace retention size per topic (Tracardi\'s guide: 1 GB); the backlog quota (producers wait beyond it) is 90 % of it.' }),
+  PULSAR_PRODUCER_BATCHING: env({ name: 'PULSAR_PRODUCER_BATCHING', group: 'Pulsar', schema: bool(), default: 'false', unit: 'boolean', description: 'Batch messages of concurrent requests at the producer. The WebSocket API cannot ack one message of a batch, so a partly acked batch is redelivered whole after a reconnect (duplicates the idempotent store absorbs).' }),
+  PULSAR_COMPRESSION: env({ name: 'PULSAR_COMPRESSION', group: 'Pulsar', schema: oneOf(['NONE', 'LZ4', 'ZLIB', 'ZSTD', 'SNAPPY']), default: 'LZ4', unit: 'codec', description: 'Producer compression.' }),
 
   STORAGE_BATCH_SIZE: env({ name: 'STORAGE_BATCH_SIZE', group: 'Storage worker', schema: int(1, 10_000), default: '500', unit: 'events', description: 'Events per store write; a batch is written when full or at STORAGE_FLUSH_INTERVAL.' }),
   STORAGE_FLUSH_INTERVAL: env({ name: 'STORAGE_FLUSH_INTERVAL', group: 'Storage worker', schema: int(1, 60_000), default: '1000', unit: 'ms', description: 'Longest time an event waits in a partial batch before it is written.' }),

@@ -39,9 +39,13 @@ export async function startSluice(command: string, env: Record<string, string>, 
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit(code)));
+  let exitCode: number | null | undefined;
+  const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit((exitCode = code))));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true, timeoutMs, () => `sluice did not start:\n${output}`);
+  await waitFor(async () => {
+    if (exitCode !== undefined) throw new Error(`sluice exited with ${String(exitCode)} before it was healthy:\n${output}`);
+    return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true;
+  }, timeoutMs, () => `sluice did not start:\n${output}`);
   return {
     child,
     url,

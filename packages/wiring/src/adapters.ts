@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { EmbeddedBus, type EventBus } from '@sluice/bus';
+import { EmbeddedBus, PulsarWsBus, bootstrapPulsarNamespace, type EventBus } from '@sluice/bus';
 import { LruProfileCache, type ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
@@ -25,16 +25,40 @@ export async function createAdapters<P extends Port>(config: Config, logger: Log
   if (wanted.has('configStore')) built.configStore = await createConfigStore(config, logger);
   if (wanted.has('cache')) built.cache = new LruProfileCache({ maxEntries: config.cache.maxEntries });
   if (wanted.has('store')) built.store = new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionDays: config.lifecycle.retentionDays });
-  if (wanted.has('bus')) {
-    built.bus = await EmbeddedBus.open({
-      dir: join(config.dataDir, 'bus'),
-      topics: { events: config.bus.topics.events, 'dead-letters': config.bus.topics.deadLetters },
-      segmentBytes: config.bus.segmentBytes,
-      fsync: config.bus.fsync,
-    });
-  }
+  if (wanted.has('bus')) built.bus = await createBus(config, logger);
   if (wanted.has('jobs')) built.jobs = new InProcessJobs((job, error) => logger.error({ job, err: error }, 'job failed'));
   return built as Pick<Adapters, P>;
+}
+
+async function createBus(config: Config, logger: Logger): Promise<EventBus> {
+  const topics = { events: config.bus.topics.events, 'dead-letters': config.bus.topics.deadLetters };
+  if (config.adapters.bus === 'embedded') {
+    return EmbeddedBus.open({ dir: join(config.dataDir, 'bus'), topics, segmentBytes: config.bus.segmentBytes, fsync: config.bus.fsync });
+  }
+  const pulsar = config.pulsar;
+  const report = await bootstrapPulsarNamespace({
+    webServiceUrl: pulsar.webHost,
+    ...(pulsar.authToken === undefined ? {} : { authToken: pulsar.authToken }),
+    tenant: pulsar.tenant,
+    namespace: pulsar.namespace,
+    cluster: pulsar.cluster,
+    eventsTopic: topics.events,
+    partitions: pulsar.topicPartitions,
+    otherTopics: [topics['dead-letters']],
+    retentionMinutes: pulsar.retentionMinutes,
+    retentionSizeMb: pulsar.retentionSizeMb,
+  });
+  if (report.changed.length > 0) logger.warn({ changed: report.changed }, 'created or updated Pulsar tenant, namespace, policies or topics');
+  return new PulsarWsBus({
+    webServiceUrl: pulsar.webHost,
+    ...(pulsar.authToken === undefined ? {} : { authToken: pulsar.authToken }),
+    tenant: pulsar.tenant,
+    namespace: pulsar.namespace,
+    topics,
+    sendTimeoutMs: pulsar.publishTimeoutMs,
+    batching: pulsar.producerBatching,
+    compression: pulsar.compression,
+  });
 }
 
 async function createConfigStore(config: Config, logger: Logger): Promise<ConfigStore> {

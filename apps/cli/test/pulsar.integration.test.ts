@@ -1,0 +1,113 @@
+// Sluice on the real Pulsar broker (npm run engines:up -- pulsar): the whole path, and a
+// broker restart under load.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { REPO_ROOT, engineEnv, randomName, startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
+
+const ADMIN_TOKEN = 'pulsar-test-admin-token-123';
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+const pulsar = engineEnv('pulsar');
+
+let processes: SluiceProcess[] = [];
+let cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const running of processes) await running.stop().catch(() => undefined);
+  for (const cleanup of cleanups) await cleanup();
+  processes = [];
+  cleanups = [];
+});
+
+async function start(command: string, extra: Record<string, string> = {}): Promise<{ sluice: SluiceProcess; namespace: string }> {
+  const { dir, cleanup } = await tempDir('sluice-pulsar-');
+  const namespace = randomName('it-');
+  cleanups.push(cleanup, async () => {
+    await fetch(`${pulsar['PULSAR_WEB_HOST']!}/admin/v2/namespaces/public/${namespace}?force=true`, { method: 'DELETE' }).catch(() => undefined);
+  });
+  const sluice = await startSluice(command, {
+    DATA_DIR: dir, ADMIN_TOKEN, LOGGING_LEVEL: 'error', STORAGE_FLUSH_INTERVAL: '200',
+    BUS_ADAPTER: 'pulsar', PULSAR_WEB_HOST: pulsar['PULSAR_WEB_HOST']!, PULSAR_NAMESPACE: namespace, PULSAR_TOPIC_PARTITIONS: '2',
+    ...extra,
+  }, 60_000);
+  processes.push(sluice);
+  return { sluice, namespace };
+}
+
+async function track(url: string, profile: string, eventIds: string[]): Promise<number> {
+  const response = await fetch(`${url}/track`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ source: { id: 'demo' }, session: { id: `s-${profile}` }, profile: { id: profile }, events: eventIds.map((id) => ({ id, type: 'pulsar-test', properties: { id } })) }),
+  }).catch(() => undefined);
+  await response?.arrayBuffer();
+  return response?.status ?? 0;
+}
+
+async function profileEventIds(url: string, profile: string): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const response = await fetch(`${url}/v1/profiles/${profile}/events?limit=1000${cursor === undefined ? '' : `&cursor=${cursor}`}`, { headers: auth });
+    const page = (await response.json()) as { events: { id: string }[]; next?: string };
+    ids.push(...page.events.map((event) => event.id));
+    cursor = page.next;
+  } while (cursor !== undefined);
+  return ids;
+}
+
+function engines(command: 'up' | 'down'): void {
+  const result = spawnSync(process.execPath, ['--use-system-ca', join(REPO_ROOT, 'scripts/engines/engines.ts'), command, 'pulsar'], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`engines ${command} pulsar failed: ${result.stderr}`);
+}
+
+describe('Sluice on Pulsar', () => {
+  it('creates its namespace and topics, and stores what /track accepted', async () => {
+    const { sluice, namespace } = await start('start');
+    const web = pulsar['PULSAR_WEB_HOST']!;
+    const partitions = (await (await fetch(`${web}/admin/v2/persistent/public/${namespace}/events/partitions`)).json()) as { partitions: number };
+    expect(partitions.partitions).toBe(2);
+    const retention = await (await fetch(`${web}/admin/v2/namespaces/public/${namespace}/retention`)).json();
+    expect(retention).toEqual({ retentionTimeInMinutes: 30 * 24 * 60, retentionSizeInMB: 1024 });
+    const ready = (await (await fetch(`${sluice.url}/readyz`)).json()) as { dependencies: Record<string, { ok: boolean; adapter: string }> };
+    expect(ready.dependencies['bus']).toMatchObject({ ok: true, adapter: 'pulsar' });
+
+    expect(await track(sluice.url, 'pulsar-profile', ['p-1', 'p-2'])).toBe(200);
+    await waitFor(async () => (await profileEventIds(sluice.url, 'pulsar-profile')).length === 2, 10_000, () => 'events did not reach the store');
+  });
+
+  it('stores every event that got a 200 exactly once across a broker restart under load', async () => {
+    const { sluice } = await start('start', { BUS_PUBLISH_TIMEOUT: '2000' });
+    const accepted = new Map<string, string[]>();
+    let sent = 0;
+    let stop = false;
+    const client = async (n: number) => {
+      const profile = `restart-${String(n)}`;
+      accepted.set(profile, []);
+      while (!stop) {
+        sent += 1;
+        const ids = [`r${String(n)}-${String(sent)}-a`, `r${String(n)}-${String(sent)}-b`];
+        const status = await track(sluice.url, profile, ids);
+        if (status === 200) accepted.get(profile)?.push(...ids);
+        else await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    const clients = Promise.all([0, 1, 2, 3].map(client));
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    engines('down');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    engines('up');
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    stop = true;
+    await clients;
+
+    const total = [...accepted.values()].reduce((sum, ids) => sum + ids.length, 0);
+    expect(total).toBeGreaterThan(100);
+    for (const [profile, ids] of accepted) {
+      await waitFor(async () => (await profileEventIds(sluice.url, profile)).length >= ids.length, 60_000, () => `${profile}: not every accepted event was stored`);
+      const stored = await profileEventIds(sluice.url, profile);
+      // Exactly once: no duplicates, and every 200'd id (a timed-out publish may also land).
+      expect(new Set(stored).size).toBe(stored.length);
+      expect(ids.filter((id) => !stored.includes(id))).toEqual([]);
+    }
+  });
+});
