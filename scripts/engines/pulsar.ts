@@ -64,6 +64,9 @@ export const pulsar: Engine = {
       'systemTopicEnabled=true',
       'topicLevelPoliciesEnabled=true',
       'brokerDeleteInactiveTopicsEnabled=false',
+      // Tests drop their namespaces with everything in them.
+      'forceDeleteNamespaceAllowed=true',
+      'forceDeleteTenantAllowed=true',
       '',
     ].join('\n'));
     const logFile = join(dir(), 'pulsar.log');

@@ -1,6 +1,6 @@
 // Sluice on the real Pulsar broker (npm run engines:up -- pulsar): the whole path, and a
 // broker restart under load.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { REPO_ROOT, engineEnv, randomName, startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
@@ -18,19 +18,20 @@ afterEach(async () => {
   cleanups = [];
 });
 
-async function start(command: string, extra: Record<string, string> = {}): Promise<{ sluice: SluiceProcess; namespace: string }> {
+async function start(command: string, extra: Record<string, string> = {}): Promise<{ sluice: SluiceProcess; namespace: string; env: Record<string, string> }> {
   const { dir, cleanup } = await tempDir('sluice-pulsar-');
   const namespace = randomName('it-');
   cleanups.push(cleanup, async () => {
     await fetch(`${pulsar['PULSAR_WEB_HOST']!}/admin/v2/namespaces/public/${namespace}?force=true`, { method: 'DELETE' }).catch(() => undefined);
   });
-  const sluice = await startSluice(command, {
+  const env = {
     DATA_DIR: dir, ADMIN_TOKEN, LOGGING_LEVEL: 'error', STORAGE_FLUSH_INTERVAL: '200',
     BUS_ADAPTER: 'pulsar', PULSAR_WEB_HOST: pulsar['PULSAR_WEB_HOST']!, PULSAR_NAMESPACE: namespace, PULSAR_TOPIC_PARTITIONS: '2',
     ...extra,
-  }, 60_000);
+  };
+  const sluice = await startSluice(command, env, 60_000);
   processes.push(sluice);
-  return { sluice, namespace };
+  return { sluice, namespace, env };
 }
 
 async function track(url: string, profile: string, eventIds: string[]): Promise<number> {
@@ -53,6 +54,25 @@ async function profileEventIds(url: string, profile: string): Promise<string[]> 
     cursor = page.next;
   } while (cursor !== undefined);
   return ids;
+}
+
+/** A storage worker alone (it serves no HTTP); ready once Pulsar lists it as a consumer. */
+function spawnWorker(env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, ['apps/cli/src/bin.ts', 'worker'], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: 'ignore' });
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    }
+  });
+  return child;
+}
+
+async function consumersOf(namespace: string, subscription: string): Promise<number> {
+  const response = await fetch(`${pulsar['PULSAR_WEB_HOST']!}/admin/v2/persistent/public/${namespace}/events/partitioned-stats?perPartition=false`);
+  if (!response.ok) return 0;
+  const stats = (await response.json()) as { subscriptions?: Record<string, { consumers?: unknown[] }> };
+  return stats.subscriptions?.[subscription]?.consumers?.length ?? 0;
 }
 
 function engines(command: 'up' | 'down'): void {
@@ -109,5 +129,28 @@ describe('Sluice on Pulsar', () => {
       expect(new Set(stored).size).toBe(stored.length);
       expect(ids.filter((id) => !stored.includes(id))).toEqual([]);
     }
+  });
+
+  it('hands the messages of a worker killed mid-batch to another worker, and stores them once', async () => {
+    // The API alone, then two workers that hold up to one batch for 3 s before writing.
+    const { sluice, namespace, env } = await start('api');
+    const workerEnv = { ...env, PORT: '0', STORAGE_FLUSH_INTERVAL: '3000', STORAGE_BATCH_SIZE: '500' };
+    const doomed = spawnWorker(workerEnv);
+    const survivor = spawnWorker(workerEnv);
+    await waitFor(async () => (await consumersOf(namespace, 'storage')) >= 2, 30_000, () => 'the two workers did not subscribe');
+
+    const ids: string[] = [];
+    for (let request = 0; request < 60; request += 1) {
+      const batch = [`k${String(request)}-a`, `k${String(request)}-b`, `k${String(request)}-c`];
+      expect(await track(sluice.url, 'killed-worker', batch)).toBe(200);
+      ids.push(...batch);
+    }
+    // Both workers now hold messages unacknowledged in their partial batches.
+    doomed.kill('SIGKILL');
+    await waitFor(async () => (await profileEventIds(sluice.url, 'killed-worker')).length >= ids.length, 30_000, () => 'the killed worker\'s messages were not stored by the other one');
+    const stored = await profileEventIds(sluice.url, 'killed-worker');
+    expect(new Set(stored).size).toBe(stored.length);
+    expect(new Set(stored)).toEqual(new Set(ids));
+    expect(survivor.exitCode).toBeNull();
   });
 });
