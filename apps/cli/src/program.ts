@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { loadConfig, renderConfigurationDoc } from '@sluice/config';
+import { registerDlqCommands } from './dlq.ts';
 import { registerSourceCommands } from './sources.ts';
 import { startAllInOne } from './start.ts';
 
@@ -23,5 +24,6 @@ export function buildProgram(print: (line: string) => void = (line) => process.s
     });
   config.command('docs').description('print docs/configuration.md').action(() => print(renderConfigurationDoc()));
   registerSourceCommands(program, print);
+  registerDlqCommands(program, print);
   return program;
 }
