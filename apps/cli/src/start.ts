@@ -10,7 +10,7 @@ import { closeAdapters, createAdapters, createRuntime, healthChecks } from '@slu
  */
 export async function startAllInOne(): Promise<void> {
   const runtime = createRuntime('sluice');
-  const adapters = await createAdapters(runtime.config, runtime.logger, ['bus', 'store', 'cache', 'configStore', 'jobs']);
+  const adapters = await createAdapters(runtime.config, runtime.logger, ['bus', 'store', 'cache', 'configStore', 'jobs'], { publisher: true });
   const { url } = await startApi(runtime, adapters, healthChecks(adapters));
   await startWorker(runtime, adapters);
   scheduleJobs(runtime, adapters);

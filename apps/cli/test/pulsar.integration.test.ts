@@ -95,9 +95,10 @@ describe('Sluice on Pulsar', () => {
     await waitFor(async () => (await profileEventIds(sluice.url, 'pulsar-profile')).length === 2, 10_000, () => 'events did not reach the store');
   });
 
-  it('stores every event that got a 200 exactly once across a broker restart under load', async () => {
-    const { sluice } = await start('start', { BUS_PUBLISH_TIMEOUT: '2000' });
+  /** Four clients send 2-event requests while the broker restarts; returns what got a 200. */
+  async function restartUnderLoad(sluice: SluiceProcess, duringOutage: () => Promise<void> = async () => undefined) {
     const accepted = new Map<string, string[]>();
+    const statuses = new Map<number, number>();
     let sent = 0;
     let stop = false;
     const client = async (n: number) => {
@@ -107,6 +108,7 @@ describe('Sluice on Pulsar', () => {
         sent += 1;
         const ids = [`r${String(n)}-${String(sent)}-a`, `r${String(n)}-${String(sent)}-b`];
         const status = await track(sluice.url, profile, ids);
+        statuses.set(status, (statuses.get(status) ?? 0) + 1);
         if (status === 200) accepted.get(profile)?.push(...ids);
         else await new Promise((resolve) => setTimeout(resolve, 100));
       }
@@ -114,12 +116,16 @@ describe('Sluice on Pulsar', () => {
     const clients = Promise.all([0, 1, 2, 3].map(client));
     await new Promise((resolve) => setTimeout(resolve, 2000));
     engines('down');
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await duringOutage();
     engines('up');
     await new Promise((resolve) => setTimeout(resolve, 3000));
     stop = true;
     await clients;
+    return { accepted, statuses };
+  }
 
+  async function expectStoredExactlyOnce(sluice: SluiceProcess, accepted: Map<string, string[]>): Promise<void> {
     const total = [...accepted.values()].reduce((sum, ids) => sum + ids.length, 0);
     expect(total).toBeGreaterThan(100);
     for (const [profile, ids] of accepted) {
@@ -129,6 +135,27 @@ describe('Sluice on Pulsar', () => {
       expect(new Set(stored).size).toBe(stored.length);
       expect(ids.filter((id) => !stored.includes(id))).toEqual([]);
     }
+  }
+
+  it('answers 200 through the local spool while the broker restarts, then forwards: every event stored exactly once', async () => {
+    const { sluice } = await start('start');
+    let readyDuringOutage: { status: number; spooled: number } | undefined;
+    const { accepted, statuses } = await restartUnderLoad(sluice, async () => {
+      const response = await fetch(`${sluice.url}/readyz`);
+      const body = (await response.json()) as { dependencies: { bus: { detail: { spool: { spooled: number } } } } };
+      readyDuringOutage = { status: response.status, spooled: body.dependencies.bus.detail.spool.spooled };
+    });
+    expect([...statuses.keys()]).toEqual([200]);
+    expect(readyDuringOutage?.status).toBe(200);
+    expect(readyDuringOutage?.spooled).toBeGreaterThan(0);
+    await expectStoredExactlyOnce(sluice, accepted);
+  });
+
+  it('with the spool off, answers 503 while the broker is away and stores every 200\'d event exactly once', async () => {
+    const { sluice } = await start('start', { SPOOL_ENABLED: 'false', BUS_PUBLISH_TIMEOUT: '2000' });
+    const { accepted, statuses } = await restartUnderLoad(sluice);
+    expect(statuses.get(503) ?? 0).toBeGreaterThan(0);
+    await expectStoredExactlyOnce(sluice, accepted);
   });
 
   it('hands the messages of a worker killed mid-batch to another worker, and stores them once', async () => {

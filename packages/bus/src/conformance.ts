@@ -69,6 +69,18 @@ export function runEventBusConformance(adapterName: string, createContext: () =>
       expect(await consumer.receive(10, 300)).toEqual([]);
     });
 
+    it('delivers a large backlog in order in few receives (reads span log segments)', async () => {
+      context = await createContext();
+      const bus = await open();
+      const filler = 'x'.repeat(1000);
+      for (let n = 0; n < 60; n += 10) {
+        await bus.publish('events', Array.from({ length: 10 }, (_, i) => ({ key: 'k', payload: encoder.encode(JSON.stringify({ n: n + i, filler })) })));
+      }
+      const consumer = await bus.consumer('events', 'conformance', OPTIONS);
+      const received = await receiveAll(consumer, 60, 10_000);
+      expect(received.map(numberOf)).toEqual(Array.from({ length: 60 }, (_, n) => n));
+    });
+
     it('never hands one consumer more than maxUnacked unacknowledged messages', async () => {
       context = await createContext();
       const bus = await open();

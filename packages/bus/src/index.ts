@@ -2,3 +2,4 @@ export * from './port.ts';
 export { EmbeddedBus, type EmbeddedBusOptions } from './embedded/embedded-bus.ts';
 export { PulsarWsBus, type PulsarWsBusOptions } from './pulsar/pulsar-ws-bus.ts';
 export { bootstrapPulsarNamespace, type PulsarNamespacePlan, type BootstrapReport } from './pulsar/admin.ts';
+export { SpooledBus, type SpoolOptions } from './spool/spooled-bus.ts';

@@ -44,6 +44,7 @@ export interface Config {
     readonly producerBatching: boolean;
     readonly compression: Parsed['PULSAR_COMPRESSION'];
     readonly publishTimeoutMs: number;
+    readonly spool: { readonly enabled: boolean; readonly handoverMs: number; readonly maxBytes: number; readonly readyBelow: number };
   };
   readonly worker: { readonly batchSize: number; readonly flushIntervalMs: number; readonly retryBaseDelayMs: number; readonly retryMaxDelayMs: number };
   readonly lifecycle: { readonly retentionDays: number; readonly intervalMs: number };
@@ -125,6 +126,8 @@ function toConfig(v: Parsed): Config {
       producerBatching: v.PULSAR_PRODUCER_BATCHING,
       compression: v.PULSAR_COMPRESSION,
       publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT,
+      // The handover must leave the spool write time within the request's publish timeout.
+      spool: { enabled: v.SPOOL_ENABLED, handoverMs: Math.min(v.SPOOL_HANDOVER, Math.floor(v.BUS_PUBLISH_TIMEOUT / 2)), maxBytes: v.SPOOL_MAX_SIZE, readyBelow: v.SPOOL_READY_THRESHOLD / 100 },
     },
     worker: { batchSize: v.STORAGE_BATCH_SIZE, flushIntervalMs: v.STORAGE_FLUSH_INTERVAL, retryBaseDelayMs: v.STORAGE_RETRY_BASE_DELAY, retryMaxDelayMs: v.STORAGE_RETRY_MAX_DELAY },
     lifecycle: { retentionDays: v.EVENTS_RETENTION, intervalMs: v.LIFECYCLE_INTERVAL * 1000 },

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { EmbeddedBus, PulsarWsBus, bootstrapPulsarNamespace, type EventBus } from '@sluice/bus';
+import { EmbeddedBus, PulsarWsBus, SpooledBus, bootstrapPulsarNamespace, type EventBus } from '@sluice/bus';
 import { LruProfileCache, type ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
@@ -18,19 +18,28 @@ export interface Adapters {
 
 export type Port = keyof Adapters;
 
+export interface AdapterOptions {
+  /** This process answers clients after publishing (the API): give a Pulsar bus its local spool. */
+  readonly publisher?: boolean;
+}
+
 /** Builds only the adapters a deployable needs, each from its configuration slice. */
-export async function createAdapters<P extends Port>(config: Config, logger: Logger, ports: readonly P[]): Promise<Pick<Adapters, P>> {
+export async function createAdapters<P extends Port>(config: Config, logger: Logger, ports: readonly P[], options: AdapterOptions = {}): Promise<Pick<Adapters, P>> {
   const built: { -readonly [K in Port]?: Adapters[K] } = {};
   const wanted = new Set<Port>(ports);
   if (wanted.has('configStore')) built.configStore = await createConfigStore(config, logger);
   if (wanted.has('cache')) built.cache = new LruProfileCache({ maxEntries: config.cache.maxEntries });
   if (wanted.has('store')) built.store = new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionDays: config.lifecycle.retentionDays });
-  if (wanted.has('bus')) built.bus = await createBus(config, logger);
+  if (wanted.has('bus')) built.bus = await createBus(config, logger, options.publisher === true);
   if (wanted.has('jobs')) built.jobs = new InProcessJobs((job, error) => logger.error({ job, err: error }, 'job failed'));
   return built as Pick<Adapters, P>;
 }
 
-async function createBus(config: Config, logger: Logger): Promise<EventBus> {
+/**
+ * The configured bus. `spool`: wrap Pulsar with the local spool (publishers only: the API,
+ * the all-in-one process); a worker alone reads Pulsar directly.
+ */
+async function createBus(config: Config, logger: Logger, spool: boolean): Promise<EventBus> {
   const topics = { events: config.bus.topics.events, 'dead-letters': config.bus.topics.deadLetters };
   if (config.adapters.bus === 'embedded') {
     return EmbeddedBus.open({ dir: join(config.dataDir, 'bus'), topics, segmentBytes: config.bus.segmentBytes, fsync: config.bus.fsync });
@@ -49,7 +58,7 @@ async function createBus(config: Config, logger: Logger): Promise<EventBus> {
     retentionSizeMb: pulsar.retentionSizeMb,
   });
   if (report.changed.length > 0) logger.warn({ changed: report.changed }, 'created or updated Pulsar tenant, namespace, policies or topics');
-  return new PulsarWsBus({
+  const bus = new PulsarWsBus({
     webServiceUrl: pulsar.webHost,
     ...(pulsar.authToken === undefined ? {} : { authToken: pulsar.authToken }),
     tenant: pulsar.tenant,
@@ -59,6 +68,15 @@ async function createBus(config: Config, logger: Logger): Promise<EventBus> {
     batching: pulsar.producerBatching,
     compression: pulsar.compression,
   });
+  if (!spool || !pulsar.spool.enabled) return bus;
+  const local = await EmbeddedBus.open({
+    dir: join(config.dataDir, 'spool'),
+    topics,
+    segmentBytes: Math.max(64 * 1024, Math.min(config.bus.segmentBytes, Math.floor(pulsar.spool.maxBytes / 16))),
+    fsync: config.bus.fsync,
+    compactionIntervalMs: 2000,
+  });
+  return new SpooledBus(bus, local, { handoverMs: pulsar.spool.handoverMs, maxBytes: pulsar.spool.maxBytes, readyBelow: pulsar.spool.readyBelow, openCircuitMs: 2000, logger });
 }
 
 async function createConfigStore(config: Config, logger: Logger): Promise<ConfigStore> {

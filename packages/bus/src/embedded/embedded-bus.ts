@@ -74,6 +74,11 @@ export class EmbeddedBus implements EventBus {
     };
   }
 
+  /** Bytes the output's log holds on disk (acknowledged segments go at the next compaction). */
+  storedBytes(output: OutputName): number {
+    return this.log(output).stats.bytes;
+  }
+
   async health(): Promise<DependencyHealth> {
     const topics: Record<string, unknown> = {};
     for (const [topic, log] of this.logs) topics[topic] = log.stats;

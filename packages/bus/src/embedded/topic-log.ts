@@ -204,7 +204,9 @@ export class TopicLog {
     }
     let at = 0;
     let offset = position.offset;
-    while (decoded.kind === 'record' && into.length < max) {
+    // `max` counts this chunk's records: `into` may already hold records of earlier segments.
+    const limit = into.length + max;
+    while (decoded.kind === 'record' && into.length < limit) {
       into.push({ offset, record: decoded.record });
       offset += 1;
       at += decoded.frameLength;
