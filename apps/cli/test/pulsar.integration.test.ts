@@ -161,9 +161,15 @@ describe('Sluice on Pulsar', () => {
   it('hands the messages of a worker killed mid-batch to another worker, and stores them once', async () => {
     // The API alone, then two workers that hold up to one batch for 3 s before writing.
     const { sluice, namespace, env } = await start('api');
-    const workerEnv = { ...env, PORT: '0', STORAGE_FLUSH_INTERVAL: '3000', STORAGE_BATCH_SIZE: '500' };
-    const doomed = spawnWorker(workerEnv);
-    const survivor = spawnWorker(workerEnv);
+    const workerEnv = { ...env, STORAGE_FLUSH_INTERVAL: '3000', STORAGE_BATCH_SIZE: '500' };
+    const doomed = spawnWorker({ ...workerEnv, PORT: '0' });
+    // The survivor is probed as an orchestrator would: /healthz, then /readyz per dependency.
+    const survivor = await startSluice('worker', workerEnv, 60_000);
+    processes.push(survivor);
+    const ready = await fetch(`${survivor.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { dependencies: Record<string, { adapter: string }> }).dependencies).toMatchObject({ bus: { adapter: 'pulsar' }, store: { adapter: 'embedded' } });
+    expect(await (await fetch(`${survivor.url}/metrics`)).text()).toContain('# TYPE');
     await waitFor(async () => (await consumersOf(namespace, 'storage')) >= 2, 30_000, () => 'the two workers did not subscribe');
 
     const ids: string[] = [];
@@ -178,6 +184,6 @@ describe('Sluice on Pulsar', () => {
     const stored = await profileEventIds(sluice.url, 'killed-worker');
     expect(new Set(stored).size).toBe(stored.length);
     expect(new Set(stored)).toEqual(new Set(ids));
-    expect(survivor.exitCode).toBeNull();
+    expect(survivor.child.exitCode).toBeNull();
   });
 });

@@ -1,10 +1,18 @@
 import { exitOnSignals } from '@sluice/observability';
-import { closeAdapters, createAdapters, createRuntime } from '@sluice/wiring';
+import { closeAdapters, createAdapters, createRuntime, healthChecks } from '@sluice/wiring';
+import { startOpsServer } from './ops-server.ts';
 import { startWorker } from './start.ts';
 
 /** Composition root of the storage worker alone (production: M replicas on a shared subscription). */
 const runtime = createRuntime('sluice-worker');
 const adapters = await createAdapters(runtime.config, runtime.logger, ['bus', 'store']);
+let draining = false;
+runtime.shutdown.add('ops: report not ready', async () => {
+  draining = true;
+});
 await startWorker(runtime, adapters);
+const ops = await startOpsServer({ host: runtime.config.http.host, port: runtime.config.http.port, checks: healthChecks(adapters), metrics: runtime.metrics, logger: runtime.logger, isDraining: () => draining });
+runtime.logger.warn({ url: ops.url }, 'sluice worker running; /healthz, /readyz and /metrics served');
 runtime.shutdown.add('close engines', () => closeAdapters(adapters));
+runtime.shutdown.add('ops: close the endpoints', () => new Promise<void>((resolve) => ops.server.close(() => resolve())));
 exitOnSignals(runtime.shutdown, runtime.logger);

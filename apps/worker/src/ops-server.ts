@@ -1,0 +1,41 @@
+import { createServer, type Server } from 'node:http';
+import { checkReadiness, type HealthCheck, type Logger, type Metrics } from '@sluice/observability';
+
+/**
+ * The standalone worker's operations endpoints on HOST:PORT, for probes and scraping:
+ * `/healthz` (alive), `/readyz` (each dependency; 503 while draining), `/metrics`.
+ */
+export async function startOpsServer(deps: { host: string; port: number; checks: Readonly<Record<string, HealthCheck>>; metrics: Metrics; logger: Logger; isDraining: () => boolean }): Promise<{ server: Server; url: string }> {
+  const server = createServer((request, response) => {
+    const reply = (status: number, body: string, type = 'application/json; charset=utf-8') => {
+      response.writeHead(status, { 'content-type': type }).end(body);
+    };
+    const route = async (): Promise<void> => {
+      if (request.method !== 'GET') return reply(404, JSON.stringify({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'the worker serves GET /healthz, /readyz and /metrics only' }));
+      switch (request.url?.split('?')[0]) {
+        case '/healthz':
+          return reply(200, JSON.stringify({ status: 'ok' }));
+        case '/readyz': {
+          const report = await checkReadiness(deps.checks);
+          const ready = report.ready && !deps.isDraining();
+          return reply(ready ? 200 : 503, JSON.stringify({ ready, draining: deps.isDraining(), dependencies: report.dependencies }));
+        }
+        case '/metrics':
+          return reply(200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
+        default:
+          return reply(404, JSON.stringify({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: `no route ${request.url ?? ''}` }));
+      }
+    };
+    route().catch((error: unknown) => {
+      deps.logger.error({ err: error }, 'ops endpoint failed');
+      if (!response.headersSent) reply(500, JSON.stringify({ statusCode: 500, code: 'INTERNAL', error: 'Internal Server Error', message: 'see the logs' }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(deps.port, deps.host, () => resolve());
+  });
+  const address = server.address();
+  const url = typeof address === 'object' && address !== null ? `http://${deps.host}:${String(address.port)}` : '';
+  return { server, url };
+}
