@@ -1,0 +1,266 @@
+import { readFileSync } from 'node:fs';
+import { Client, errors, type estypes } from '@elastic/elasticsearch';
+import { SluiceError, type TrackedEvent } from '@sluice/core';
+import type { DependencyHealth } from '@sluice/observability';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
+import type { EventPage, EventQuery, EventStore, MaintenanceReport, ProfileRecord, SessionRecord, WriteOutcome } from '../port.ts';
+import { eventsMappings, profileMappings, sessionMappings } from './mappings.ts';
+
+export interface ElasticStoreOptions {
+  readonly nodes: readonly string[];
+  readonly username?: string;
+  readonly password?: string;
+  readonly apiKey?: string;
+  /** PEM file of the CA that signed the cluster's HTTP certificate. */
+  readonly caFile?: string;
+  readonly verifyCerts: boolean;
+  readonly maxConnections: number;
+  readonly requestTimeoutMs: number;
+  readonly compression: boolean;
+  /** Prefix of every index, alias and template name (TENANT_NAME, plus "-"). */
+  readonly prefix: string;
+  readonly shards: number;
+  readonly replicas: number;
+  /** Index refresh interval, e.g. "1s". */
+  readonly refreshInterval: string;
+  /** Make writes visible to searches before they return (tests; costs up to one refresh). */
+  readonly refreshOnWrite?: boolean;
+}
+
+/** Optimistic-concurrency retries of one profile or session upsert batch. */
+const UPSERT_ATTEMPTS = 5;
+
+/**
+ * The EventStore on Elasticsearch (client 8.x: it speaks to Elasticsearch 8 and, through the
+ * compatibility header, 9). Events go through a rollover write alias with `create` and the
+ * event id as `_id` (idempotent within the write index); every bulk item is classified.
+ * Profiles and sessions are merged read-modify-write with `if_seq_no`/`if_primary_term`, so
+ * an older version never overwrites a newer one, with no scripts (the minimal distribution
+ * has no painless).
+ */
+export class ElasticStore implements EventStore {
+  private readonly client: Client;
+  private readonly options: ElasticStoreOptions;
+  private closed = false;
+
+  constructor(options: ElasticStoreOptions) {
+    this.options = options;
+    const auth = options.apiKey ? { apiKey: options.apiKey } : options.username ? { username: options.username, password: options.password ?? '' } : undefined;
+    this.client = new Client({
+      nodes: [...options.nodes],
+      ...(auth ? { auth } : {}),
+      tls: { ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}), rejectUnauthorized: options.verifyCerts },
+      compression: options.compression,
+      requestTimeout: options.requestTimeoutMs,
+      maxRetries: 0,
+      agent: { connections: options.maxConnections },
+    });
+  }
+
+  /** Names, all from configuration (never from request data). */
+  get names() {
+    const p = this.options.prefix;
+    return {
+      eventsAlias: `${p}sluice-events`,
+      eventsPattern: `${p}sluice-events-*`,
+      firstEventsIndex: `${p}sluice-events-000001`,
+      profiles: `${p}sluice-profiles`,
+      sessions: `${p}sluice-sessions`,
+      template: `${p}sluice-events`,
+    };
+  }
+
+  /**
+   * Creates or updates the index template and creates the first events index behind its
+   * write alias, and the profiles and sessions indices. Idempotent; safe from every replica
+   * at once (an index another replica just created counts as done).
+   */
+  async init(): Promise<string[]> {
+    const done: string[] = [];
+    const names = this.names;
+    const settings = { number_of_shards: this.options.shards, number_of_replicas: this.options.replicas, refresh_interval: this.options.refreshInterval };
+    await this.call(() => this.client.indices.putIndexTemplate({ name: names.template, index_patterns: [names.eventsPattern], priority: 200, template: { settings, mappings: eventsMappings() } }));
+    done.push(`index template ${names.template}`);
+    if (!(await this.call(() => this.client.indices.existsAlias({ name: names.eventsAlias })))) {
+      if (await this.createIndex(names.firstEventsIndex, { aliases: { [names.eventsAlias]: { is_write_index: true } } })) done.push(`index ${names.firstEventsIndex} (write alias ${names.eventsAlias})`);
+    }
+    for (const [index, mappings] of [[names.profiles, profileMappings()], [names.sessions, sessionMappings()]] as const) {
+      if (await this.createIndex(index, { settings, mappings })) done.push(`index ${index}`);
+    }
+    return done;
+  }
+
+  private async createIndex(index: string, body: Omit<estypes.IndicesCreateRequest, 'index'>): Promise<boolean> {
+    try {
+      await this.client.indices.create({ index, ...body });
+      return true;
+    } catch (error) {
+      if (error instanceof errors.ResponseError && (error.body as { error?: { type?: string } } | undefined)?.error?.type === 'resource_already_exists_exception') return false;
+      throw this.unavailable(error);
+    }
+  }
+
+  /** Deletes every index and template of this prefix (tests, and `sluice` teardown tooling). */
+  async dropAll(): Promise<void> {
+    const names = this.names;
+    // Deletes need concrete names (action.destructive_requires_name): resolve the pattern first.
+    const existing = Object.keys(await this.call(() => this.client.indices.get({ index: [names.eventsPattern, names.profiles, names.sessions], ignore_unavailable: true, allow_no_indices: true })));
+    if (existing.length > 0) await this.call(() => this.client.indices.delete({ index: existing }));
+    await this.client.indices.deleteIndexTemplate({ name: names.template }).catch(() => undefined);
+  }
+
+  async writeEvents(events: readonly TrackedEvent[]): Promise<WriteOutcome[]> {
+    this.assertOpen();
+    if (events.length === 0) return [];
+    const operations = events.flatMap((event) => [{ create: { _index: this.names.eventsAlias, _id: event.id } }, event]);
+    const response = await this.call(() => this.client.bulk({ operations, refresh: this.options.refreshOnWrite ? 'wait_for' : false }));
+    return response.items.map((item): WriteOutcome => classify(item.create));
+  }
+
+  async upsertProfiles(profiles: readonly ProfileRecord[]): Promise<void> {
+    await this.upsert(this.names.profiles, profiles, (current, next) => ({
+      ...(next.version >= current.version ? next : current),
+      firstSeen: current.firstSeen < next.firstSeen ? current.firstSeen : next.firstSeen,
+    }));
+  }
+
+  async upsertSessions(sessions: readonly SessionRecord[]): Promise<void> {
+    await this.upsert(this.names.sessions, sessions, (current, next) => ({
+      ...(next.version >= current.version ? next : current),
+      firstSeen: current.firstSeen < next.firstSeen ? current.firstSeen : next.firstSeen,
+    }));
+  }
+
+  /** Read, merge, write with optimistic concurrency; conflicting ids are merged again. */
+  private async upsert<T extends { id: string; version: number }>(index: string, records: readonly T[], merge: (current: T, next: T) => T): Promise<void> {
+    this.assertOpen();
+    // Merge duplicates within the batch first.
+    const wanted = new Map<string, T>();
+    for (const record of records) {
+      const seen = wanted.get(record.id);
+      wanted.set(record.id, seen ? merge(seen, record) : record);
+    }
+    for (let attempt = 0; attempt < UPSERT_ATTEMPTS && wanted.size > 0; attempt += 1) {
+      const ids = [...wanted.keys()];
+      const current = await this.call(() => this.client.mget<T>({ index, ids, realtime: true }));
+      const operations: object[] = [];
+      for (const doc of current.docs) {
+        const next = wanted.get(doc._id);
+        if (!next) continue;
+        if ('found' in doc && doc.found && doc._source) {
+          const merged = merge(doc._source, next);
+          if (JSON.stringify(merged) === JSON.stringify(doc._source)) {
+            wanted.delete(doc._id);
+            continue;
+          }
+          operations.push({ index: { _index: index, _id: doc._id, if_seq_no: doc._seq_no, if_primary_term: doc._primary_term } }, merged);
+        } else operations.push({ create: { _index: index, _id: doc._id } }, next);
+      }
+      if (operations.length === 0) return;
+      const response = await this.call(() => this.client.bulk({ operations, refresh: this.options.refreshOnWrite ? 'wait_for' : false }));
+      for (const item of response.items) {
+        const result = item.index ?? item.create;
+        if (!result) continue;
+        if (result.status < 300) wanted.delete(result._id ?? '');
+        else if (result.status !== 409) throw new SluiceError('STORE_UNAVAILABLE', `upsert into ${index} failed: ${result.error?.type ?? ''} ${result.error?.reason ?? ''}`);
+      }
+    }
+    if (wanted.size > 0) throw new SluiceError('STORE_UNAVAILABLE', `upsert into ${index} kept conflicting for ${String(wanted.size)} ids`);
+  }
+
+  async getEvent(id: string): Promise<TrackedEvent | undefined> {
+    this.assertOpen();
+    const response = await this.call(() => this.client.search<TrackedEvent>({ index: this.names.eventsPattern, query: { ids: { values: [id] } }, size: 1 }));
+    return response.hits.hits[0]?._source;
+  }
+
+  async getProfile(id: string): Promise<ProfileRecord | undefined> {
+    return this.getById<ProfileRecord>(this.names.profiles, id);
+  }
+
+  async getSession(id: string): Promise<SessionRecord | undefined> {
+    return this.getById<SessionRecord>(this.names.sessions, id);
+  }
+
+  private async getById<T>(index: string, id: string): Promise<T | undefined> {
+    this.assertOpen();
+    try {
+      const response = await this.client.get<T>({ index, id });
+      return response._source;
+    } catch (error) {
+      if (error instanceof errors.ResponseError && error.statusCode === 404) return undefined;
+      throw this.unavailable(error);
+    }
+  }
+
+  async queryEvents(query: EventQuery): Promise<EventPage> {
+    this.assertOpen();
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    const filter: estypes.QueryDslQueryContainer[] = [];
+    if (query.profileId !== undefined) filter.push({ term: { profileId: query.profileId } });
+    if (query.sessionId !== undefined) filter.push({ term: { sessionId: query.sessionId } });
+    if (query.from !== undefined || query.to !== undefined) filter.push({ range: { time: { ...(query.from ? { gte: query.from } : {}), ...(query.to ? { lt: query.to } : {}) } } });
+    const limit = Math.trunc(query.limit);
+    const response = await this.call(() => this.client.search<TrackedEvent>({
+      index: this.names.eventsPattern,
+      query: { bool: { filter } },
+      sort: [{ time: { order: 'desc' } }, { id: { order: 'desc' } }],
+      size: limit + 1,
+      track_total_hits: false,
+      ...(after ? { search_after: [Date.parse(after.time), after.id] } : {}),
+    }));
+    const events = response.hits.hits.slice(0, limit).flatMap((hit) => (hit._source ? [hit._source] : []));
+    const last = events.at(-1);
+    return response.hits.hits.length > limit && last !== undefined ? { events, next: encodeCursor({ time: last.time, id: last.id }) } : { events };
+  }
+
+  async maintain(now: Date): Promise<MaintenanceReport> {
+    // The lifecycle (rollover, tiers, forcemerge, delete) is issue 4's next step.
+    void now;
+    return { actions: [] };
+  }
+
+  async health(): Promise<DependencyHealth> {
+    try {
+      const health = await this.client.cluster.health({}, { requestTimeout: 3000 });
+      return { ok: !this.closed && health.status !== 'red', adapter: 'elasticsearch', detail: { status: health.status, nodes: health.number_of_nodes, alias: this.names.eventsAlias } };
+    } catch (error) {
+      return { ok: false, adapter: 'elasticsearch', error: (error as Error).message };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new SluiceError('STORE_UNAVAILABLE', 'the store is closed');
+  }
+
+  /** Runs a request; transport failures and 429/5xx become a retryable STORE_UNAVAILABLE. */
+  private async call<T>(request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      throw this.unavailable(error);
+    }
+  }
+
+  private unavailable(error: unknown): SluiceError {
+    if (error instanceof SluiceError) return error;
+    const detail = error instanceof errors.ResponseError ? `HTTP ${String(error.statusCode)} ${JSON.stringify(error.body).slice(0, 300)}` : (error as Error).message;
+    return new SluiceError('STORE_UNAVAILABLE', `Elasticsearch: ${detail}`, { cause: error });
+  }
+}
+
+/** One bulk item: created, already there (409 on create), retryable (429, 5xx) or rejected. */
+export function classify(item: estypes.BulkResponseItem | undefined): WriteOutcome {
+  if (!item) return { status: 'retryable', code: 'STORE_UNAVAILABLE', reason: 'no result for this item' };
+  if (item.status === 201 || item.status === 200) return { status: 'created' };
+  if (item.status === 409) return { status: 'exists' };
+  const reason = `${item.error?.type ?? 'error'}: ${item.error?.reason ?? ''}`.slice(0, 1000);
+  if (item.status === 429 || item.status >= 500) return { status: 'retryable', code: 'STORE_UNAVAILABLE', reason };
+  return { status: 'rejected', code: 'STORE_REJECTED', reason };
+}
