@@ -31,6 +31,22 @@ export interface Config {
     readonly segmentBytes: number;
     readonly fsync: boolean;
   };
+  readonly elastic: {
+    readonly nodes: readonly string[];
+    readonly username: string | undefined;
+    readonly password: string | undefined;
+    readonly apiKey: string | undefined;
+    readonly caFile: string | undefined;
+    readonly verifyCerts: boolean;
+    readonly maxConnections: number;
+    readonly requestTimeoutMs: number;
+    readonly compression: boolean;
+    readonly shards: number;
+    readonly replicas: number;
+    readonly refreshInterval: string;
+    /** Index name prefix: TENANT_NAME and "-", or nothing. */
+    readonly prefix: string;
+  };
   readonly pulsar: {
     readonly host: string;
     readonly webHost: string;
@@ -112,6 +128,21 @@ function toConfig(v: Parsed): Config {
       nackDelayMs: v.BUS_NACK_DELAY,
       segmentBytes: v.BUS_SEGMENT_SIZE,
       fsync: v.BUS_FSYNC,
+    },
+    elastic: {
+      nodes: v.ELASTIC_HOST.split(',').map((node) => node.trim().replace(/\/+$/, '')).filter((node) => node !== ''),
+      username: v.ELASTIC_HTTP_AUTH_USERNAME,
+      password: v.ELASTIC_HTTP_AUTH_PASSWORD,
+      apiKey: v.ELASTIC_API_KEY,
+      caFile: v.ELASTIC_CA_FILE,
+      verifyCerts: v.ELASTIC_VERIFY_CERTS,
+      maxConnections: v.ELASTIC_MAX_CONN,
+      requestTimeoutMs: v.ELASTIC_QUERY_TIMEOUT,
+      compression: v.ELASTIC_COMPRESSION,
+      shards: v.ELASTIC_INDEX_SHARDS,
+      replicas: v.ELASTIC_INDEX_REPLICAS,
+      refreshInterval: v.ELASTIC_REFRESH_INTERVAL,
+      prefix: v.TENANT_NAME === undefined ? '' : `${v.TENANT_NAME}-`,
     },
     pulsar: {
       host: v.PULSAR_HOST,

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { bool, env, int, name, oneOf, str, url } from './spec.ts';
 
 const KiB = 1024;
@@ -20,7 +21,7 @@ export const SPECS = {
   DEMO_SOURCE: env({ name: 'DEMO_SOURCE', group: 'Operations', schema: bool(), default: 'true', unit: 'boolean', description: 'With the embedded config store, create an enabled `demo` source (any origin) at start if missing.' }),
 
   BUS_ADAPTER: env({ name: 'BUS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded', 'pulsar']), default: 'embedded', unit: 'name', description: 'EventBus adapter. `embedded`: durable local log under DATA_DIR. `pulsar`: Apache Pulsar (PULSAR_*), over its WebSocket API.' }),
-  STORE_ADAPTER: env({ name: 'STORE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'EventStore adapter. `embedded`: SQLite file under DATA_DIR.' }),
+  STORE_ADAPTER: env({ name: 'STORE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded', 'elasticsearch']), default: 'embedded', unit: 'name', description: 'EventStore adapter. `embedded`: SQLite file under DATA_DIR. `elasticsearch`: Elasticsearch 8 or 9 (ELASTIC_*).' }),
   CACHE_ADAPTER: env({ name: 'CACHE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'ProfileCache adapter. `embedded`: in-process LRU.' }),
   CONFIG_ADAPTER: env({ name: 'CONFIG_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'ConfigStore adapter. `embedded`: SQLite file under DATA_DIR.' }),
   JOBS_ADAPTER: env({ name: 'JOBS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'Jobs adapter. `embedded`: in-process scheduler.' }),
@@ -49,6 +50,19 @@ export const SPECS = {
   SPOOL_HANDOVER: env({ name: 'SPOOL_HANDOVER', group: 'Pulsar', schema: int(10, 60_000), default: '1000', unit: 'ms', description: 'How long a publish waits for the broker before it goes to the spool (kept below BUS_PUBLISH_TIMEOUT).' }),
   SPOOL_MAX_SIZE: env({ name: 'SPOOL_MAX_SIZE', group: 'Pulsar', schema: int(1 * MiB, 1024 * 1024 * MiB), default: String(1024 * MiB), unit: 'bytes', description: 'Most bytes the spool holds; when full (and the broker is down) /track answers 503 BUS_UNAVAILABLE.' }),
   SPOOL_READY_THRESHOLD: env({ name: 'SPOOL_READY_THRESHOLD', group: 'Pulsar', schema: int(1, 100), default: '80', unit: '%', description: '/readyz fails once the spool is fuller than this, so a load balancer sends traffic elsewhere.' }),
+  ELASTIC_HOST: env({ name: 'ELASTIC_HOST', group: 'Elasticsearch', schema: str(1, 4096), default: 'http://127.0.0.1:9200', unit: 'URLs', description: 'Comma-separated node URLs (http:// or https://).' }),
+  ELASTIC_HTTP_AUTH_USERNAME: env({ name: 'ELASTIC_HTTP_AUTH_USERNAME', group: 'Elasticsearch', schema: str(1, 256), default: undefined, unit: 'name', description: 'Basic-auth user (with ELASTIC_HTTP_AUTH_PASSWORD). Unset: no basic auth.' }),
+  ELASTIC_HTTP_AUTH_PASSWORD: env({ name: 'ELASTIC_HTTP_AUTH_PASSWORD', group: 'Elasticsearch', schema: str(1, 1024), default: undefined, unit: 'secret', description: 'Basic-auth password.', secret: true }),
+  ELASTIC_API_KEY: env({ name: 'ELASTIC_API_KEY', group: 'Elasticsearch', schema: str(1, 4096), default: undefined, unit: 'secret', description: 'API key (base64 `id:key`), used instead of basic auth when set.', secret: true }),
+  ELASTIC_CA_FILE: env({ name: 'ELASTIC_CA_FILE', group: 'Elasticsearch', schema: str(), default: undefined, unit: 'path', description: 'PEM file of the CA that signed the cluster\'s HTTP certificate.' }),
+  ELASTIC_VERIFY_CERTS: env({ name: 'ELASTIC_VERIFY_CERTS', group: 'Elasticsearch', schema: bool(), default: 'true', unit: 'boolean', description: 'Check the cluster\'s TLS certificate (turn off only for tests).' }),
+  ELASTIC_MAX_CONN: env({ name: 'ELASTIC_MAX_CONN', group: 'Elasticsearch', schema: int(1, 1000), default: '25', unit: 'connections', description: 'Most open connections per node.' }),
+  ELASTIC_QUERY_TIMEOUT: env({ name: 'ELASTIC_QUERY_TIMEOUT', group: 'Elasticsearch', schema: int(100, 600_000), default: '30000', unit: 'ms', description: 'Request timeout; a timed-out bulk is retried by the worker.' }),
+  ELASTIC_COMPRESSION: env({ name: 'ELASTIC_COMPRESSION', group: 'Elasticsearch', schema: bool(), default: 'true', unit: 'boolean', description: 'gzip request bodies (bulk writes).' }),
+  ELASTIC_INDEX_SHARDS: env({ name: 'ELASTIC_INDEX_SHARDS', group: 'Elasticsearch', schema: int(1, 1024), default: '3', unit: 'shards', description: 'Primary shards of each new index (through the index templates).' }),
+  ELASTIC_INDEX_REPLICAS: env({ name: 'ELASTIC_INDEX_REPLICAS', group: 'Elasticsearch', schema: int(0, 16), default: '1', unit: 'replicas', description: 'Replicas of each shard.' }),
+  ELASTIC_REFRESH_INTERVAL: env({ name: 'ELASTIC_REFRESH_INTERVAL', group: 'Elasticsearch', schema: z.string().regex(/^(-1|\d+(ms|s|m))$/, 'a time such as 1s, 500ms or -1'), default: '1s', unit: 'time', description: 'How soon written events become searchable (the read API).' }),
+  TENANT_NAME: env({ name: 'TENANT_NAME', group: 'Elasticsearch', schema: name(), default: undefined, unit: 'name', description: 'Prefix of every index, alias and template (`<tenant>-sluice-events`), for several tenants on one cluster.' }),
 
   STORAGE_BATCH_SIZE: env({ name: 'STORAGE_BATCH_SIZE', group: 'Storage worker', schema: int(1, 10_000), default: '500', unit: 'events', description: 'Events per store write; a batch is written when full or at STORAGE_FLUSH_INTERVAL.' }),
   STORAGE_FLUSH_INTERVAL: env({ name: 'STORAGE_FLUSH_INTERVAL', group: 'Storage worker', schema: int(1, 60_000), default: '1000', unit: 'ms', description: 'Longest time an event waits in a partial batch before it is written.' }),

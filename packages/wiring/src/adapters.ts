@@ -5,7 +5,7 @@ import type { Config } from '@sluice/config';
 import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
 import { InProcessJobs, type Jobs } from '@sluice/jobs';
 import type { HealthCheck, Logger } from '@sluice/observability';
-import { SqliteEventStore, type EventStore } from '@sluice/store';
+import { ElasticStore, SqliteEventStore, type EventStore } from '@sluice/store';
 
 /** One instance of each port, as chosen by configuration. */
 export interface Adapters {
@@ -29,10 +29,34 @@ export async function createAdapters<P extends Port>(config: Config, logger: Log
   const wanted = new Set<Port>(ports);
   if (wanted.has('configStore')) built.configStore = await createConfigStore(config, logger);
   if (wanted.has('cache')) built.cache = new LruProfileCache({ maxEntries: config.cache.maxEntries });
-  if (wanted.has('store')) built.store = new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionDays: config.lifecycle.retentionDays });
+  if (wanted.has('store')) built.store = await createStore(config, logger);
   if (wanted.has('bus')) built.bus = await createBus(config, logger, options.publisher === true);
   if (wanted.has('jobs')) built.jobs = new InProcessJobs((job, error) => logger.error({ job, err: error }, 'job failed'));
   return built as Pick<Adapters, P>;
+}
+
+async function createStore(config: Config, logger: Logger): Promise<EventStore> {
+  if (config.adapters.store === 'embedded') return new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionDays: config.lifecycle.retentionDays });
+  const elastic = config.elastic;
+  const store = new ElasticStore({
+    nodes: elastic.nodes,
+    ...(elastic.username === undefined ? {} : { username: elastic.username }),
+    ...(elastic.password === undefined ? {} : { password: elastic.password }),
+    ...(elastic.apiKey === undefined ? {} : { apiKey: elastic.apiKey }),
+    ...(elastic.caFile === undefined ? {} : { caFile: elastic.caFile }),
+    verifyCerts: elastic.verifyCerts,
+    maxConnections: elastic.maxConnections,
+    requestTimeoutMs: elastic.requestTimeoutMs,
+    compression: elastic.compression,
+    prefix: elastic.prefix,
+    shards: elastic.shards,
+    replicas: elastic.replicas,
+    refreshInterval: elastic.refreshInterval,
+  });
+  // Templates, the write alias and the first indices: idempotent, safe from every replica.
+  const done = await store.init();
+  logger.info({ done }, 'Elasticsearch indices ready');
+  return store;
 }
 
 /**

@@ -1,0 +1,73 @@
+// Sluice on the real, secured Elasticsearch node (npm run engines:up -- elasticsearch).
+import { readFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { ElasticStore } from '@sluice/store';
+import { engineEnv, randomName, startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
+
+const ADMIN_TOKEN = 'elastic-test-admin-token-123';
+const es = engineEnv('elasticsearch');
+let processes: SluiceProcess[] = [];
+let cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const running of processes) await running.stop().catch(() => undefined);
+  for (const cleanup of cleanups) await cleanup();
+  processes = [];
+  cleanups = [];
+});
+
+const storeFor = (tenant: string) => new ElasticStore({
+  nodes: es['ELASTIC_HOST']!.split(','), username: es['ELASTIC_HTTP_AUTH_USERNAME']!, password: es['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: es['ELASTIC_CA_FILE']!,
+  verifyCerts: true, maxConnections: 2, requestTimeoutMs: 30_000, compression: false, prefix: `${tenant}-`, shards: 1, replicas: 0, refreshInterval: '1s',
+});
+
+/** GET on the secured node with its CA and credentials. */
+function esGet(path: string): Promise<unknown> {
+  const auth = `Basic ${Buffer.from(`${es['ELASTIC_HTTP_AUTH_USERNAME']!}:${es['ELASTIC_HTTP_AUTH_PASSWORD']!}`).toString('base64')}`;
+  return new Promise((resolve, reject) => {
+    const req = request(`${es['ELASTIC_HOST']!}${path}`, { ca: readFileSync(es['ELASTIC_CA_FILE']!), headers: { authorization: auth } }, (res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => resolve(JSON.parse(body) as unknown));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('Sluice on Elasticsearch', () => {
+  it('creates its indices from the environment and makes /track events readable through the read API', async () => {
+    const { dir, cleanup } = await tempDir('sluice-es-');
+    const tenant = randomName('it');
+    cleanups.push(cleanup, async () => {
+      const store = storeFor(tenant);
+      await store.dropAll();
+      await store.close();
+    });
+    const sluice = await startSluice('start', { ...es, DATA_DIR: dir, ADMIN_TOKEN, LOGGING_LEVEL: 'error', STORAGE_FLUSH_INTERVAL: '200', STORE_ADAPTER: 'elasticsearch', TENANT_NAME: tenant, ELASTIC_INDEX_SHARDS: '2', ELASTIC_INDEX_REPLICAS: '0' }, 60_000);
+    processes.push(sluice);
+
+    const response = await fetch(`${sluice.url}/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ source: { id: 'demo' }, session: { id: 's-es' }, profile: { id: 'p-es' }, events: [{ id: 'es-1', type: 'page-view', properties: { deeply: { nested: { free: 'form' } } } }] }),
+    });
+    expect(response.status).toBe(200);
+    const acceptedAt = Date.now();
+    await waitFor(async () => {
+      const page = await fetch(`${sluice.url}/v1/profiles/p-es/events`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      return ((await page.json()) as { events: { id: string }[] }).events.some((event) => event.id === 'es-1');
+    }, 10_000, () => 'the event did not become readable');
+    expect(Date.now() - acceptedAt).toBeLessThan(5000);
+
+    const ready = (await (await fetch(`${sluice.url}/readyz`)).json()) as { dependencies: Record<string, { ok: boolean; adapter: string }> };
+    expect(ready.dependencies['store']).toMatchObject({ ok: true, adapter: 'elasticsearch' });
+    // Shards and replicas from the environment, on the index behind the write alias.
+    const settings = await esGet(`/${tenant}-sluice-events/_settings`);
+    const indices = Object.values(settings as Record<string, { settings: { index: { number_of_shards: string; number_of_replicas: string } } }>);
+    expect(indices).toHaveLength(1);
+    expect(indices[0]?.settings.index).toMatchObject({ number_of_shards: '2', number_of_replicas: '0' });
+    const profile = await fetch(`${sluice.url}/v1/profiles/p-es`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(profile.status).toBe(200);
+  });
+});
