@@ -138,8 +138,8 @@ export class StorageWorker {
     if (!(await this.retrying('write events', batch, (remaining) => this.writeOnce(remaining, stored)))) return;
     const updates = profileAndSessionUpdates(stored);
     const upserted = await this.retrying('upsert profiles and sessions', [updates], async () => {
-      await this.deps.store.upsertProfiles(updates.profiles);
-      await this.deps.store.upsertSessions(updates.sessions);
+      // Independent indices: side by side, one round trip instead of two.
+      await Promise.all([this.deps.store.upsertProfiles(updates.profiles), this.deps.store.upsertSessions(updates.sessions)]);
       return [];
     });
     if (upserted) await this.ackCompleted(consumer, batch);

@@ -1,0 +1,101 @@
+// `npm run bench:store`: the storage worker writing to Elasticsearch (bus → batches →
+// ElasticStore bulk) against a raw `_bulk` of the same documents and batch size, in the same
+// run, on the secured node of `engines:up elasticsearch`, for batch sizes 100–2000.
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@elastic/elasticsearch';
+import { EmbeddedBus } from '@sluice/bus';
+import { loadConfig } from '@sluice/config';
+import { createLogger, Metrics } from '@sluice/observability';
+import type { TrackedEvent } from '@sluice/core';
+import { ElasticStore } from '@sluice/store';
+import { StorageWorker } from '@sluice/worker';
+import { engineEnv, randomName, waitFor } from '@sluice/testkit';
+
+const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 20_000);
+const BATCH_SIZES = (process.env['BENCH_BATCH_SIZES'] ?? '100,500,1000,2000').split(',').map(Number);
+
+/** A tracked event of about 1 KB, as the API produces them. */
+function sampleEventForBench(n: number): TrackedEvent {
+  const time = new Date(Date.UTC(2026, 10, 1) + n * 1000).toISOString();
+  return {
+    id: `bench-${String(n)}`, type: 'page-view', sourceId: 'demo', sessionId: `s-${String(n % 500)}`, profileId: `p-${String(n % 1000)}`,
+    time, receivedAt: time, tags: [], metadata: { ip: '203.0.113.9', userAgent: 'Mozilla/5.0 (bench)' },
+    properties: { url: `https://shop.example/products/${String(n % 97)}`, price: n % 100, filler: 'x'.repeat(700) },
+    context: { page: { title: 'Product', referrer: 'https://search.example/' } },
+  };
+}
+
+const up = spawnSync(process.execPath, ['--use-system-ca', 'scripts/engines/engines.ts', 'up', 'elasticsearch'], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (up.status !== 0) throw new Error('npm run engines:up -- elasticsearch failed');
+const es = engineEnv('elasticsearch');
+const connection = {
+  nodes: es['ELASTIC_HOST']!.split(','), username: es['ELASTIC_HTTP_AUTH_USERNAME']!, password: es['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: es['ELASTIC_CA_FILE']!,
+  verifyCerts: true, maxConnections: 25, requestTimeoutMs: 60_000, compression: true, shards: 1, replicas: 0, refreshInterval: '1s',
+};
+const raw = new Client({ nodes: connection.nodes, auth: { username: connection.username, password: connection.password }, tls: { ca: readFileSync(connection.caFile) }, compression: true, maxRetries: 0, requestTimeout: 60_000 });
+
+async function freshStore(): Promise<ElasticStore> {
+  const store = new ElasticStore({ ...connection, prefix: `${randomName('bench')}-` });
+  await store.init();
+  return store;
+}
+
+/** Raw `_bulk`: the same `create` operations, batch after batch, into a fresh index of the same template. */
+async function rawBulk(events: TrackedEvent[], batchSize: number): Promise<number> {
+  const store = await freshStore();
+  const started = performance.now();
+  for (let at = 0; at < events.length; at += batchSize) {
+    const batch = events.slice(at, at + batchSize);
+    const response = await raw.bulk({ operations: batch.flatMap((event) => [{ create: { _index: store.names.eventsAlias, _id: event.id } }, event]) });
+    if (response.errors) throw new Error('raw bulk had item errors');
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await store.dropAll();
+  await store.close();
+  return events.length / seconds;
+}
+
+/** The storage worker: the events on an embedded bus (100 per message), then drained into Elasticsearch. */
+async function worker(events: TrackedEvent[], batchSize: number): Promise<number> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-store-'));
+  const bus = await EmbeddedBus.open({ dir, topics: { events: 'events', 'dead-letters': 'dead-letters' }, segmentBytes: 64 << 20, fsync: false });
+  for (let at = 0; at < events.length; at += 100) await bus.publish('events', [{ key: 'k', payload: Buffer.from(JSON.stringify({ events: events.slice(at, at + 100) })) }]);
+  const store = await freshStore();
+  const metrics = new Metrics({ defaultMetrics: false });
+  const config = loadConfig({ DATA_DIR: dir, STORAGE_BATCH_SIZE: String(batchSize), STORAGE_FLUSH_INTERVAL: '50' });
+  const storageWorker = new StorageWorker({ bus, store, config, logger: createLogger('error'), metrics });
+  const started = performance.now();
+  await storageWorker.start();
+  const stored = async () => (await metrics.eventsStored.get()).values.reduce((sum, value) => sum + value.value, 0);
+  await waitFor(async () => (await stored()) >= events.length, 600_000, () => 'the worker did not store every event');
+  const seconds = (performance.now() - started) / 1000;
+  await storageWorker.stop();
+  await bus.close();
+  await store.dropAll();
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+  return events.length / seconds;
+}
+
+const events = Array.from({ length: EVENTS }, (_, n) => sampleEventForBench(n));
+const rows: string[] = [];
+for (const batchSize of BATCH_SIZES) {
+  await rawBulk(events.slice(0, Math.min(2000, events.length)), batchSize); // warm-up
+  const baseline = await rawBulk(events, batchSize);
+  const ours = await worker(events, batchSize);
+  rows.push(`| ${String(batchSize)} | ${baseline.toFixed(0)} | ${ours.toFixed(0)} | ${(ours / baseline).toFixed(2)} |`);
+}
+await raw.close();
+
+process.stdout.write([
+  `${String(EVENTS)} events of ~1 KB per run, Elasticsearch ${'8.19'} single secured node (TLS, basic auth, gzip), 1 shard, 0 replicas; ${String(cpus().length)} cores, Node ${process.version}`,
+  '',
+  '| Batch size | raw `_bulk` events/s | Sluice worker → Elasticsearch events/s | ratio |',
+  '| ---: | ---: | ---: | ---: |',
+  ...rows,
+  '',
+].join('\n'));
