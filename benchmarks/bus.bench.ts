@@ -6,15 +6,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { engineEnv, randomName, startSluice, waitFor } from '@sluice/testkit';
+import { engineEnv, randomName, runEngines, startSluice, waitFor } from '@sluice/testkit';
 
 const DURATION_SECONDS = Number(process.env['BENCH_DURATION'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const MESSAGE_BYTES = 1024;
 
 // The broker and the pulsar-perf classpath come from the project's engine scripts.
-const up = spawnSync(process.execPath, ['--use-system-ca', 'scripts/engines/engines.ts', 'up', 'pulsar'], { stdio: ['ignore', 'ignore', 'inherit'] });
-if (up.status !== 0) throw new Error('npm run engines:up -- pulsar failed');
+runEngines('up', ['pulsar']);
 const pulsar = engineEnv('pulsar');
 const web = pulsar['PULSAR_WEB_HOST']!;
 const perfClasspath = spawnSync(process.execPath, ['--use-system-ca', '-e', "import('./scripts/engines/pulsar.ts').then(async (m) => process.stdout.write(await m.pulsarPerfClasspath()))"], { encoding: 'utf8' }).stdout;

@@ -1,7 +1,6 @@
 // `npm run bench:store`: the storage worker writing to Elasticsearch (bus → batches →
 // ElasticStore bulk) against a raw `_bulk` of the same documents and batch size, in the same
 // run, on the secured node of `engines:up elasticsearch`, for batch sizes 100–2000.
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -13,7 +12,7 @@ import { createLogger, Metrics } from '@sluice/observability';
 import type { TrackedEvent } from '@sluice/core';
 import { ElasticStore } from '@sluice/store';
 import { StorageWorker } from '@sluice/worker';
-import { engineEnv, randomName, waitFor } from '@sluice/testkit';
+import { engineEnv, randomName, runEngines, waitFor } from '@sluice/testkit';
 
 const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 20_000);
 const BATCH_SIZES = (process.env['BENCH_BATCH_SIZES'] ?? '100,500,1000,2000').split(',').map(Number);
@@ -29,8 +28,7 @@ function sampleEventForBench(n: number): TrackedEvent {
   };
 }
 
-const up = spawnSync(process.execPath, ['--use-system-ca', 'scripts/engines/engines.ts', 'up', 'elasticsearch'], { stdio: ['ignore', 'ignore', 'inherit'] });
-if (up.status !== 0) throw new Error('npm run engines:up -- elasticsearch failed');
+runEngines('up', ['elasticsearch']);
 const es = engineEnv('elasticsearch');
 const connection = {
   nodes: es['ELASTIC_HOST']!.split(','), username: es['ELASTIC_HTTP_AUTH_USERNAME']!, password: es['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: es['ELASTIC_CA_FILE']!,

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { profileEventIds as readIds, startSluice, tempDir, trackEvents, waitFor, type SluiceProcess } from '@sluice/testkit';
 
 const ADMIN_TOKEN = 'crash-test-admin-token-123';
-const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
 let processes: SluiceProcess[] = [];
 let cleanups: (() => Promise<void>)[] = [];
@@ -19,27 +18,8 @@ async function start(dataDir: string): Promise<SluiceProcess> {
   return running;
 }
 
-async function track(url: string, profile: string, eventIds: string[]): Promise<number> {
-  const response = await fetch(`${url}/track`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ source: { id: 'demo' }, session: { id: `s-${profile}` }, profile: { id: profile }, events: eventIds.map((id) => ({ id, type: 'crash-test', properties: { id } })) }),
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
-
-async function profileEventIds(url: string, profile: string): Promise<string[]> {
-  const ids: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const response = await fetch(`${url}/v1/profiles/${profile}/events?limit=1000${cursor === undefined ? '' : `&cursor=${cursor}`}`, { headers: auth });
-    const page = (await response.json()) as { events: { id: string }[]; next?: string };
-    ids.push(...page.events.map((event) => event.id));
-    cursor = page.next;
-  } while (cursor !== undefined);
-  return ids;
-}
+const track = (url: string, profile: string, ids: string[]) => trackEvents(url, profile, ids, 'crash-test');
+const profileEventIds = (url: string, profile: string) => readIds(url, profile, ADMIN_TOKEN);
 
 describe('the all-in-one process', () => {
   it('makes events readable through the read API within 2 seconds of the 200 (README quick start)', async () => {

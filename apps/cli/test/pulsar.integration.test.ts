@@ -1,12 +1,10 @@
 // Sluice on the real Pulsar broker (npm run engines:up -- pulsar): the whole path, and a
 // broker restart under load.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { REPO_ROOT, engineEnv, randomName, startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { REPO_ROOT, engineEnv, profileEventIds as readIds, randomName, runEngines, startSluice, tempDir, trackEvents, waitFor, type SluiceProcess } from '@sluice/testkit';
 
 const ADMIN_TOKEN = 'pulsar-test-admin-token-123';
-const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
 const pulsar = engineEnv('pulsar');
 
 let processes: SluiceProcess[] = [];
@@ -34,27 +32,8 @@ async function start(command: string, extra: Record<string, string> = {}): Promi
   return { sluice, namespace, env };
 }
 
-async function track(url: string, profile: string, eventIds: string[]): Promise<number> {
-  const response = await fetch(`${url}/track`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ source: { id: 'demo' }, session: { id: `s-${profile}` }, profile: { id: profile }, events: eventIds.map((id) => ({ id, type: 'pulsar-test', properties: { id } })) }),
-  }).catch(() => undefined);
-  await response?.arrayBuffer();
-  return response?.status ?? 0;
-}
-
-async function profileEventIds(url: string, profile: string): Promise<string[]> {
-  const ids: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const response = await fetch(`${url}/v1/profiles/${profile}/events?limit=1000${cursor === undefined ? '' : `&cursor=${cursor}`}`, { headers: auth });
-    const page = (await response.json()) as { events: { id: string }[]; next?: string };
-    ids.push(...page.events.map((event) => event.id));
-    cursor = page.next;
-  } while (cursor !== undefined);
-  return ids;
-}
+const track = (url: string, profile: string, ids: string[]) => trackEvents(url, profile, ids, 'pulsar-test');
+const profileEventIds = (url: string, profile: string) => readIds(url, profile, ADMIN_TOKEN);
 
 /** A storage worker alone (it serves no HTTP); ready once Pulsar lists it as a consumer. */
 function spawnWorker(env: Record<string, string>): ChildProcess {
@@ -75,10 +54,7 @@ async function consumersOf(namespace: string, subscription: string): Promise<num
   return stats.subscriptions?.[subscription]?.consumers?.length ?? 0;
 }
 
-function engines(command: 'up' | 'down'): void {
-  const result = spawnSync(process.execPath, ['--use-system-ca', join(REPO_ROOT, 'scripts/engines/engines.ts'), command, 'pulsar'], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`engines ${command} pulsar failed: ${result.stderr}`);
-}
+const engines = (command: 'up' | 'down') => runEngines(command, ['pulsar']);
 
 describe('Sluice on Pulsar', () => {
   it('creates its namespace and topics, and stores what /track accepted', async () => {

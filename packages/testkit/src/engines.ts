@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from './process.ts';
@@ -19,4 +20,10 @@ export function engineEnv(name: EngineName): Record<string, string> {
     if (at > 0 && !line.startsWith('#')) env[line.slice(0, at)] = line.slice(at + 1);
   }
   return env;
+}
+
+/** Runs `npm run engines:<command> -- <names>` (scripts/engines) and waits; throws with its output on failure. */
+export function runEngines(command: 'up' | 'down', names: readonly EngineName[]): void {
+  const result = spawnSync(process.execPath, ['--use-system-ca', join(REPO_ROOT, 'scripts/engines/engines.ts'), command, ...names], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`engines ${command} ${names.join(' ')} failed:\n${result.stderr}`);
 }

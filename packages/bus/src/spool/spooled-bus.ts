@@ -51,10 +51,12 @@ export class SpooledBus implements EventBus {
     if (this.closed) throw new SluiceError('BUS_UNAVAILABLE', 'the bus is closed');
     if (Date.now() >= this.circuitOpenUntil) {
       const direct = this.primary.publish(output, messages);
+      // One timer per publish, cleared as soon as the primary answers (this is the request path).
+      let timer: NodeJS.Timeout | undefined;
       const outcome = await Promise.race([
         direct.then(() => 'ok' as const, () => 'failed' as const),
-        sleep(this.options.handoverMs).then(() => 'slow' as const),
-      ]);
+        new Promise<'slow'>((resolve) => (timer = setTimeout(() => resolve('slow'), this.options.handoverMs))),
+      ]).finally(() => clearTimeout(timer));
       if (outcome === 'ok') return;
       direct.catch(() => undefined);
       this.circuitOpenUntil = Date.now() + this.options.openCircuitMs;

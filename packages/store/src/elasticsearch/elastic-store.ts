@@ -118,21 +118,15 @@ export class ElasticStore implements EventStore {
   }
 
   async upsertProfiles(profiles: readonly ProfileRecord[]): Promise<void> {
-    await this.upsert(this.names.profiles, profiles, (current, next) => ({
-      ...(next.version >= current.version ? next : current),
-      firstSeen: current.firstSeen < next.firstSeen ? current.firstSeen : next.firstSeen,
-    }));
+    await this.upsert(this.names.profiles, profiles, mergeVersioned);
   }
 
   async upsertSessions(sessions: readonly SessionRecord[]): Promise<void> {
-    await this.upsert(this.names.sessions, sessions, (current, next) => ({
-      ...(next.version >= current.version ? next : current),
-      firstSeen: current.firstSeen < next.firstSeen ? current.firstSeen : next.firstSeen,
-    }));
+    await this.upsert(this.names.sessions, sessions, mergeVersioned);
   }
 
   /** Read, merge, write with optimistic concurrency; conflicting ids are merged again. */
-  private async upsert<T extends { id: string; version: number }>(index: string, records: readonly T[], merge: (current: T, next: T) => T): Promise<void> {
+  private async upsert<T extends { id: string; version: number; firstSeen: string }>(index: string, records: readonly T[], merge: (current: T, next: T) => T): Promise<void> {
     this.assertOpen();
     // Merge duplicates within the batch first.
     const wanted = new Map<string, T>();
@@ -253,6 +247,11 @@ export class ElasticStore implements EventStore {
     const detail = error instanceof errors.ResponseError ? `HTTP ${String(error.statusCode)} ${JSON.stringify(error.body).slice(0, 300)}` : (error as Error).message;
     return new SluiceError('STORE_UNAVAILABLE', `Elasticsearch: ${detail}`, { cause: error });
   }
+}
+
+/** The highest version wins; `firstSeen` keeps the earliest. */
+function mergeVersioned<T extends { version: number; firstSeen: string }>(current: T, next: T): T {
+  return { ...(next.version >= current.version ? next : current), firstSeen: current.firstSeen < next.firstSeen ? current.firstSeen : next.firstSeen };
 }
 
 /** One bulk item: created, already there (409 on create), retryable (429, 5xx) or rejected. */
