@@ -4,10 +4,10 @@ module.exports = {
     { name: 'no-cycles', severity: 'error', from: {}, to: { circular: true } },
     { name: 'packages-never-import-apps', severity: 'error', from: { path: '^packages/' }, to: { path: '^apps/' } },
     {
-      name: 'only-the-cli-composes-apps',
-      comment: 'apps import packages; only apps/cli (the all-in-one composition) may import other apps',
+      name: 'only-composition-roots-compose-apps',
+      comment: 'apps import packages; only apps/cli (the all-in-one composition) and a main.ts (a deployable) may import other apps',
       severity: 'error',
-      from: { path: '^apps/([^/]+)/', pathNot: '^apps/cli/' },
+      from: { path: '^apps/([^/]+)/', pathNot: ['^apps/cli/', '^apps/[^/]+/src/main[.]ts$'] },
       to: { path: '^apps/([^/]+)/', pathNot: '^apps/$1/' },
     },
     {

@@ -3,15 +3,19 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { DEAD_LETTER_REASON, PulsarWsBus, type EventBus } from '@sluice/bus';
 import { receiveAll } from '@sluice/bus/conformance';
+import { BullMqJobs } from '@sluice/jobs';
+import { DLQ_REPLAY_JOB, defineDlqReplay, replayDeadLetters, type ReplayJobResult } from '@sluice/jobs-app';
 import { engineEnv, randomName } from '@sluice/testkit';
-import { replayDeadLetters } from '../src/dlq.ts';
 
 const web = engineEnv('pulsar')['PULSAR_WEB_HOST']!;
 const OPTIONS = { maxUnacked: 100, maxRedeliver: 2, nackDelayMs: 50 };
 let buses: EventBus[] = [];
 let namespaces: string[] = [];
+let jobs: BullMqJobs[] = [];
 
 afterEach(async () => {
+  for (const replica of jobs) await replica.close();
+  jobs = [];
   for (const bus of buses) await bus.close();
   for (const namespace of namespaces) await fetch(`${web}/admin/v2/namespaces/public/${namespace}?force=true`, { method: 'DELETE' });
   buses = [];
@@ -49,8 +53,15 @@ describe('sluice dlq replay', () => {
     expect(dry).toEqual({ replayed: 0, skipped: 0 });
     expect(lines.join('\n')).toContain('mapper_parsing_exception: the cause');
 
-    const report = await replayDeadLetters(bus, { limit: 100, idleMs: 1500, dryRun: false, print: () => undefined });
-    expect(report).toEqual({ replayed: 2, skipped: 0 });
+    // The replay as a BullMQ job, registered by two replicas and asked for twice at once:
+    // the runs happen one after the other, so the letters are replayed once.
+    const redis = engineEnv('redis');
+    const options = { url: redis['REDIS_HOST']!, password: redis['REDIS_PASSWORD']!, prefix: randomName('dlq-jobs-') };
+    jobs = [new BullMqJobs(options, () => undefined), new BullMqJobs(options, () => undefined)];
+    for (const replica of jobs) defineDlqReplay(replica, bus);
+    const runs = (await Promise.all([0, 1].map(() => jobs[0]!.runNow(DLQ_REPLAY_JOB, { limit: 100, idleMs: 1500, dryRun: false })))) as ReplayJobResult[];
+    expect(runs.map((run) => run.replayed).sort()).toEqual([0, 2]);
+    expect(runs.every((run) => run.skipped === 0)).toBe(true);
     const back = await receiveAll(worker, 2, 10_000);
     const ids = back.map((message) => (JSON.parse(message.payload.toString()) as { events: { id: string }[] }).events[0]?.id).sort();
     expect(ids).toEqual(['always-fails', 'rejected-1']);

@@ -1,14 +1,22 @@
 import type { Adapters, Runtime } from '@sluice/wiring';
+import { defineDlqReplay } from './dlq-replay.ts';
+
+export * from './dlq-replay.ts';
 
 /**
- * Schedules the background jobs. `lifecycle` runs the store's lifecycle pass (retention in
- * the embedded store; rollover and tiers where the store has them), once across the cluster.
+ * Registers the background jobs of a process that runs them (the all-in-one process, the
+ * storage workers): `lifecycle` runs the store's lifecycle pass (retention in the embedded
+ * store; rollover, tiers, forcemerge and deletion in Elasticsearch without ILM), and
+ * `dlq-replay` can be asked for by `sluice dlq replay`. With BullMQ each run happens once
+ * across all replicas.
  */
-export function scheduleJobs(runtime: Runtime, adapters: Pick<Adapters, 'jobs' | 'store'>): void {
+export function scheduleJobs(runtime: Runtime, adapters: Pick<Adapters, 'jobs' | 'store' | 'bus'>): void {
   const { logger, config, shutdown } = runtime;
   adapters.jobs.every('lifecycle', config.lifecycle.intervalMs, async () => {
     const report = await adapters.store.maintain(new Date());
     if (report.actions.length > 0) logger.info({ job: 'lifecycle', actions: report.actions }, 'lifecycle pass done');
+    return { actions: report.actions };
   });
+  defineDlqReplay(adapters.jobs, adapters.bus);
   shutdown.add('jobs: wait for running jobs', () => adapters.jobs.close());
 }

@@ -43,7 +43,7 @@ async function start(env: Record<string, string> = {}): Promise<void> {
   cleanup = temp.cleanup;
   const config = loadConfig({ DATA_DIR: temp.dir, STORAGE_RETRY_BASE_DELAY: '10', STORAGE_RETRY_MAX_DELAY: '50', ...env });
   bus = await EmbeddedBus.open({ dir: join(temp.dir, 'bus'), topics: { events: 'events', 'dead-letters': 'dead-letters' }, segmentBytes: 1 << 20, fsync: false });
-  inner = new SqliteEventStore({ path: join(temp.dir, 'events.sqlite'), retentionDays: 0 });
+  inner = new SqliteEventStore({ path: join(temp.dir, 'events.sqlite'), retentionMs: 0 });
   faulty = new FaultyStore(inner);
   worker = new StorageWorker({ bus, store: faulty.store, config, logger: createLogger('critical'), metrics: new Metrics({ defaultMetrics: false }) });
 }

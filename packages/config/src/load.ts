@@ -63,7 +63,23 @@ export interface Config {
     readonly spool: { readonly enabled: boolean; readonly handoverMs: number; readonly maxBytes: number; readonly readyBelow: number };
   };
   readonly worker: { readonly batchSize: number; readonly flushIntervalMs: number; readonly retryBaseDelayMs: number; readonly retryMaxDelayMs: number };
-  readonly lifecycle: { readonly retentionDays: number; readonly intervalMs: number };
+  readonly lifecycle: { readonly retentionMs: number; readonly intervalMs: number };
+  readonly elasticLifecycle: {
+    readonly mode: Parsed['ELASTIC_LIFECYCLE'];
+    readonly rollover: { readonly maxPrimaryShardSizeBytes: number; readonly maxAgeMs: number; readonly maxDocs: number };
+    /** Times after rollover; 0 skips the phase. */
+    readonly warmAfterMs: number;
+    readonly coldAfterMs: number;
+    /** 0: never deleted. */
+    readonly deleteAfterMs: number;
+    readonly forcemergeSegments: number;
+  };
+  readonly snapshots:
+    | { readonly enabled: false }
+    | { readonly enabled: true; readonly repository: string; readonly type: Parsed['ELASTIC_SNAPSHOT_REPOSITORY_TYPE']; readonly location: string | undefined; readonly intervalMs: number; readonly keep: number };
+  readonly redis: { readonly url: string; readonly password: string | undefined };
+  /** Jobs: key prefix in Redis (per tenant). */
+  readonly jobs: { readonly prefix: string };
   readonly cache: { readonly profileTtlSeconds: number; readonly sessionTtlSeconds: number; readonly maxEntries: number };
   readonly demoSource: boolean;
 }
@@ -80,6 +96,13 @@ export function loadConfig(environment: Environment = process.env): Config {
   if (topicProblem) problems.push('BUS_TOPIC_DEAD_LETTERS: must differ from BUS_TOPIC_EVENTS');
   if (values.STORAGE_RETRY_BASE_DELAY !== undefined && values.STORAGE_RETRY_MAX_DELAY !== undefined && values.STORAGE_RETRY_BASE_DELAY > values.STORAGE_RETRY_MAX_DELAY) {
     problems.push('STORAGE_RETRY_MAX_DELAY: must be at least STORAGE_RETRY_BASE_DELAY');
+  }
+  const phases = [values.ELASTIC_WARM_AFTER, values.ELASTIC_COLD_AFTER, values.EVENTS_RETENTION].filter((ms): ms is number => ms !== undefined && ms > 0);
+  if (values.STORE_ADAPTER === 'elasticsearch' && phases.some((ms, i) => i > 0 && ms < (phases[i - 1] ?? 0))) {
+    problems.push('ELASTIC_COLD_AFTER: the phases must come in order: ELASTIC_WARM_AFTER ≤ ELASTIC_COLD_AFTER ≤ EVENTS_RETENTION (0 skips a phase)');
+  }
+  if (values.ELASTIC_SNAPSHOT_REPOSITORY !== undefined && values.ELASTIC_SNAPSHOT_REPOSITORY_TYPE !== 'existing' && values.ELASTIC_SNAPSHOT_LOCATION === undefined) {
+    problems.push('ELASTIC_SNAPSHOT_LOCATION: required when ELASTIC_SNAPSHOT_REPOSITORY_TYPE is fs or s3');
   }
   if (problems.length > 0) {
     throw new SluiceError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
@@ -124,7 +147,7 @@ function toConfig(v: Parsed): Config {
     bus: {
       topics: { events: v.BUS_TOPIC_EVENTS, deadLetters: v.BUS_TOPIC_DEAD_LETTERS },
       subscription: v.BUS_SUBSCRIPTION,
-      maxRedeliver: v.BUS_MAX_REDELIVER,
+      maxRedeliver: v.BUS_ADAPTER === 'pulsar' ? (v.PULSAR_MAX_REDELIVER ?? v.BUS_MAX_REDELIVER) : v.BUS_MAX_REDELIVER,
       nackDelayMs: v.BUS_NACK_DELAY,
       segmentBytes: v.BUS_SEGMENT_SIZE,
       fsync: v.BUS_FSYNC,
@@ -161,7 +184,21 @@ function toConfig(v: Parsed): Config {
       spool: { enabled: v.SPOOL_ENABLED, handoverMs: Math.min(v.SPOOL_HANDOVER, Math.floor(v.BUS_PUBLISH_TIMEOUT / 2)), maxBytes: v.SPOOL_MAX_SIZE, readyBelow: v.SPOOL_READY_THRESHOLD / 100 },
     },
     worker: { batchSize: v.STORAGE_BATCH_SIZE, flushIntervalMs: v.STORAGE_FLUSH_INTERVAL, retryBaseDelayMs: v.STORAGE_RETRY_BASE_DELAY, retryMaxDelayMs: v.STORAGE_RETRY_MAX_DELAY },
-    lifecycle: { retentionDays: v.EVENTS_RETENTION, intervalMs: v.LIFECYCLE_INTERVAL * 1000 },
+    lifecycle: { retentionMs: v.EVENTS_RETENTION, intervalMs: v.LIFECYCLE_INTERVAL * 1000 },
+    elasticLifecycle: {
+      mode: v.ELASTIC_LIFECYCLE,
+      rollover: { maxPrimaryShardSizeBytes: v.ELASTIC_ROLLOVER_MAX_PRIMARY_SHARD_SIZE, maxAgeMs: v.ELASTIC_ROLLOVER_MAX_AGE, maxDocs: v.ELASTIC_ROLLOVER_MAX_DOCS },
+      warmAfterMs: v.ELASTIC_WARM_AFTER,
+      coldAfterMs: v.ELASTIC_COLD_AFTER,
+      deleteAfterMs: v.EVENTS_RETENTION,
+      forcemergeSegments: v.ELASTIC_FORCEMERGE_SEGMENTS,
+    },
+    snapshots:
+      v.ELASTIC_SNAPSHOT_REPOSITORY === undefined
+        ? { enabled: false }
+        : { enabled: true, repository: v.ELASTIC_SNAPSHOT_REPOSITORY, type: v.ELASTIC_SNAPSHOT_REPOSITORY_TYPE, location: v.ELASTIC_SNAPSHOT_LOCATION, intervalMs: v.ELASTIC_SNAPSHOT_INTERVAL, keep: v.ELASTIC_SNAPSHOT_KEEP },
+    redis: { url: v.REDIS_HOST, password: v.REDIS_PASSWORD },
+    jobs: { prefix: v.TENANT_NAME === undefined ? 'sluice' : `${v.TENANT_NAME}-sluice` },
     cache: { profileTtlSeconds: v.KEEP_PROFILE_IN_CACHE_FOR, sessionTtlSeconds: v.KEEP_SESSION_IN_CACHE_FOR, maxEntries: v.CACHE_MAX_ENTRIES },
     demoSource: v.DEMO_SOURCE,
   };

@@ -32,6 +32,30 @@ export const name = () =>
 export const url = (schemes: readonly string[]) =>
   z.string().url().refine((value) => schemes.includes(new URL(value).protocol.replace(/:$/, '')), `a URL starting with ${schemes.map((scheme) => `${scheme}://`).join(' or ')}`).transform((value) => value.replace(/\/+$/, ''));
 
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration: digits with `ms`, `s`, `m`, `h` or `d` (bare digits are in `bareUnit`); parsed to milliseconds. */
+export const duration = (bareUnit: keyof typeof DURATION_UNITS) =>
+  z
+    .string()
+    .regex(/^\d+(ms|s|m|h|d)?$/, `a duration such as 90${bareUnit === 'd' ? '' : bareUnit}, 30s, 12h or 7d`)
+    .transform((value) => {
+      const [, digits = '0', unit = bareUnit] = /^(\d+)(ms|s|m|h|d)?$/.exec(value) ?? [];
+      return Number(digits) * DURATION_UNITS[unit as keyof typeof DURATION_UNITS];
+    });
+
+const SIZE_UNITS = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 } as const;
+
+/** A size as Elasticsearch writes it (`50gb`, `512mb`, `100b`); parsed to bytes. */
+export const size = () =>
+  z
+    .string()
+    .regex(/^\d+(b|kb|mb|gb|tb)$/i, 'a size such as 512mb or 30gb')
+    .transform((value) => {
+      const [, digits = '0', unit = 'b'] = /^(\d+)([a-z]+)$/i.exec(value) ?? [];
+      return Number(digits) * SIZE_UNITS[unit.toLowerCase() as keyof typeof SIZE_UNITS];
+    });
+
 export const oneOf = <const T extends readonly [string, ...string[]]>(values: T) => z.enum(values);
 
 export function env<T>(spec: EnvSpec<T>): EnvSpec<T> {

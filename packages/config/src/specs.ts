@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, env, int, name, oneOf, str, url } from './spec.ts';
+import { bool, duration, env, int, name, oneOf, size, str, url } from './spec.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -24,13 +24,14 @@ export const SPECS = {
   STORE_ADAPTER: env({ name: 'STORE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded', 'elasticsearch']), default: 'embedded', unit: 'name', description: 'EventStore adapter. `embedded`: SQLite file under DATA_DIR. `elasticsearch`: Elasticsearch 8 or 9 (ELASTIC_*).' }),
   CACHE_ADAPTER: env({ name: 'CACHE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'ProfileCache adapter. `embedded`: in-process LRU.' }),
   CONFIG_ADAPTER: env({ name: 'CONFIG_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'ConfigStore adapter. `embedded`: SQLite file under DATA_DIR.' }),
-  JOBS_ADAPTER: env({ name: 'JOBS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'Jobs adapter. `embedded`: in-process scheduler.' }),
+  JOBS_ADAPTER: env({ name: 'JOBS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded', 'bullmq']), default: 'embedded', unit: 'name', description: 'Jobs adapter. `embedded`: in-process scheduler (each process runs its jobs). `bullmq`: BullMQ on Redis (REDIS_HOST), each run once across all replicas.' }),
 
   BUS_TOPIC_EVENTS: env({ name: 'BUS_TOPIC_EVENTS', group: 'Bus', schema: name(), default: 'events', unit: 'name', description: 'Topic of the `events` output (tracked events, API → workers).' }),
   BUS_TOPIC_DEAD_LETTERS: env({ name: 'BUS_TOPIC_DEAD_LETTERS', group: 'Bus', schema: name(), default: 'dead-letters', unit: 'name', description: 'Topic of the `dead-letters` output (events that can never be stored, with reasons).' }),
   BUS_SUBSCRIPTION: env({ name: 'BUS_SUBSCRIPTION', group: 'Bus', schema: name(), default: 'storage', unit: 'name', description: 'Subscription the storage workers share.' }),
   BUS_PUBLISH_TIMEOUT: env({ name: 'BUS_PUBLISH_TIMEOUT', group: 'Bus', schema: int(10, 120_000), default: '5000', unit: 'ms', description: 'Longest wait for the bus acknowledgement before /track answers 503 BUS_UNAVAILABLE.' }),
   BUS_MAX_REDELIVER: env({ name: 'BUS_MAX_REDELIVER', group: 'Bus', schema: int(1, 1000), default: '10', unit: 'deliveries', description: 'Deliveries of a message that keeps failing before it is dead-lettered.' }),
+  PULSAR_MAX_REDELIVER: env({ name: 'PULSAR_MAX_REDELIVER', group: 'Pulsar', schema: int(1, 1000), default: undefined, unit: 'deliveries', description: 'With BUS_ADAPTER=pulsar: deliveries of a message that keeps failing before it goes to the dead-letter topic. Unset: BUS_MAX_REDELIVER.' }),
   BUS_NACK_DELAY: env({ name: 'BUS_NACK_DELAY', group: 'Bus', schema: int(0, 3_600_000), default: '1000', unit: 'ms', description: 'Delay before a negatively acknowledged message is delivered again.' }),
   BUS_SEGMENT_SIZE: env({ name: 'BUS_SEGMENT_SIZE', group: 'Bus', schema: int(64 * KiB, 4096 * MiB), default: String(64 * MiB), unit: 'bytes', description: 'Embedded log: size at which a segment file is closed; fully acknowledged segments are deleted.' }),
   BUS_FSYNC: env({ name: 'BUS_FSYNC', group: 'Bus', schema: bool(), default: 'true', unit: 'boolean', description: 'Embedded log: fdatasync each group commit before acknowledging (off survives a process crash, not a power loss).' }),
@@ -64,13 +65,29 @@ export const SPECS = {
   ELASTIC_REFRESH_INTERVAL: env({ name: 'ELASTIC_REFRESH_INTERVAL', group: 'Elasticsearch', schema: z.string().regex(/^(-1|\d+(ms|s|m))$/, 'a time such as 1s, 500ms or -1'), default: '1s', unit: 'time', description: 'How soon written events become searchable (the read API).' }),
   TENANT_NAME: env({ name: 'TENANT_NAME', group: 'Elasticsearch', schema: name(), default: undefined, unit: 'name', description: 'Prefix of every index, alias and template (`<tenant>-sluice-events`), for several tenants on one cluster.' }),
 
+  ELASTIC_LIFECYCLE: env({ name: 'ELASTIC_LIFECYCLE', group: 'Elasticsearch lifecycle', schema: oneOf(['auto', 'ilm', 'sluice', 'off']), default: 'auto', unit: 'mode', description: 'Who moves event indices hot → warm → cold → delete. `ilm`: an ILM policy in the cluster. `sluice`: Sluice\'s lifecycle job (rollover, tier moves, forcemerge, delete), once across the cluster. `auto`: ILM where the cluster has it, else Sluice. `off`: nobody (rollover included).' }),
+  ELASTIC_ROLLOVER_MAX_PRIMARY_SHARD_SIZE: env({ name: 'ELASTIC_ROLLOVER_MAX_PRIMARY_SHARD_SIZE', group: 'Elasticsearch lifecycle', schema: size(), default: '30gb', unit: 'size', description: 'Roll the events write index over when its largest primary shard reaches this (Elastic: 10–50 GB per shard).' }),
+  ELASTIC_ROLLOVER_MAX_AGE: env({ name: 'ELASTIC_ROLLOVER_MAX_AGE', group: 'Elasticsearch lifecycle', schema: duration('d'), default: '7d', unit: 'duration', description: 'Roll the events write index over when it is this old.' }),
+  ELASTIC_ROLLOVER_MAX_DOCS: env({ name: 'ELASTIC_ROLLOVER_MAX_DOCS', group: 'Elasticsearch lifecycle', schema: int(1), default: '200000000', unit: 'documents', description: 'Roll the events write index over when it holds this many events.' }),
+  ELASTIC_WARM_AFTER: env({ name: 'ELASTIC_WARM_AFTER', group: 'Elasticsearch lifecycle', schema: duration('d'), default: '7d', unit: 'duration', description: 'Time after rollover when an events index moves to warm nodes (read-only, force-merged). 0 skips the warm phase.' }),
+  ELASTIC_COLD_AFTER: env({ name: 'ELASTIC_COLD_AFTER', group: 'Elasticsearch lifecycle', schema: duration('d'), default: '30d', unit: 'duration', description: 'Time after rollover when an events index moves to cold nodes. 0 skips the cold phase.' }),
+  ELASTIC_FORCEMERGE_SEGMENTS: env({ name: 'ELASTIC_FORCEMERGE_SEGMENTS', group: 'Elasticsearch lifecycle', schema: int(0, 1024), default: '1', unit: 'segments', description: 'Segments per shard an index is force-merged to in warm (0: no force-merge).' }),
+  ELASTIC_SNAPSHOT_REPOSITORY: env({ name: 'ELASTIC_SNAPSHOT_REPOSITORY', group: 'Elasticsearch snapshots', schema: name(), default: undefined, unit: 'name', description: 'Snapshot repository Sluice snapshots its indices into (SLM where the cluster has it, else Sluice\'s snapshot job). Unset: no snapshots.' }),
+  ELASTIC_SNAPSHOT_REPOSITORY_TYPE: env({ name: 'ELASTIC_SNAPSHOT_REPOSITORY_TYPE', group: 'Elasticsearch snapshots', schema: oneOf(['existing', 'fs', 's3']), default: 'existing', unit: 'type', description: '`existing`: the repository is registered already (for example by the operator, with its credentials). `fs` or `s3`: Sluice registers it at init with ELASTIC_SNAPSHOT_LOCATION.' }),
+  ELASTIC_SNAPSHOT_LOCATION: env({ name: 'ELASTIC_SNAPSHOT_LOCATION', group: 'Elasticsearch snapshots', schema: str(1, 1024), default: undefined, unit: 'path or bucket', description: '`fs`: a directory listed in every node\'s `path.repo`. `s3`: the bucket name.' }),
+  ELASTIC_SNAPSHOT_INTERVAL: env({ name: 'ELASTIC_SNAPSHOT_INTERVAL', group: 'Elasticsearch snapshots', schema: duration('s'), default: '1d', unit: 'duration', description: 'How often a snapshot of Sluice\'s indices is taken.' }),
+  ELASTIC_SNAPSHOT_KEEP: env({ name: 'ELASTIC_SNAPSHOT_KEEP', group: 'Elasticsearch snapshots', schema: int(1, 10_000), default: '30', unit: 'snapshots', description: 'Most recent successful snapshots kept; older ones are deleted.' }),
+
+  REDIS_HOST: env({ name: 'REDIS_HOST', group: 'Redis', schema: url(['redis', 'rediss']), default: 'redis://127.0.0.1:6379', unit: 'URL', description: 'Redis URL (`redis://host:port/db`, `rediss://` for TLS), used by JOBS_ADAPTER=bullmq.' }),
+  REDIS_PASSWORD: env({ name: 'REDIS_PASSWORD', group: 'Redis', schema: str(1, 1024), default: undefined, unit: 'secret', description: 'Redis password (AUTH). Unset: none.', secret: true }),
+
   STORAGE_BATCH_SIZE: env({ name: 'STORAGE_BATCH_SIZE', group: 'Storage worker', schema: int(1, 10_000), default: '500', unit: 'events', description: 'Events per store write; a batch is written when full or at STORAGE_FLUSH_INTERVAL.' }),
   STORAGE_FLUSH_INTERVAL: env({ name: 'STORAGE_FLUSH_INTERVAL', group: 'Storage worker', schema: int(1, 60_000), default: '1000', unit: 'ms', description: 'Longest time an event waits in a partial batch before it is written.' }),
   STORAGE_RETRY_BASE_DELAY: env({ name: 'STORAGE_RETRY_BASE_DELAY', group: 'Storage worker', schema: int(1, 60_000), default: '200', unit: 'ms', description: 'First retry delay after a retryable store failure; doubles each attempt, with jitter.' }),
   STORAGE_RETRY_MAX_DELAY: env({ name: 'STORAGE_RETRY_MAX_DELAY', group: 'Storage worker', schema: int(1, 600_000), default: '30000', unit: 'ms', description: 'Upper bound of one retry delay. The worker retries a stalled store without end, holding at most one batch.' }),
 
-  EVENTS_RETENTION: env({ name: 'EVENTS_RETENTION', group: 'Storage worker', schema: int(0, 36_500), default: '0', unit: 'days', description: 'Events older than this are deleted by the lifecycle job (0 keeps them forever).' }),
-  LIFECYCLE_INTERVAL: env({ name: 'LIFECYCLE_INTERVAL', group: 'Storage worker', schema: int(1, 604_800), default: '3600', unit: 's', description: 'How often the lifecycle job (retention, rollover) runs, once across the cluster.' }),
+  EVENTS_RETENTION: env({ name: 'EVENTS_RETENTION', group: 'Storage worker', schema: duration('d'), default: '0', unit: 'days or duration', description: 'Events older than this are deleted by the lifecycle (bare digits are days; `12h`, `30s` also work; 0 keeps them forever). Elasticsearch: an events index is deleted this long after its rollover.' }),
+  LIFECYCLE_INTERVAL: env({ name: 'LIFECYCLE_INTERVAL', group: 'Storage worker', schema: int(1, 604_800), default: '600', unit: 's', description: 'How often the lifecycle job (retention; with Sluice\'s Elasticsearch lifecycle also rollover, tier moves, forcemerge) runs, once across the cluster.' }),
 
   KEEP_PROFILE_IN_CACHE_FOR: env({ name: 'KEEP_PROFILE_IN_CACHE_FOR', group: 'Cache', schema: int(1, 31_536_000), default: '3600', unit: 's', description: 'How long a known profile id stays in the profile cache.' }),
   KEEP_SESSION_IN_CACHE_FOR: env({ name: 'KEEP_SESSION_IN_CACHE_FOR', group: 'Cache', schema: int(1, 31_536_000), default: '1800', unit: 's', description: 'How long a session → profile binding stays in the cache (sliding).' }),

@@ -15,6 +15,21 @@ describe('configuration', () => {
     expect(loadConfig({ SOURCE_CACHE_TTL: '3', LIFECYCLE_INTERVAL: '2' })).toMatchObject({ http: { sourceCacheTtlMs: 3000 }, lifecycle: { intervalMs: 2000 } });
   });
 
+  it('reads durations (bare digits in the variable\'s unit) and Elasticsearch sizes', () => {
+    const config = loadConfig({ EVENTS_RETENTION: '90', ELASTIC_WARM_AFTER: '30s', ELASTIC_COLD_AFTER: '12h', ELASTIC_ROLLOVER_MAX_PRIMARY_SHARD_SIZE: '512MB', ELASTIC_SNAPSHOT_REPOSITORY: 'backups', ELASTIC_SNAPSHOT_INTERVAL: '3600' });
+    expect(config.lifecycle.retentionMs).toBe(90 * 86_400_000);
+    expect(config.elasticLifecycle).toMatchObject({ warmAfterMs: 30_000, coldAfterMs: 12 * 3_600_000, deleteAfterMs: 90 * 86_400_000, rollover: { maxPrimaryShardSizeBytes: 512 * 1024 ** 2, maxAgeMs: 7 * 86_400_000 } });
+    expect(config.snapshots).toMatchObject({ enabled: true, repository: 'backups', type: 'existing', intervalMs: 3_600_000, keep: 30 });
+    expect(() => loadConfig({ ELASTIC_WARM_AFTER: '7 days' })).toThrow(/ELASTIC_WARM_AFTER: a duration/);
+    expect(() => loadConfig({ ELASTIC_ROLLOVER_MAX_PRIMARY_SHARD_SIZE: '30' })).toThrow(/a size such as/);
+  });
+
+  it('takes PULSAR_MAX_REDELIVER on Pulsar, BUS_MAX_REDELIVER otherwise', () => {
+    expect(loadConfig({ BUS_MAX_REDELIVER: '4', PULSAR_MAX_REDELIVER: '7' }).bus.maxRedeliver).toBe(4);
+    expect(loadConfig({ BUS_ADAPTER: 'pulsar', BUS_MAX_REDELIVER: '4', PULSAR_MAX_REDELIVER: '7' }).bus.maxRedeliver).toBe(7);
+    expect(loadConfig({ BUS_ADAPTER: 'pulsar', BUS_MAX_REDELIVER: '4' }).bus.maxRedeliver).toBe(4);
+  });
+
   it('lists every invalid value at once', () => {
     expect(() => loadConfig({ PORT: 'eighty', STORAGE_BATCH_SIZE: '0', LOGGING_LEVEL: 'loud', BUS_FSYNC: 'maybe' })).toThrow(
       expect.objectContaining({ code: 'CONFIG_INVALID', details: expect.arrayContaining([expect.objectContaining({ path: 'PORT' }), expect.objectContaining({ path: 'STORAGE_BATCH_SIZE' }), expect.objectContaining({ path: 'LOGGING_LEVEL' }), expect.objectContaining({ path: 'BUS_FSYNC' })]) }),
@@ -35,6 +50,10 @@ describe('configuration', () => {
   it('checks cross-field rules', () => {
     expect(() => loadConfig({ BUS_TOPIC_EVENTS: 'same', BUS_TOPIC_DEAD_LETTERS: 'same' })).toThrow(/must differ/);
     expect(() => loadConfig({ STORAGE_RETRY_BASE_DELAY: '500', STORAGE_RETRY_MAX_DELAY: '100' })).toThrow(/at least STORAGE_RETRY_BASE_DELAY/);
+    expect(() => loadConfig({ STORE_ADAPTER: 'elasticsearch', ELASTIC_WARM_AFTER: '10d', ELASTIC_COLD_AFTER: '5d' })).toThrow(/phases must come in order/);
+    expect(() => loadConfig({ STORE_ADAPTER: 'elasticsearch', ELASTIC_COLD_AFTER: '0', EVENTS_RETENTION: '3d' })).toThrow(/phases must come in order/);
+    expect(loadConfig({ STORE_ADAPTER: 'elasticsearch', ELASTIC_WARM_AFTER: '0', ELASTIC_COLD_AFTER: '0', EVENTS_RETENTION: '3d' }).elasticLifecycle.deleteAfterMs).toBe(3 * 86_400_000);
+    expect(() => loadConfig({ ELASTIC_SNAPSHOT_REPOSITORY: 'backups', ELASTIC_SNAPSHOT_REPOSITORY_TYPE: 'fs' })).toThrow(/ELASTIC_SNAPSHOT_LOCATION: required/);
   });
 
   it('rejects topic names that could inject a path or pattern', () => {

@@ -7,11 +7,11 @@ import { runEventStoreConformance, sampleEvent } from '../src/conformance.ts';
 
 runEventStoreConformance('embedded', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-store-'));
-  return { store: new SqliteEventStore({ path: join(dir, 'events.sqlite'), retentionDays: 0 }), cleanup: () => rm(dir, { recursive: true, force: true }) };
+  return { store: new SqliteEventStore({ path: join(dir, 'events.sqlite'), retentionMs: 0 }), cleanup: () => rm(dir, { recursive: true, force: true }) };
 });
 
 it('deletes events past the retention period in maintain()', async () => {
-  const store = new SqliteEventStore({ path: ':memory:', retentionDays: 30 });
+  const store = new SqliteEventStore({ path: ':memory:', retentionMs: 30 * 86_400_000 });
   const old = sampleEvent({ time: '2026-01-01T00:00:00.000Z' });
   const recent = sampleEvent({ time: '2026-03-01T00:00:00.000Z' });
   await store.writeEvents([old, recent]);

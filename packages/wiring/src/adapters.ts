@@ -3,7 +3,7 @@ import { EmbeddedBus, PulsarWsBus, SpooledBus, bootstrapPulsarNamespace, type Ev
 import { LruProfileCache, type ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
-import { InProcessJobs, type Jobs } from '@sluice/jobs';
+import { BullMqJobs, InProcessJobs, type Jobs } from '@sluice/jobs';
 import type { HealthCheck, Logger } from '@sluice/observability';
 import { ElasticStore, SqliteEventStore, type EventStore } from '@sluice/store';
 
@@ -31,12 +31,12 @@ export async function createAdapters<P extends Port>(config: Config, logger: Log
   if (wanted.has('cache')) built.cache = new LruProfileCache({ maxEntries: config.cache.maxEntries });
   if (wanted.has('store')) built.store = await createStore(config, logger);
   if (wanted.has('bus')) built.bus = await createBus(config, logger, options.publisher === true);
-  if (wanted.has('jobs')) built.jobs = new InProcessJobs((job, error) => logger.error({ job, err: error }, 'job failed'));
+  if (wanted.has('jobs')) built.jobs = createJobs(config, logger);
   return built as Pick<Adapters, P>;
 }
 
 async function createStore(config: Config, logger: Logger): Promise<EventStore> {
-  if (config.adapters.store === 'embedded') return new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionDays: config.lifecycle.retentionDays });
+  if (config.adapters.store === 'embedded') return new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionMs: config.lifecycle.retentionMs });
   const elastic = config.elastic;
   const store = new ElasticStore({
     nodes: elastic.nodes,
@@ -101,6 +101,12 @@ async function createBus(config: Config, logger: Logger, spool: boolean): Promis
     compactionIntervalMs: 2000,
   });
   return new SpooledBus(bus, local, { handoverMs: pulsar.spool.handoverMs, maxBytes: pulsar.spool.maxBytes, readyBelow: pulsar.spool.readyBelow, openCircuitMs: 2000, logger });
+}
+
+function createJobs(config: Config, logger: Logger): Jobs {
+  const onError = (job: string, error: unknown) => logger.error({ job, err: error }, 'job failed');
+  if (config.adapters.jobs === 'embedded') return new InProcessJobs(onError);
+  return new BullMqJobs({ url: config.redis.url, ...(config.redis.password === undefined ? {} : { password: config.redis.password }), prefix: config.jobs.prefix }, onError);
 }
 
 async function createConfigStore(config: Config, logger: Logger): Promise<ConfigStore> {

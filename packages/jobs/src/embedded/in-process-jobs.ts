@@ -1,10 +1,12 @@
 import type { DependencyHealth } from '@sluice/observability';
-import type { JobHandler, Jobs } from '../port.ts';
+import type { JobData, JobHandler, JobResult, Jobs } from '../port.ts';
 
-interface ScheduledJob {
+interface RegisteredJob {
   readonly handler: JobHandler;
-  readonly timer: NodeJS.Timeout;
-  running: Promise<void> | undefined;
+  readonly timer: NodeJS.Timeout | undefined;
+  /** The run in progress or queued last; the next run starts after it. */
+  tail: Promise<unknown>;
+  running: boolean;
   runs: number;
   failures: number;
   lastError: string | undefined;
@@ -12,7 +14,7 @@ interface ScheduledJob {
 
 /** The embedded Jobs adapter: timers in this process (one process = "once across the cluster"). */
 export class InProcessJobs implements Jobs {
-  private readonly jobs = new Map<string, ScheduledJob>();
+  private readonly jobs = new Map<string, RegisteredJob>();
   private closed = false;
 
   private readonly onError: (job: string, error: unknown) => void;
@@ -22,46 +24,65 @@ export class InProcessJobs implements Jobs {
   }
 
   every(name: string, intervalMs: number, handler: JobHandler): void {
-    if (this.jobs.has(name)) throw new Error(`job ${name} is already scheduled`);
-    const timer = setInterval(() => void this.run(name), intervalMs);
+    const timer = setInterval(() => {
+      const job = this.jobs.get(name);
+      // A tick finding the job still running is skipped: ticks never queue up behind a slow run.
+      if (job !== undefined && !job.running) this.run(name, {}).catch(() => undefined);
+    }, intervalMs);
     timer.unref();
-    this.jobs.set(name, { handler, timer, running: undefined, runs: 0, failures: 0, lastError: undefined });
+    this.register(name, handler, timer);
   }
 
-  async runNow(name: string): Promise<void> {
-    if (!this.jobs.has(name)) throw new Error(`no job named ${name}`);
-    await this.run(name);
+  define(name: string, handler: JobHandler): void {
+    this.register(name, handler, undefined);
+  }
+
+  runNow(name: string, data: JobData = {}): Promise<JobResult> {
+    if (!this.jobs.has(name)) return Promise.reject(new Error(`no job named ${name}`));
+    return this.run(name, data);
   }
 
   async health(): Promise<DependencyHealth> {
-    const jobs = Object.fromEntries([...this.jobs].map(([name, job]) => [name, { runs: job.runs, failures: job.failures, running: job.running !== undefined, lastError: job.lastError }]));
+    const jobs = Object.fromEntries([...this.jobs].map(([name, job]) => [name, { runs: job.runs, failures: job.failures, running: job.running, lastError: job.lastError }]));
     return { ok: !this.closed, adapter: 'embedded', detail: { jobs } };
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const job of this.jobs.values()) clearInterval(job.timer);
-    await Promise.all([...this.jobs.values()].map((job) => job.running ?? Promise.resolve()));
+    await Promise.all([...this.jobs.values()].map((job) => job.tail.catch(() => undefined)));
   }
 
-  private run(name: string): Promise<void> {
+  private register(name: string, handler: JobHandler, timer: NodeJS.Timeout | undefined): void {
+    if (this.jobs.has(name)) {
+      clearInterval(timer);
+      throw new Error(`job ${name} is already registered`);
+    }
+    this.jobs.set(name, { handler, timer, tail: Promise.resolve(), running: false, runs: 0, failures: 0, lastError: undefined });
+  }
+
+  private run(name: string, data: JobData): Promise<JobResult> {
     const job = this.jobs.get(name);
-    if (job === undefined || this.closed) return Promise.resolve();
-    job.running ??= this.execute(name, job).finally(() => {
-      job.running = undefined;
-    });
-    return job.running;
+    if (job === undefined || this.closed) return Promise.reject(new Error(`jobs are closed; ${name} did not run`));
+    const run = job.tail.catch(() => undefined).then(() => this.execute(name, job, data));
+    job.tail = run;
+    return run;
   }
 
-  private async execute(name: string, job: ScheduledJob): Promise<void> {
+  private async execute(name: string, job: RegisteredJob, data: JobData): Promise<JobResult> {
     job.runs += 1;
+    job.running = true;
     try {
-      await job.handler();
+      const result = (await job.handler(data)) ?? undefined;
       job.lastError = undefined;
+      return result;
     } catch (error) {
       job.failures += 1;
       job.lastError = error instanceof Error ? error.message : String(error);
       this.onError(name, error);
+      throw error;
+    } finally {
+      job.running = false;
     }
   }
 }

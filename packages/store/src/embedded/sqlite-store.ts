@@ -9,8 +9,8 @@ import type { EventPage, EventQuery, EventStore, MaintenanceReport, ProfileRecor
 export interface SqliteStoreOptions {
   /** The database file (`:memory:` for a throw-away store). */
   readonly path: string;
-  /** Events older than this many days are deleted by `maintain()`; 0 keeps them forever. */
-  readonly retentionDays: number;
+  /** Events older than this (ms) are deleted by `maintain()`; 0 keeps them forever. */
+  readonly retentionMs: number;
 }
 
 const SCHEMA = `
@@ -147,8 +147,8 @@ export class SqliteEventStore implements EventStore {
 
   async maintain(now: Date): Promise<MaintenanceReport> {
     this.assertOpen();
-    if (this.options.retentionDays <= 0) return { actions: [] };
-    const cutoff = new Date(now.getTime() - this.options.retentionDays * 86_400_000).toISOString();
+    if (this.options.retentionMs <= 0) return { actions: [] };
+    const cutoff = new Date(now.getTime() - this.options.retentionMs).toISOString();
     const { changes } = this.db.prepare('DELETE FROM events WHERE time < ?').run(cutoff);
     return { actions: [`deleted ${changes} events older than ${cutoff}`] };
   }
