@@ -50,6 +50,7 @@ export interface Config {
   readonly pulsar: {
     readonly host: string;
     readonly webHost: string;
+    readonly transport: Parsed['PULSAR_TRANSPORT'];
     readonly authToken: string | undefined;
     readonly tenant: string;
     readonly namespace: string;
@@ -170,6 +171,7 @@ function toConfig(v: Parsed): Config {
     pulsar: {
       host: v.PULSAR_HOST,
       webHost: v.PULSAR_WEB_HOST,
+      transport: v.PULSAR_TRANSPORT,
       authToken: v.PULSAR_AUTH_TOKEN,
       tenant: v.PULSAR_TENANT,
       namespace: v.PULSAR_NAMESPACE,

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { EmbeddedBus, PulsarWsBus, SpooledBus, bootstrapPulsarNamespace, type EventBus } from '@sluice/bus';
+import { EmbeddedBus, PulsarNativeBus, PulsarWsBus, SpooledBus, bootstrapPulsarNamespace, loadNativePulsar, type EventBus } from '@sluice/bus';
 import { LruProfileCache, type ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
+import { SluiceError } from '@sluice/core';
 import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
 import { BullMqJobs, InProcessJobs, type Jobs } from '@sluice/jobs';
 import type { HealthCheck, Logger } from '@sluice/observability';
@@ -82,8 +83,7 @@ async function createBus(config: Config, logger: Logger, spool: boolean): Promis
     retentionSizeMb: pulsar.retentionSizeMb,
   });
   if (report.changed.length > 0) logger.warn({ changed: report.changed }, 'created or updated Pulsar tenant, namespace, policies or topics');
-  const bus = new PulsarWsBus({
-    webServiceUrl: pulsar.webHost,
+  const common = {
     ...(pulsar.authToken === undefined ? {} : { authToken: pulsar.authToken }),
     tenant: pulsar.tenant,
     namespace: pulsar.namespace,
@@ -91,7 +91,15 @@ async function createBus(config: Config, logger: Logger, spool: boolean): Promis
     sendTimeoutMs: pulsar.publishTimeoutMs,
     batching: pulsar.producerBatching,
     compression: pulsar.compression,
-  });
+  };
+  let bus: EventBus | undefined;
+  if (pulsar.transport !== 'websocket') {
+    const native = await loadNativePulsar();
+    if ('module' in native) bus = new PulsarNativeBus(native.module, { ...common, serviceUrl: pulsar.host });
+    else if (pulsar.transport === 'native') throw new SluiceError('CONFIG_INVALID', `PULSAR_TRANSPORT=native but the pulsar-client binding does not load: ${native.error}`);
+    else logger.info({ reason: native.error }, 'pulsar-client does not load; using the WebSocket transport');
+  }
+  bus ??= new PulsarWsBus({ ...common, webServiceUrl: pulsar.webHost });
   if (!spool || !pulsar.spool.enabled) return bus;
   const local = await EmbeddedBus.open({
     dir: join(config.dataDir, 'spool'),
