@@ -53,6 +53,7 @@ async function createStore(config: Config, logger: Logger): Promise<EventStore> 
     shards: elastic.shards,
     replicas: elastic.replicas,
     refreshInterval: elastic.refreshInterval,
+    lifecycle: config.elasticLifecycle,
   });
   // Templates, the write alias and the first indices: idempotent, safe from every replica.
   const done = await store.init();

@@ -4,6 +4,7 @@ import { SluiceError, type TrackedEvent } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { EventPage, EventQuery, EventStore, MaintenanceReport, ProfileRecord, SessionRecord, WriteOutcome } from '../port.ts';
+import { TIER_PREFERENCE, ilmPolicy, planLifecycle, rolloverConditions, type EventsIndexState, type LifecycleAction, type LifecycleSettings } from './lifecycle.ts';
 import { eventsMappings, profileMappings, sessionMappings } from './mappings.ts';
 
 export interface ElasticStoreOptions {
@@ -25,7 +26,12 @@ export interface ElasticStoreOptions {
   readonly refreshInterval: string;
   /** Make writes visible to searches before they return (tests; costs up to one refresh). */
   readonly refreshOnWrite?: boolean;
+  /** The events lifecycle; absent: `off` (the write index is never rolled over). */
+  readonly lifecycle?: LifecycleSettings;
 }
+
+const isResponse = (error: unknown, type: string): boolean =>
+  error instanceof errors.ResponseError && (error.body as { error?: { type?: string } } | undefined)?.error?.type === type;
 
 /** Optimistic-concurrency retries of one profile or session upsert batch. */
 const UPSERT_ATTEMPTS = 5;
@@ -42,6 +48,8 @@ export class ElasticStore implements EventStore {
   private readonly client: Client;
   private readonly options: ElasticStoreOptions;
   private closed = false;
+  /** Who runs the lifecycle, decided at init from the mode and the cluster's features. */
+  private lifecycleRunner: 'ilm' | 'sluice' | 'off' | undefined;
 
   constructor(options: ElasticStoreOptions) {
     this.options = options;
@@ -67,6 +75,7 @@ export class ElasticStore implements EventStore {
       profiles: `${p}sluice-profiles`,
       sessions: `${p}sluice-sessions`,
       template: `${p}sluice-events`,
+      policy: `${p}sluice-events`,
     };
   }
 
@@ -79,8 +88,15 @@ export class ElasticStore implements EventStore {
     const done: string[] = [];
     const names = this.names;
     const settings = { number_of_shards: this.options.shards, number_of_replicas: this.options.replicas, refresh_interval: this.options.refreshInterval };
-    await this.call(() => this.client.indices.putIndexTemplate({ name: names.template, index_patterns: [names.eventsPattern], priority: 200, template: { settings, mappings: eventsMappings() } }));
-    done.push(`index template ${names.template}`);
+    const runner = await this.lifecycleRunnerFor();
+    let lifecycleSettings = {};
+    if (runner === 'ilm' && this.options.lifecycle) {
+      await this.call(() => this.client.ilm.putLifecycle({ name: names.policy, policy: ilmPolicy(this.options.lifecycle!) }));
+      done.push(`ILM policy ${names.policy}`);
+      lifecycleSettings = { 'index.lifecycle.name': names.policy, 'index.lifecycle.rollover_alias': names.eventsAlias };
+    }
+    await this.call(() => this.client.indices.putIndexTemplate({ name: names.template, index_patterns: [names.eventsPattern], priority: 200, template: { settings: { ...settings, ...lifecycleSettings }, mappings: eventsMappings() }, _meta: { managed_by: 'sluice', lifecycle: runner } }));
+    done.push(`index template ${names.template} (lifecycle: ${runner})`);
     if (!(await this.call(() => this.client.indices.existsAlias({ name: names.eventsAlias })))) {
       if (await this.createIndex(names.firstEventsIndex, { aliases: { [names.eventsAlias]: { is_write_index: true } } })) done.push(`index ${names.firstEventsIndex} (write alias ${names.eventsAlias})`);
     }
@@ -95,7 +111,7 @@ export class ElasticStore implements EventStore {
       await this.client.indices.create({ index, ...body });
       return true;
     } catch (error) {
-      if (error instanceof errors.ResponseError && (error.body as { error?: { type?: string } } | undefined)?.error?.type === 'resource_already_exists_exception') return false;
+      if (isResponse(error, 'resource_already_exists_exception')) return false;
       throw this.unavailable(error);
     }
   }
@@ -107,6 +123,7 @@ export class ElasticStore implements EventStore {
     const existing = Object.keys(await this.call(() => this.client.indices.get({ index: [names.eventsPattern, names.profiles, names.sessions], ignore_unavailable: true, allow_no_indices: true })));
     if (existing.length > 0) await this.call(() => this.client.indices.delete({ index: existing }));
     await this.client.indices.deleteIndexTemplate({ name: names.template }).catch(() => undefined);
+    await this.client.ilm.deleteLifecycle({ name: names.policy }).catch(() => undefined);
   }
 
   async writeEvents(events: readonly TrackedEvent[]): Promise<WriteOutcome[]> {
@@ -208,10 +225,82 @@ export class ElasticStore implements EventStore {
     return response.hits.hits.length > limit && last !== undefined ? { events, next: encodeCursor({ time: last.time, id: last.id }) } : { events };
   }
 
+  /** ILM where asked for (or, with `auto`, where the cluster has it); else Sluice's own job. */
+  private async lifecycleRunnerFor(): Promise<'ilm' | 'sluice' | 'off'> {
+    if (this.lifecycleRunner !== undefined) return this.lifecycleRunner;
+    const mode = this.options.lifecycle?.mode ?? 'off';
+    let runner: 'ilm' | 'sluice' | 'off' = mode === 'auto' ? 'sluice' : mode;
+    if (mode === 'auto' || mode === 'ilm') {
+      // The minimal distribution has no ILM: its _ilm endpoints do not exist.
+      const hasIlm = await this.client.ilm.getStatus().then(() => true, () => false);
+      if (hasIlm) runner = 'ilm';
+      else if (mode === 'ilm') throw new SluiceError('STORE_UNAVAILABLE', 'ELASTIC_LIFECYCLE=ilm but this cluster has no ILM (use auto or sluice)');
+    }
+    this.lifecycleRunner = runner;
+    return runner;
+  }
+
+  /**
+   * Sluice's lifecycle pass where the cluster has no ILM: rollover of the write index on the
+   * configured conditions, then warm (read-only, tier preference, forcemerge), cold, delete.
+   */
   async maintain(now: Date): Promise<MaintenanceReport> {
-    // The lifecycle (rollover, tiers, forcemerge, delete) is issue 4's next step.
-    void now;
-    return { actions: [] };
+    this.assertOpen();
+    const lifecycle = this.options.lifecycle;
+    if (lifecycle === undefined || (await this.lifecycleRunnerFor()) !== 'sluice') return { actions: [] };
+    const actions: string[] = [];
+    for (const action of planLifecycle(await this.eventsIndices(), now.getTime(), lifecycle)) {
+      const done = await this.apply(action, lifecycle);
+      if (done !== undefined) actions.push(done);
+    }
+    return { actions };
+  }
+
+  private async eventsIndices(): Promise<EventsIndexState[]> {
+    const names = this.names;
+    const indices = await this.call(() => this.client.indices.get({ index: names.eventsPattern, features: ['aliases', 'settings'], flat_settings: true, allow_no_indices: true, ignore_unavailable: true }));
+    return Object.entries(indices).map(([name, index]) => {
+      const settings = (index.settings ?? {}) as Record<string, string | undefined>;
+      return {
+        name,
+        createdAt: Number(settings['index.creation_date'] ?? 0),
+        isWriteIndex: index.aliases?.[names.eventsAlias]?.is_write_index === true,
+        tierPreference: settings['index.routing.allocation.include._tier_preference'],
+        writeBlocked: settings['index.blocks.write'] === 'true',
+      };
+    });
+  }
+
+  private async apply(action: LifecycleAction, lifecycle: LifecycleSettings): Promise<string | undefined> {
+    const index = action.index;
+    switch (action.kind) {
+      case 'rollover': {
+        try {
+          const result = await this.client.indices.rollover({ alias: this.names.eventsAlias, new_index: action.next, conditions: rolloverConditions(lifecycle) });
+          return result.rolled_over ? `rolled ${index} over to ${action.next}` : undefined;
+        } catch (error) {
+          // Another replica's pass rolled over to the same name first: done.
+          if (isResponse(error, 'resource_already_exists_exception')) return undefined;
+          throw this.unavailable(error);
+        }
+      }
+      case 'warm': {
+        await this.call(() => this.client.indices.putSettings({ index, settings: { 'index.blocks.write': true, 'index.routing.allocation.include._tier_preference': TIER_PREFERENCE.warm } }));
+        if (lifecycle.forcemergeSegments > 0) await this.call(() => this.client.indices.forcemerge({ index, max_num_segments: lifecycle.forcemergeSegments, wait_for_completion: false }));
+        return `moved ${index} to warm${lifecycle.forcemergeSegments > 0 ? ` (force-merge to ${String(lifecycle.forcemergeSegments)} segments started)` : ''}`;
+      }
+      case 'cold':
+        await this.call(() => this.client.indices.putSettings({ index, settings: { 'index.blocks.write': true, 'index.routing.allocation.include._tier_preference': TIER_PREFERENCE.cold } }));
+        return `moved ${index} to cold`;
+      case 'delete':
+        try {
+          await this.client.indices.delete({ index });
+          return `deleted ${index}`;
+        } catch (error) {
+          if (error instanceof errors.ResponseError && error.statusCode === 404) return undefined;
+          throw this.unavailable(error);
+        }
+    }
   }
 
   async health(): Promise<DependencyHealth> {
