@@ -1,6 +1,7 @@
 // Elasticsearch from Maven Central's integ-test-zip distribution (no bundled JDK; 8.x runs
 // on Java 17). Two shapes: a single secured node (basic auth + TLS on HTTP, certificates
-// from openssl) and a 3-node tiered cluster (hot, warm, cold; all master-eligible).
+// from openssl) and a 3-node tiered cluster (hot, warm, cold; all master-eligible; content
+// indices on hot and warm, so that a 1-replica content index is green).
 import { chmodSync, chownSync, cpSync, existsSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpJson } from './http.ts';
@@ -41,7 +42,7 @@ const CLUSTER: Shape = {
   secured: false,
   nodes: [
     { name: 'hot', httpPort: 9201, transportPort: 9301, roles: ['master', 'data_hot', 'data_content'] },
-    { name: 'warm', httpPort: 9202, transportPort: 9302, roles: ['master', 'data_warm'] },
+    { name: 'warm', httpPort: 9202, transportPort: 9302, roles: ['master', 'data_warm', 'data_content'] },
     { name: 'cold', httpPort: 9203, transportPort: 9303, roles: ['master', 'data_cold'] },
   ],
 };

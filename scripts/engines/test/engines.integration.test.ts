@@ -33,7 +33,7 @@ describe('Elasticsearch 3-node tiered cluster', () => {
     await es(base, `/${index}`, { method: 'DELETE' });
   });
 
-  it('is green with one master-eligible node per data tier', async () => {
+  it('is green with one master-eligible node per data tier, content on hot and warm', async () => {
     const health = await es(base, '/_cluster/health?wait_for_nodes=3&timeout=30s');
     expect(health.body).toMatchObject({ status: 'green', number_of_nodes: 3, number_of_data_nodes: 3 });
     const nodes = await es(base, '/_nodes/_all/settings');
@@ -43,16 +43,14 @@ describe('Elasticsearch 3-node tiered cluster', () => {
     expect(roles).toEqual([
       { name: 'cold', roles: ['data_cold', 'master'] },
       { name: 'hot', roles: ['data_content', 'data_hot', 'master'] },
-      { name: 'warm', roles: ['data_warm', 'master'] },
+      { name: 'warm', roles: ['data_content', 'data_warm', 'master'] },
     ]);
   });
 
   it('allocates a replica on another node than its primary, and moves shards between tiers', async () => {
     const created = await es(base, `/${index}`, { method: 'PUT', body: { settings: { number_of_shards: 1, number_of_replicas: 1 } } });
     expect(created.status).toBe(200);
-    // A new index prefers data_content (the hot node only); with no preference the primary
-    // and its replica may use any two data nodes.
-    await es(base, `/${index}/_settings`, { method: 'PUT', body: { 'index.routing.allocation.include._tier_preference': null } });
+    // A new index prefers data_content: the hot and warm nodes hold its two copies.
     const green = await es(base, `/_cluster/health/${index}?wait_for_status=green&timeout=60s`);
     expect(green.body.status).toBe('green');
     const shards = (await es(base, `/_cat/shards/${index}?format=json&h=prirep,state,node`)).body as { prirep: string; state: string; node: string }[];
