@@ -27,3 +27,16 @@ export function runEngines(command: 'up' | 'down', names: readonly EngineName[])
   const result = spawnSync(process.execPath, ['--use-system-ca', join(REPO_ROOT, 'scripts/engines/engines.ts'), command, ...names], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`engines ${command} ${names.join(' ')} failed:\n${result.stderr}`);
 }
+
+/** SIGKILLs one node of a running engine (its whole process group), as a crash would. */
+export function killEngineNode(name: EngineName, node: string): void {
+  const dir = resolve(process.env['SLUICE_ENGINES_DIR'] ?? join(REPO_ROOT, '.engines'));
+  const pid = Number(readFileSync(join(dir, name, `${node}.pid`), 'utf8').trim());
+  process.kill(-pid, 'SIGKILL');
+}
+
+/** Resident memory of a process in bytes (Linux /proc). */
+export function residentBytes(pid: number): number {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
+  return Number(match?.[1] ?? 0) * 1024;
+}

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { EmbeddedBus, PulsarNativeBus, PulsarWsBus, SpooledBus, bootstrapPulsarNamespace, loadNativePulsar, type EventBus } from '@sluice/bus';
 import { LruProfileCache, type ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
-import { SluiceError } from '@sluice/core';
+import { SluiceError, backoffDelayMs } from '@sluice/core';
 import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
 import { BullMqJobs, InProcessJobs, type Jobs } from '@sluice/jobs';
 import type { HealthCheck, Logger } from '@sluice/observability';
@@ -56,9 +56,26 @@ async function createStore(config: Config, logger: Logger): Promise<EventStore> 
     lifecycle: config.elasticLifecycle,
   });
   // Templates, the write alias and the first indices: idempotent, safe from every replica.
-  const done = await store.init();
+  const done = await initWithin(store, STORE_STARTUP_WAIT_MS, logger);
   logger.info({ done }, 'Elasticsearch indices ready');
   return store;
+}
+
+/** How long a process waits at start for an unreachable Elasticsearch before it gives up (exit ≠ 0). */
+const STORE_STARTUP_WAIT_MS = 60_000;
+
+/** Runs the store's idempotent init, retrying with backoff while the cluster cannot answer. */
+async function initWithin(store: ElasticStore, waitMs: number, logger: Logger): Promise<string[]> {
+  const deadline = Date.now() + waitMs;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await store.init();
+    } catch (error) {
+      if (!(error instanceof SluiceError) || !error.retryable || Date.now() >= deadline) throw error;
+      logger.warn({ err: error, attempt }, 'Elasticsearch is not reachable yet; retrying');
+      await new Promise((resolve) => setTimeout(resolve, backoffDelayMs({ baseDelayMs: 250, maxDelayMs: 5000 }, attempt)));
+    }
+  }
 }
 
 /**

@@ -60,7 +60,10 @@ export class ElasticStore implements EventStore {
       tls: { ...(options.caFile ? { ca: readFileSync(options.caFile) } : {}), rejectUnauthorized: options.verifyCerts },
       compression: options.compression,
       requestTimeout: options.requestTimeoutMs,
-      maxRetries: 0,
+      // The transport retries on another node after a connection error or a 502/503/504 (a
+      // node down must not fail a request the others can serve); every write is idempotent.
+      // Timeouts are not retried here: the storage worker retries those with backoff.
+      maxRetries: Math.max(0, options.nodes.length - 1) + 1,
       agent: { connections: options.maxConnections },
     });
   }
@@ -182,6 +185,7 @@ export class ElasticStore implements EventStore {
   async getEvent(id: string): Promise<TrackedEvent | undefined> {
     this.assertOpen();
     const response = await this.call(() => this.client.search<TrackedEvent>({ index: this.names.eventsPattern, query: { ids: { values: [id] } }, size: 1 }));
+    if (response.hits.hits.length === 0) partialResults(response);
     return response.hits.hits[0]?._source;
   }
 
@@ -220,6 +224,7 @@ export class ElasticStore implements EventStore {
       track_total_hits: false,
       ...(after ? { search_after: [Date.parse(after.time), after.id] } : {}),
     }));
+    partialResults(response);
     const events = response.hits.hits.slice(0, limit).flatMap((hit) => (hit._source ? [hit._source] : []));
     const last = events.at(-1);
     return response.hits.hits.length > limit && last !== undefined ? { events, next: encodeCursor({ time: last.time, id: last.id }) } : { events };
@@ -336,6 +341,14 @@ export class ElasticStore implements EventStore {
     const detail = error instanceof errors.ResponseError ? `HTTP ${String(error.statusCode)} ${JSON.stringify(error.body).slice(0, 300)}` : (error as Error).message;
     return new SluiceError('STORE_UNAVAILABLE', `Elasticsearch: ${detail}`, { cause: error });
   }
+}
+
+/**
+ * A search that some shards could not answer (a node just died, its replicas not yet
+ * promoted) is an outage, not an answer: a page with holes would look complete to a reader.
+ */
+function partialResults(response: estypes.SearchResponse<unknown>): void {
+  if (response._shards.failed > 0) throw new SluiceError('STORE_UNAVAILABLE', `Elasticsearch: ${String(response._shards.failed)} of ${String(response._shards.total)} shards did not answer`);
 }
 
 /** The highest version wins; `firstSeen` keeps the earliest. */
