@@ -50,6 +50,7 @@ export class ElasticStore implements EventStore {
   private closed = false;
   /** Who runs the lifecycle, decided at init from the mode and the cluster's features. */
   private lifecycleRunner: 'ilm' | 'sluice' | 'off' | undefined;
+  private readonly creationTimes = new Map<string, number>();
 
   constructor(options: ElasticStoreOptions) {
     this.options = options;
@@ -134,7 +135,51 @@ export class ElasticStore implements EventStore {
     if (events.length === 0) return [];
     const operations = events.flatMap((event) => [{ create: { _index: this.names.eventsAlias, _id: event.id } }, event]);
     const response = await this.call(() => this.client.bulk({ operations, refresh: this.options.refreshOnWrite ? 'wait_for' : false }));
-    return response.items.map((item): WriteOutcome => classify(item.create));
+    const outcomes = response.items.map((item): WriteOutcome => classify(item.create));
+    await this.undoRolloverDuplicates(events, response.items, outcomes);
+    return outcomes;
+  }
+
+  /**
+   * `create` with the event id de-duplicates within one index only: an event first written
+   * before a rollover and written again after it (a redelivery, a retried bulk) would land
+   * twice (elastic/elasticsearch#44794). Only an event received before its target index
+   * existed can be such a copy, so only those are checked — a realtime mget of the older
+   * indices that were live since the event was received — and a copy found there makes
+   * the new write an "exists" (the new document is deleted). In the steady state this costs
+   * nothing: every event is younger than the write index.
+   */
+  private async undoRolloverDuplicates(events: readonly TrackedEvent[], items: readonly Partial<Record<estypes.BulkOperationType, estypes.BulkResponseItem>>[], outcomes: WriteOutcome[]): Promise<void> {
+    const suspects: { position: number; index: string; event: TrackedEvent }[] = [];
+    for (const [position, event] of events.entries()) {
+      const item = items[position]?.create;
+      if (outcomes[position]?.status !== 'created' || item === undefined) continue;
+      if (Date.parse(event.receivedAt) < (await this.creationTime(item._index))) suspects.push({ position, index: item._index, event });
+    }
+    if (suspects.length === 0) return;
+    const generations = (await this.eventsIndices()).sort((a, b) => a.name.localeCompare(b.name));
+    const docs = suspects.flatMap(({ index, event }) => {
+      const received = Date.parse(event.receivedAt);
+      // Older generations that were the write index at some point since the event was received.
+      return generations.filter((generation, at) => generation.name < index && (generations[at + 1]?.createdAt ?? Infinity) > received).map((generation) => ({ _index: generation.name, _id: event.id }));
+    });
+    if (docs.length === 0) return;
+    const found = await this.call(() => this.client.mget({ docs, realtime: true, _source: false }));
+    const elsewhere = new Set(found.docs.flatMap((doc) => ('found' in doc && doc.found ? [doc._id] : [])));
+    const duplicates = suspects.filter(({ event }) => elsewhere.has(event.id));
+    if (duplicates.length === 0) return;
+    await this.call(() => this.client.bulk({ operations: duplicates.map(({ index, event }) => ({ delete: { _index: index, _id: event.id } })), refresh: this.options.refreshOnWrite ? 'wait_for' : false }));
+    for (const { position } of duplicates) outcomes[position] = { status: 'exists' };
+  }
+
+  /** Creation time of a concrete events index (immutable, so cached). */
+  private async creationTime(index: string): Promise<number> {
+    const known = this.creationTimes.get(index);
+    if (known !== undefined) return known;
+    const settings = await this.call(() => this.client.indices.getSettings({ index, name: 'index.creation_date', flat_settings: true }));
+    const created = Number((settings[index]?.settings)?.['index.creation_date'] ?? 0);
+    this.creationTimes.set(index, created);
+    return created;
   }
 
   async upsertProfiles(profiles: readonly ProfileRecord[]): Promise<void> {
