@@ -140,7 +140,9 @@ class ElasticsearchEngine implements Engine {
     if (!existsSync(join(config, 'jvm.options'))) cpSync(join(home(), 'config'), config, { recursive: true });
     ensureDir(join(dir, 'data'));
     ensureDir(join(dir, 'logs'));
+    // Snapshot repositories (`fs`) live here; the nodes run as the engine user and write them.
     const snapshots = ensureDir(join(this.dir(), 'snapshots'));
+    chownSync(snapshots, uid, gid);
     const lines = [
       `cluster.name: ${this.shape.clusterName}`,
       `node.name: ${node.name}`,

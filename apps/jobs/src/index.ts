@@ -17,6 +17,14 @@ export function scheduleJobs(runtime: Runtime, adapters: Pick<Adapters, 'jobs' |
     if (report.actions.length > 0) logger.info({ job: 'lifecycle', actions: report.actions }, 'lifecycle pass done');
     return { actions: report.actions };
   });
+  const { store } = adapters;
+  if (config.snapshots.enabled && store.snapshot !== undefined) {
+    adapters.jobs.every('snapshot', config.snapshots.intervalMs, async () => {
+      const report = await store.snapshot!(new Date());
+      if (report.actions.length > 0) logger.info({ job: 'snapshot', actions: report.actions }, 'snapshot taken');
+      return { actions: report.actions };
+    });
+  }
   defineDlqReplay(adapters.jobs, adapters.bus);
   shutdown.add('jobs: wait for running jobs', () => adapters.jobs.close());
 }

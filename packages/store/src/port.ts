@@ -75,5 +75,11 @@ export interface EventStore extends HealthCheck {
   queryEvents(query: EventQuery): Promise<EventPage>;
   /** One lifecycle pass (retention, rollover…) as of `now`; safe to run repeatedly. */
   maintain(now: Date): Promise<MaintenanceReport>;
+  /**
+   * Takes one backup as of `now` and prunes the oldest beyond the configured count, where
+   * the store takes backups itself (absent where it has none, or where the engine schedules
+   * them on its own).
+   */
+  snapshot?(now: Date): Promise<MaintenanceReport>;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { estypes } from '@elastic/elasticsearch';
 import { loadConfig } from '@sluice/config';
-import { TIER_PREFERENCE, esBytes, esTime, ilmPolicy, nextIndexName, planLifecycle, type EventsIndexState, type LifecycleSettings } from '../src/index.ts';
+import { TIER_PREFERENCE, esBytes, esTime, ilmPolicy, nextIndexName, planLifecycle, slmPolicy, slmSchedule, type EventsIndexState, type LifecycleSettings } from '../src/index.ts';
 
 const DAY = 86_400_000;
 const fromEnv = (env: Record<string, string>): LifecycleSettings => loadConfig({ STORE_ADAPTER: 'elasticsearch', ...env }).elasticLifecycle;
@@ -67,5 +67,18 @@ describe('Elasticsearch lifecycle: Sluice\'s own pass', () => {
     const keep = fromEnv({ ELASTIC_WARM_AFTER: '0', ELASTIC_COLD_AFTER: '2d', EVENTS_RETENTION: '0' });
     const indices = [index(1, 400), index(2, 399), index(3, 1.5), index(4, 1, { isWriteIndex: true })];
     expect(planLifecycle(indices, now, keep).map((action) => `${action.kind} ${action.index}`)).toEqual(['cold t-sluice-events-000001', 'rollover t-sluice-events-000004']);
+  });
+});
+
+describe('Elasticsearch snapshots: SLM policy', () => {
+  it('schedules from ELASTIC_SNAPSHOT_INTERVAL and keeps ELASTIC_SNAPSHOT_KEEP', () => {
+    expect([slmSchedule(15 * 60_000), slmSchedule(6 * 3_600_000), slmSchedule(DAY)]).toEqual(['0 0/15 * * * ?', '0 0 0/6 * * ?', '0 30 1 * * ?']);
+    const config = loadConfig({ STORE_ADAPTER: 'elasticsearch', ELASTIC_SNAPSHOT_REPOSITORY: 'backups', ELASTIC_SNAPSHOT_KEEP: '7' }).snapshots;
+    if (!config.enabled) throw new Error('snapshots should be on');
+    const policy: estypes.SlmPutLifecycleRequest = slmPolicy({ snapshotPolicy: 't-sluice-snapshots', snapshotPrefix: 't-sluice-', allIndices: 't-sluice-*' }, config);
+    expect(policy).toEqual({
+      policy_id: 't-sluice-snapshots', schedule: '0 30 1 * * ?', name: '<t-sluice-{now/d}-{now{HHmmss}}>', repository: 'backups',
+      config: { indices: ['t-sluice-*'], include_global_state: false }, retention: { min_count: 1, max_count: 7, expire_after: '8d' },
+    });
   });
 });

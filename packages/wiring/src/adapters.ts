@@ -54,6 +54,7 @@ async function createStore(config: Config, logger: Logger): Promise<EventStore> 
     replicas: elastic.replicas,
     refreshInterval: elastic.refreshInterval,
     lifecycle: config.elasticLifecycle,
+    ...(config.snapshots.enabled ? { snapshots: { repository: config.snapshots.repository, type: config.snapshots.type, ...(config.snapshots.location === undefined ? {} : { location: config.snapshots.location }), intervalMs: config.snapshots.intervalMs, keep: config.snapshots.keep } } : {}),
   });
   // Templates, the write alias and the first indices: idempotent, safe from every replica.
   const done = await initWithin(store, STORE_STARTUP_WAIT_MS, logger);

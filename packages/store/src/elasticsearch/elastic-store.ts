@@ -4,7 +4,7 @@ import { SluiceError, type TrackedEvent } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { EventPage, EventQuery, EventStore, MaintenanceReport, ProfileRecord, SessionRecord, WriteOutcome } from '../port.ts';
-import { TIER_PREFERENCE, ilmPolicy, planLifecycle, rolloverConditions, type EventsIndexState, type LifecycleAction, type LifecycleSettings } from './lifecycle.ts';
+import { TIER_PREFERENCE, esTime, ilmPolicy, planLifecycle, rolloverConditions, type EventsIndexState, type LifecycleAction, type LifecycleSettings } from './lifecycle.ts';
 import { eventsMappings, profileMappings, sessionMappings } from './mappings.ts';
 
 export interface ElasticStoreOptions {
@@ -28,6 +28,18 @@ export interface ElasticStoreOptions {
   readonly refreshOnWrite?: boolean;
   /** The events lifecycle; absent: `off` (the write index is never rolled over). */
   readonly lifecycle?: LifecycleSettings;
+  /** Snapshots of Sluice's indices; absent: none. */
+  readonly snapshots?: SnapshotSettings;
+}
+
+export interface SnapshotSettings {
+  readonly repository: string;
+  /** `existing`: registered by the operator; `fs`/`s3`: registered by init with `location`. */
+  readonly type: 'existing' | 'fs' | 's3';
+  readonly location?: string;
+  readonly intervalMs: number;
+  /** Most recent successful snapshots kept. */
+  readonly keep: number;
 }
 
 const isResponse = (error: unknown, type: string): boolean =>
@@ -50,6 +62,8 @@ export class ElasticStore implements EventStore {
   private closed = false;
   /** Who runs the lifecycle, decided at init from the mode and the cluster's features. */
   private lifecycleRunner: 'ilm' | 'sluice' | 'off' | undefined;
+  /** Who takes snapshots: SLM where the cluster has it, else `snapshot()` (Sluice's job). */
+  private snapshotRunner: 'slm' | 'sluice' | 'off' | undefined;
   private readonly creationTimes = new Map<string, number>();
 
   constructor(options: ElasticStoreOptions) {
@@ -80,6 +94,9 @@ export class ElasticStore implements EventStore {
       sessions: `${p}sluice-sessions`,
       template: `${p}sluice-events`,
       policy: `${p}sluice-events`,
+      snapshotPrefix: `${p}sluice-`,
+      snapshotPolicy: `${p}sluice-snapshots`,
+      allIndices: `${p}sluice-*`,
     };
   }
 
@@ -107,7 +124,64 @@ export class ElasticStore implements EventStore {
     for (const [index, mappings] of [[names.profiles, profileMappings()], [names.sessions, sessionMappings()]] as const) {
       if (await this.createIndex(index, { settings, mappings })) done.push(`index ${index}`);
     }
+    done.push(...(await this.initSnapshots()));
     return done;
+  }
+
+  /** Registers the snapshot repository (fs, s3) and, where the cluster has SLM, its policy. */
+  private async initSnapshots(): Promise<string[]> {
+    const snapshots = this.options.snapshots;
+    if (snapshots === undefined) {
+      this.snapshotRunner = 'off';
+      return [];
+    }
+    const done: string[] = [];
+    if (snapshots.type !== 'existing') {
+      const settings = snapshots.type === 'fs' ? { location: snapshots.location ?? '', compress: true } : { bucket: snapshots.location ?? '' };
+      await this.call(() => this.client.snapshot.createRepository({ name: snapshots.repository, repository: { type: snapshots.type, settings } as estypes.SnapshotRepository }));
+      done.push(`snapshot repository ${snapshots.repository} (${snapshots.type} ${snapshots.location ?? ''})`);
+    } else {
+      await this.call(() => this.client.snapshot.getRepository({ name: snapshots.repository }));
+    }
+    const hasSlm = await this.client.slm.getStatus().then(() => true, () => false);
+    this.snapshotRunner = hasSlm ? 'slm' : 'sluice';
+    if (hasSlm) {
+      await this.call(() => this.client.slm.putLifecycle(slmPolicy(this.names, snapshots)));
+      done.push(`SLM policy ${this.names.snapshotPolicy}`);
+    }
+    return done;
+  }
+
+  /**
+   * One snapshot of every index of this prefix (events, profiles, sessions), waited for;
+   * then the oldest successful snapshots beyond `keep` are deleted. A no-op where SLM runs.
+   */
+  async snapshot(now: Date): Promise<MaintenanceReport> {
+    this.assertOpen();
+    const snapshots = this.options.snapshots;
+    if (snapshots === undefined) return { actions: [] };
+    if (this.snapshotRunner === undefined) await this.initSnapshots();
+    if (this.snapshotRunner !== 'sluice') return { actions: [] };
+    const names = this.names;
+    const name = `${names.snapshotPrefix}${now.toISOString().replace(/[-:.]/g, '').toLowerCase()}`;
+    const actions: string[] = [];
+    try {
+      const taken = await this.client.snapshot.create({ repository: snapshots.repository, snapshot: name, indices: names.allIndices, include_global_state: false, wait_for_completion: true });
+      actions.push(`snapshot ${name}: ${taken.snapshot?.state ?? 'taken'} (${String(taken.snapshot?.shards?.successful ?? 0)} shards)`);
+    } catch (error) {
+      // Another replica's job took the snapshot of this instant: done.
+      if (!isResponse(error, 'invalid_snapshot_name_exception')) throw this.unavailable(error);
+    }
+    const all = await this.call(() => this.client.snapshot.get({ repository: snapshots.repository, snapshot: `${names.snapshotPrefix}*`, ignore_unavailable: true }));
+    const successful = all.snapshots?.filter((snapshot) => snapshot.state === 'SUCCESS').sort((a, b) => (a.start_time_in_millis ?? 0) - (b.start_time_in_millis ?? 0)) ?? [];
+    const expired = successful.slice(0, Math.max(0, successful.length - snapshots.keep)).map((snapshot) => snapshot.snapshot);
+    if (expired.length > 0) {
+      await this.client.snapshot.delete({ repository: snapshots.repository, snapshot: expired.join(',') }).catch((error: unknown) => {
+        if (!(error instanceof errors.ResponseError && error.statusCode === 404)) throw this.unavailable(error);
+      });
+      actions.push(`deleted snapshots ${expired.join(', ')}`);
+    }
+    return { actions };
   }
 
   private async createIndex(index: string, body: Omit<estypes.IndicesCreateRequest, 'index'>): Promise<boolean> {
@@ -386,6 +460,28 @@ export class ElasticStore implements EventStore {
     const detail = error instanceof errors.ResponseError ? `HTTP ${String(error.statusCode)} ${JSON.stringify(error.body).slice(0, 300)}` : (error as Error).message;
     return new SluiceError('STORE_UNAVAILABLE', `Elasticsearch: ${detail}`, { cause: error });
   }
+}
+
+/** Every day at 01:30 (and more often for shorter intervals), as SLM's cron schedules want it. */
+export function slmSchedule(intervalMs: number): string {
+  const minutes = Math.max(1, Math.round(intervalMs / 60_000));
+  if (minutes < 60) return `0 0/${String(minutes)} * * * ?`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 24) return `0 0 0/${String(hours)} * * ?`;
+  return '0 30 1 * * ?';
+}
+
+/** The SLM policy that snapshots Sluice's indices where the cluster has SLM. */
+export function slmPolicy(names: { snapshotPolicy: string; snapshotPrefix: string; allIndices: string }, snapshots: SnapshotSettings): estypes.SlmPutLifecycleRequest {
+  return {
+    policy_id: names.snapshotPolicy,
+    schedule: slmSchedule(snapshots.intervalMs),
+    name: `<${names.snapshotPrefix}{now/d}-{now{HHmmss}}>`,
+    repository: snapshots.repository,
+    config: { indices: [names.allIndices], include_global_state: false },
+    // Keep the last `keep`; an older one also expires after `keep + 1` intervals.
+    retention: { min_count: 1, max_count: snapshots.keep, expire_after: esTime(snapshots.intervalMs * (snapshots.keep + 1)) },
+  };
 }
 
 /**
