@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { loadConfig, renderConfigurationDoc } from '@sluice/config';
+import { createLogger } from '@sluice/observability';
+import { initEngines } from '@sluice/wiring';
 import { registerDlqCommands } from './dlq.ts';
 import { registerSourceCommands } from './sources.ts';
 import { startAllInOne } from './start.ts';
@@ -14,6 +16,13 @@ export function buildProgram(print: (line: string) => void = (line) => process.s
   program.command('worker').description('run a storage worker alone').action(async () => {
     await import('@sluice/worker/main');
   });
+  program
+    .command('init')
+    .description('create or update indices, templates, policies and topics of the configured engines (idempotent; every start does it too)')
+    .action(async () => {
+      const parsed = loadConfig();
+      for (const line of await initEngines(parsed, createLogger(parsed.logging.level))) print(line);
+    });
   const config = program.command('config').description('configuration');
   config
     .command('check')

@@ -1,4 +1,5 @@
 // Sluice on the real, secured Elasticsearch node (npm run engines:up -- elasticsearch).
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { afterEach, describe, expect, it } from '@jest/globals';
@@ -69,5 +70,34 @@ describe('Sluice on Elasticsearch', () => {
     expect(indices[0]?.settings.index).toMatchObject({ number_of_shards: '2', number_of_replicas: '0' });
     const profile = await fetch(`${sluice.url}/v1/profiles/p-es`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(profile.status).toBe(200);
+  });
+
+  it('`sluice init` is idempotent and safe when every replica runs it at once', async () => {
+    const tenant = randomName('init');
+    cleanups.push(async () => {
+      const store = storeFor(tenant);
+      await store.dropAll();
+      await store.close();
+    });
+    const env = { ...process.env, ...es, STORE_ADAPTER: 'elasticsearch', TENANT_NAME: tenant, ELASTIC_INDEX_SHARDS: '1', ELASTIC_INDEX_REPLICAS: '0', LOGGING_LEVEL: 'error' };
+    const init = () => new Promise<{ code: number | null; out: string }>((resolve) => {
+      const child = spawn(process.execPath, ['apps/cli/src/bin.ts', 'init'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.on('exit', (code) => resolve({ code, out }));
+    });
+    const runs = await Promise.all([init(), init(), init()]);
+    expect(runs.map((run) => run.code)).toEqual([0, 0, 0]);
+    // Exactly one replica created the first index; all of them report the template.
+    const created = runs.filter((run) => run.out.includes(`elasticsearch: index ${tenant}-sluice-events-000001 (write alias ${tenant}-sluice-events)`));
+    expect(created).toHaveLength(1);
+    expect(runs.every((run) => run.out.includes(`elasticsearch: index template ${tenant}-sluice-events (lifecycle: sluice)`))).toBe(true);
+    const aliases = (await esGet(`/_alias/${tenant}-sluice-events`)) as Record<string, { aliases: Record<string, { is_write_index?: boolean }> }>;
+    expect(Object.keys(aliases)).toEqual([`${tenant}-sluice-events-000001`]);
+    expect(aliases[`${tenant}-sluice-events-000001`]?.aliases[`${tenant}-sluice-events`]?.is_write_index).toBe(true);
+    const again = await init();
+    expect(again.code).toBe(0);
+    expect(again.out).not.toContain('sluice-events-000001');
   });
 });

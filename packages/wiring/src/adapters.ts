@@ -38,8 +38,16 @@ export async function createAdapters<P extends Port>(config: Config, logger: Log
 
 async function createStore(config: Config, logger: Logger): Promise<EventStore> {
   if (config.adapters.store === 'embedded') return new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionMs: config.lifecycle.retentionMs });
+  const store = elasticStore(config);
+  // Templates, the write alias and the first indices: idempotent, safe from every replica.
+  const done = await initWithin(store, STORE_STARTUP_WAIT_MS, logger);
+  logger.info({ done }, 'Elasticsearch indices ready');
+  return store;
+}
+
+function elasticStore(config: Config): ElasticStore {
   const elastic = config.elastic;
-  const store = new ElasticStore({
+  return new ElasticStore({
     nodes: elastic.nodes,
     ...(elastic.username === undefined ? {} : { username: elastic.username }),
     ...(elastic.password === undefined ? {} : { password: elastic.password }),
@@ -56,10 +64,27 @@ async function createStore(config: Config, logger: Logger): Promise<EventStore> 
     lifecycle: config.elasticLifecycle,
     ...(config.snapshots.enabled ? { snapshots: { repository: config.snapshots.repository, type: config.snapshots.type, ...(config.snapshots.location === undefined ? {} : { location: config.snapshots.location }), intervalMs: config.snapshots.intervalMs, keep: config.snapshots.keep } } : {}),
   });
-  // Templates, the write alias and the first indices: idempotent, safe from every replica.
-  const done = await initWithin(store, STORE_STARTUP_WAIT_MS, logger);
-  logger.info({ done }, 'Elasticsearch indices ready');
-  return store;
+}
+
+/**
+ * `sluice init`: creates or updates what the configured engines need — Elasticsearch
+ * templates, ILM/SLM policies, the write alias, first indices, the snapshot repository;
+ * Pulsar's tenant, namespace, policies and topics. Idempotent, safe from every replica at
+ * once (each start runs it too). Returns what it did, one line each.
+ */
+export async function initEngines(config: Config, logger: Logger): Promise<string[]> {
+  const done: string[] = [];
+  if (config.adapters.store === 'elasticsearch') {
+    const store = elasticStore(config);
+    try {
+      done.push(...(await initWithin(store, STORE_STARTUP_WAIT_MS, logger)).map((line) => `elasticsearch: ${line}`));
+    } finally {
+      await store.close();
+    }
+  }
+  if (config.adapters.bus === 'pulsar') done.push(...(await bootstrapPulsar(config)).map((line) => `pulsar: ${line}`));
+  if (done.length === 0) done.push('embedded adapters: nothing to create (their files are created under DATA_DIR at start)');
+  return done;
 }
 
 /** How long a process waits at start for an unreachable Elasticsearch before it gives up (exit ≠ 0). */
@@ -89,19 +114,8 @@ async function createBus(config: Config, logger: Logger, spool: boolean): Promis
     return EmbeddedBus.open({ dir: join(config.dataDir, 'bus'), topics, segmentBytes: config.bus.segmentBytes, fsync: config.bus.fsync });
   }
   const pulsar = config.pulsar;
-  const report = await bootstrapPulsarNamespace({
-    webServiceUrl: pulsar.webHost,
-    ...(pulsar.authToken === undefined ? {} : { authToken: pulsar.authToken }),
-    tenant: pulsar.tenant,
-    namespace: pulsar.namespace,
-    cluster: pulsar.cluster,
-    eventsTopic: topics.events,
-    partitions: pulsar.topicPartitions,
-    otherTopics: [topics['dead-letters']],
-    retentionMinutes: pulsar.retentionMinutes,
-    retentionSizeMb: pulsar.retentionSizeMb,
-  });
-  if (report.changed.length > 0) logger.warn({ changed: report.changed }, 'created or updated Pulsar tenant, namespace, policies or topics');
+  const changed = await bootstrapPulsar(config);
+  if (changed.length > 0) logger.warn({ changed }, 'created or updated Pulsar tenant, namespace, policies or topics');
   const common = {
     ...(pulsar.authToken === undefined ? {} : { authToken: pulsar.authToken }),
     tenant: pulsar.tenant,
@@ -134,6 +148,24 @@ function createJobs(config: Config, logger: Logger): Jobs {
   const onError = (job: string, error: unknown) => logger.error({ job, err: error }, 'job failed');
   if (config.adapters.jobs === 'embedded') return new InProcessJobs(onError);
   return new BullMqJobs({ url: config.redis.url, ...(config.redis.password === undefined ? {} : { password: config.redis.password }), prefix: config.jobs.prefix }, onError);
+}
+
+/** Pulsar's tenant, namespace, policies and topics (idempotent); what changed. */
+async function bootstrapPulsar(config: Config): Promise<string[]> {
+  const pulsar = config.pulsar;
+  const report = await bootstrapPulsarNamespace({
+    webServiceUrl: pulsar.webHost,
+    ...(pulsar.authToken === undefined ? {} : { authToken: pulsar.authToken }),
+    tenant: pulsar.tenant,
+    namespace: pulsar.namespace,
+    cluster: pulsar.cluster,
+    eventsTopic: config.bus.topics.events,
+    partitions: pulsar.topicPartitions,
+    otherTopics: [config.bus.topics.deadLetters],
+    retentionMinutes: pulsar.retentionMinutes,
+    retentionSizeMb: pulsar.retentionSizeMb,
+  });
+  return report.changed;
 }
 
 async function createConfigStore(config: Config, logger: Logger): Promise<ConfigStore> {
