@@ -28,9 +28,11 @@ const RECEIVE_WAIT_MS = 100;
 
 /**
  * The storage worker: consume → batch (STORAGE_BATCH_SIZE or STORAGE_FLUSH_INTERVAL) →
- * one idempotent store write → ack. Retryable failures are retried with backoff and jitter
- * while the worker stops taking messages (memory stays bounded by one batch plus one
- * message); permanent failures are dead-lettered with the reason before the ack.
+ * one idempotent store write → ack. Up to STORAGE_CONCURRENCY batches are written at once
+ * (one batch's upserts overlap the next batch's bulk). Retryable failures are retried with
+ * backoff and jitter while the worker stops taking messages (memory stays bounded by the
+ * batches in flight plus one filling batch and one message); permanent failures are
+ * dead-lettered with the reason before the ack.
  */
 export class StorageWorker {
   private readonly buffer = new EventBuffer();
@@ -38,6 +40,8 @@ export class StorageWorker {
   private loop: Promise<void> | undefined;
   private stopping = false;
   private abandon = false;
+  /** Events of the batches being written. */
+  private writing = 0;
 
   private readonly deps: WorkerDeps;
 
@@ -45,19 +49,20 @@ export class StorageWorker {
     this.deps = deps;
   }
 
-  /** Most events held in memory at once: one batch plus the largest message, less one. */
+  /** Most events held in memory at once: the batches in flight, one filling batch and the largest message, less one. */
   get maxHeldEvents(): number {
-    return this.deps.config.worker.batchSize + this.deps.config.track.maxEvents - 1;
+    const { batchSize, concurrency } = this.deps.config.worker;
+    return concurrency * batchSize + batchSize + this.deps.config.track.maxEvents - 1;
   }
 
   get heldEvents(): number {
-    return this.buffer.size;
+    return this.buffer.size + this.writing;
   }
 
   async start(): Promise<void> {
     const { bus, config } = this.deps;
     this.consumer = await bus.consumer('events', config.bus.subscription, {
-      maxUnacked: config.worker.batchSize * 2,
+      maxUnacked: config.worker.batchSize * (config.worker.concurrency + 1),
       maxRedeliver: config.bus.maxRedeliver,
       nackDelayMs: config.bus.nackDelayMs,
     });
@@ -85,14 +90,27 @@ export class StorageWorker {
   }
 
   private async run(consumer: Consumer): Promise<void> {
-    const { batchSize, flushIntervalMs } = this.deps.config.worker;
+    const { batchSize, flushIntervalMs, concurrency } = this.deps.config.worker;
+    const inFlight = new Set<Promise<void>>();
+    const launch = (batch: PendingEvent[]) => {
+      this.writing += batch.length;
+      const writing: Promise<void> = this.writeBatch(consumer, batch).finally(() => {
+        this.writing -= batch.length;
+        inFlight.delete(writing);
+      });
+      inFlight.add(writing);
+    };
     while (!this.stopping) {
+      // At most `concurrency` batches are written at once; the next one fills meanwhile.
+      if (inFlight.size >= concurrency) {
+        await Promise.race(inFlight);
+        continue;
+      }
       await this.fill(consumer);
       const now = Date.now();
-      if (this.buffer.size >= batchSize || (this.buffer.size > 0 && this.buffer.ageMs(now) >= flushIntervalMs)) {
-        await this.writeBatch(consumer, this.buffer.take(batchSize, now));
-      }
+      if (this.buffer.size >= batchSize || (this.buffer.size > 0 && this.buffer.ageMs(now) >= flushIntervalMs)) launch(this.buffer.take(batchSize, now));
     }
+    await Promise.all(inFlight);
     while (this.buffer.size > 0 && !this.abandon) await this.writeBatch(consumer, this.buffer.take(batchSize, Date.now()));
     this.buffer.clear();
     this.deps.metrics.workerInFlight.set(0);
@@ -105,7 +123,7 @@ export class StorageWorker {
     const waitMs = this.buffer.size === 0 ? RECEIVE_WAIT_MS : Math.max(1, Math.min(RECEIVE_WAIT_MS, flushIntervalMs - this.buffer.ageMs(Date.now())));
     const messages = await consumer.receive(this.messagesToAsk(), waitMs);
     for (const message of messages) await this.accept(consumer, message);
-    this.deps.metrics.workerInFlight.set(this.buffer.size);
+    this.deps.metrics.workerInFlight.set(this.buffer.size + this.writing);
   }
 
   /**
@@ -131,18 +149,24 @@ export class StorageWorker {
     this.buffer.add(message, events, Date.now());
   }
 
-  /** Writes one batch until every event is stored or dead-lettered, then acks completed messages. */
+  /**
+   * Writes one batch until every event is stored or dead-lettered and the profiles and
+   * sessions it implies are upserted — the two side by side, as they touch different
+   * indices — then acks completed messages. An event the store rejects still counts as
+   * activity of its profile and session.
+   */
   private async writeBatch(consumer: Consumer, batch: PendingEvent[]): Promise<void> {
     this.deps.metrics.batchSize.observe(batch.length);
     const stored: TrackedEvent[] = [];
-    if (!(await this.retrying('write events', batch, (remaining) => this.writeOnce(remaining, stored)))) return;
-    const updates = profileAndSessionUpdates(stored);
-    const upserted = await this.retrying('upsert profiles and sessions', [updates], async () => {
-      // Independent indices: side by side, one round trip instead of two.
-      await Promise.all([this.deps.store.upsertProfiles(updates.profiles), this.deps.store.upsertSessions(updates.sessions)]);
-      return [];
-    });
-    if (upserted) await this.ackCompleted(consumer, batch);
+    const updates = profileAndSessionUpdates(batch.map((pending) => pending.event));
+    const [written, upserted] = await Promise.all([
+      this.retrying('write events', batch, (remaining) => this.writeOnce(remaining, stored)),
+      this.retrying('upsert profiles and sessions', [updates], async () => {
+        await Promise.all([this.deps.store.upsertProfiles(updates.profiles), this.deps.store.upsertSessions(updates.sessions)]);
+        return [];
+      }),
+    ]);
+    if (written && upserted) await this.ackCompleted(consumer, batch);
   }
 
   /** One write attempt: stores (into `stored`) or dead-letters what it can; returns what to retry. */

@@ -83,6 +83,7 @@ export const SPECS = {
   REDIS_PASSWORD: env({ name: 'REDIS_PASSWORD', group: 'Redis', schema: str(1, 1024), default: undefined, unit: 'secret', description: 'Redis password (AUTH). Unset: none.', secret: true }),
 
   STORAGE_BATCH_SIZE: env({ name: 'STORAGE_BATCH_SIZE', group: 'Storage worker', schema: int(1, 10_000), default: '500', unit: 'events', description: 'Events per store write; a batch is written when full or at STORAGE_FLUSH_INTERVAL.' }),
+  STORAGE_CONCURRENCY: env({ name: 'STORAGE_CONCURRENCY', group: 'Storage worker', schema: int(1, 16), default: '2', unit: 'batches', description: 'Batches one worker writes at once (one batch\'s profile upserts overlap the next batch\'s bulk). Memory holds this many batches plus one filling.' }),
   STORAGE_FLUSH_INTERVAL: env({ name: 'STORAGE_FLUSH_INTERVAL', group: 'Storage worker', schema: int(1, 60_000), default: '1000', unit: 'ms', description: 'Longest time an event waits in a partial batch before it is written.' }),
   STORAGE_RETRY_BASE_DELAY: env({ name: 'STORAGE_RETRY_BASE_DELAY', group: 'Storage worker', schema: int(1, 60_000), default: '200', unit: 'ms', description: 'First retry delay after a retryable store failure; doubles each attempt, with jitter.' }),
   STORAGE_RETRY_MAX_DELAY: env({ name: 'STORAGE_RETRY_MAX_DELAY', group: 'Storage worker', schema: int(1, 600_000), default: '30000', unit: 'ms', description: 'Upper bound of one retry delay. The worker retries a stalled store without end, holding at most one batch.' }),

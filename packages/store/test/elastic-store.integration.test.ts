@@ -1,5 +1,6 @@
 // The EventStore contract on the real, secured Elasticsearch node (basic auth, TLS with the
 // provisioned CA): npm run engines:up -- elasticsearch.
+import { describe, expect, it } from '@jest/globals';
 import { ElasticStore } from '../src/index.ts';
 import { runEventStoreConformance } from '../src/conformance.ts';
 import { engineEnv, randomName } from '@sluice/testkit';
@@ -32,4 +33,30 @@ runEventStoreConformance('elasticsearch', async () => {
       await admin.close();
     },
   };
+});
+
+describe('Elasticsearch profile versions across writers', () => {
+  it('never lets an older update win, even from a writer that remembers an old sequence number', async () => {
+    const prefix = `${randomName('vers')}-`;
+    const options = {
+      nodes: env['ELASTIC_HOST']!.split(','), username: env['ELASTIC_HTTP_AUTH_USERNAME']!, password: env['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: env['ELASTIC_CA_FILE']!,
+      verifyCerts: true, maxConnections: 2, requestTimeoutMs: 30_000, compression: false, prefix, shards: 1, replicas: 0, refreshInterval: '1s', refreshOnWrite: true,
+    };
+    const a = new ElasticStore(options);
+    const b = new ElasticStore(options);
+    try {
+      await a.init();
+      const profile = (version: number, firstSeen: string, lastSessionId: string) => ({ id: 'p-race', firstSeen, lastSeen: firstSeen, lastSessionId, lastSourceId: 'web', version });
+      await a.upsertProfiles([profile(5, '2026-01-05T00:00:00.000Z', 's5')]); // a remembers version 5
+      await b.upsertProfiles([profile(7, '2026-01-07T00:00:00.000Z', 's7')]);
+      await a.upsertProfiles([profile(6, '2026-01-01T00:00:00.000Z', 's6')]); // stale for a: 409, read, merge
+      expect(await b.getProfile('p-race')).toMatchObject({ version: 7, lastSessionId: 's7', firstSeen: '2026-01-01T00:00:00.000Z' });
+      await a.upsertProfiles([profile(8, '2026-01-08T00:00:00.000Z', 's8')]);
+      expect(await b.getProfile('p-race')).toMatchObject({ version: 8, lastSessionId: 's8', firstSeen: '2026-01-01T00:00:00.000Z' });
+    } finally {
+      await a.dropAll();
+      await a.close();
+      await b.close();
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Client, errors, type estypes } from '@elastic/elasticsearch';
+import { LRUCache } from 'lru-cache';
 import { SluiceError, type TrackedEvent } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
@@ -48,6 +49,16 @@ const isResponse = (error: unknown, type: string): boolean =>
 /** Optimistic-concurrency retries of one profile or session upsert batch. */
 const UPSERT_ATTEMPTS = 5;
 
+/** Profiles and sessions whose last written version this process remembers, per index. */
+const WRITTEN_CACHE_ENTRIES = 100_000;
+
+/** A document as this process last wrote it, with the sequence number that write got. */
+interface Written<T> {
+  readonly doc: T;
+  readonly seqNo: number;
+  readonly primaryTerm: number;
+}
+
 /**
  * The EventStore on Elasticsearch (client 8.x: it speaks to Elasticsearch 8 and, through the
  * compatibility header, 9). Events go through a rollover write alias with `create` and the
@@ -65,6 +76,12 @@ export class ElasticStore implements EventStore {
   /** Who takes snapshots: SLM where the cluster has it, else `snapshot()` (Sluice's job). */
   private snapshotRunner: 'slm' | 'sluice' | 'off' | undefined;
   private readonly creationTimes = new Map<string, number>();
+  /**
+   * Per index, the profiles and sessions this process wrote last, with their sequence
+   * numbers: the next update of a known id is written with `if_seq_no` straight away, no
+   * `mget` first. Another writer in between makes it a 409, and that id is read again.
+   */
+  private readonly written = new Map<string, LRUCache<string, Written<unknown>>>();
 
   constructor(options: ElasticStoreOptions) {
     this.options = options;
@@ -264,9 +281,18 @@ export class ElasticStore implements EventStore {
     await this.upsert(this.names.sessions, sessions, mergeVersioned);
   }
 
-  /** Read, merge, write with optimistic concurrency; conflicting ids are merged again. */
+  /**
+   * Merge and write with optimistic concurrency: from the remembered version of an id where
+   * this process wrote it last, else from an `mget`; conflicting ids are read and merged again.
+   */
   private async upsert<T extends { id: string; version: number; firstSeen: string }>(index: string, records: readonly T[], merge: (current: T, next: T) => T): Promise<void> {
     this.assertOpen();
+    let written = this.written.get(index);
+    if (written === undefined) {
+      written = new LRUCache<string, Written<unknown>>({ max: WRITTEN_CACHE_ENTRIES });
+      this.written.set(index, written);
+    }
+    const remembered = written as unknown as LRUCache<string, Written<T>>;
     // Merge duplicates within the batch first.
     const wanted = new Map<string, T>();
     for (const record of records) {
@@ -274,28 +300,48 @@ export class ElasticStore implements EventStore {
       wanted.set(record.id, seen ? merge(seen, record) : record);
     }
     for (let attempt = 0; attempt < UPSERT_ATTEMPTS && wanted.size > 0; attempt += 1) {
-      const ids = [...wanted.keys()];
-      const current = await this.call(() => this.client.mget<T>({ index, ids, realtime: true }));
+      const current = new Map<string, Written<T> | undefined>();
+      const unknown: string[] = [];
+      for (const id of wanted.keys()) {
+        const known = attempt === 0 ? remembered.get(id) : undefined;
+        if (known === undefined) unknown.push(id);
+        else current.set(id, known);
+      }
+      if (unknown.length > 0) {
+        const read = await this.call(() => this.client.mget<T>({ index, ids: unknown, realtime: true }));
+        for (const doc of read.docs) {
+          if ('found' in doc && doc.found && doc._source !== undefined && doc._seq_no !== undefined && doc._primary_term !== undefined) current.set(doc._id, { doc: doc._source, seqNo: doc._seq_no, primaryTerm: doc._primary_term });
+          else current.set(doc._id, undefined);
+        }
+      }
       const operations: object[] = [];
-      for (const doc of current.docs) {
-        const next = wanted.get(doc._id);
-        if (!next) continue;
-        if ('found' in doc && doc.found && doc._source) {
-          const merged = merge(doc._source, next);
-          if (JSON.stringify(merged) === JSON.stringify(doc._source)) {
-            wanted.delete(doc._id);
-            continue;
-          }
-          operations.push({ index: { _index: index, _id: doc._id, if_seq_no: doc._seq_no, if_primary_term: doc._primary_term } }, merged);
-        } else operations.push({ create: { _index: index, _id: doc._id } }, next);
+      const sent = new Map<string, T>();
+      for (const [id, next] of wanted) {
+        const existing = current.get(id);
+        if (existing === undefined) {
+          operations.push({ create: { _index: index, _id: id } }, next);
+          sent.set(id, next);
+          continue;
+        }
+        const merged = merge(existing.doc, next);
+        if (JSON.stringify(merged) === JSON.stringify(existing.doc)) {
+          wanted.delete(id);
+          continue;
+        }
+        operations.push({ index: { _index: index, _id: id, if_seq_no: existing.seqNo, if_primary_term: existing.primaryTerm } }, merged);
+        sent.set(id, merged);
       }
       if (operations.length === 0) return;
       const response = await this.call(() => this.client.bulk({ operations, refresh: this.options.refreshOnWrite ? 'wait_for' : false }));
       for (const item of response.items) {
         const result = item.index ?? item.create;
-        if (!result) continue;
-        if (result.status < 300) wanted.delete(result._id ?? '');
-        else if (result.status !== 409) throw new SluiceError('STORE_UNAVAILABLE', `upsert into ${index} failed: ${result.error?.type ?? ''} ${result.error?.reason ?? ''}`);
+        if (!result?._id) continue;
+        if (result.status < 300) {
+          const doc = sent.get(result._id);
+          if (doc !== undefined && result._seq_no !== undefined && result._primary_term !== undefined) remembered.set(result._id, { doc, seqNo: result._seq_no, primaryTerm: result._primary_term });
+          wanted.delete(result._id);
+        } else if (result.status === 409) remembered.delete(result._id);
+        else throw new SluiceError('STORE_UNAVAILABLE', `upsert into ${index} failed: ${result.error?.type ?? ''} ${result.error?.reason ?? ''}`);
       }
     }
     if (wanted.size > 0) throw new SluiceError('STORE_UNAVAILABLE', `upsert into ${index} kept conflicting for ${String(wanted.size)} ids`);
