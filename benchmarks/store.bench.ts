@@ -95,7 +95,7 @@ async function worker(events: TrackedEvent[], batchSize: number): Promise<number
   for (let at = 0; at < events.length; at += 100) await bus.publish('events', [{ key: 'k', payload: Buffer.from(JSON.stringify({ events: events.slice(at, at + 100) })) }]);
   const store = await freshStore();
   const metrics = new Metrics({ defaultMetrics: false });
-  const config = loadConfig({ DATA_DIR: dir, STORAGE_BATCH_SIZE: String(batchSize), STORAGE_FLUSH_INTERVAL: '50' });
+  const config = loadConfig({ DATA_DIR: dir, STORAGE_BATCH_SIZE: String(batchSize), STORAGE_FLUSH_INTERVAL: '50', STORAGE_CONCURRENCY: process.env['STORAGE_CONCURRENCY'] ?? '1' });
   const storageWorker = new StorageWorker({ bus, store, config, logger: createLogger('error'), metrics });
   const started = performance.now();
   await storageWorker.start();

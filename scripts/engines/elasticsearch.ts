@@ -6,7 +6,7 @@ import { chmodSync, chownSync, cpSync, existsSync, readFileSync, readdirSync, re
 import { join } from 'node:path';
 import { httpJson } from './http.ts';
 import {
-  CACHE_DIR, MAVEN_CENTRAL, alive, runAsync, downloadVerified, engineUserDir, ensureDir, ensureEngineUser, log, portOpen, readPid, rssOfGroup, run,
+  CACHE_DIR, MAVEN_CENTRAL, REPO_ROOT, alive, runAsync, downloadVerified, engineUserDir, ensureDir, ensureEngineUser, log, portOpen, readPid, rssOfGroup, run,
   startDetached, stopGroup, waitUntil, which, type Engine, type Env, type Status,
 } from './lib.ts';
 
@@ -14,6 +14,9 @@ export const ES_VERSION = process.env.SLUICE_ES_VERSION ?? '8.19.21';
 const HEAP = process.env.SLUICE_ES_HEAP ?? '512m';
 const USERNAME = 'sluice';
 const PASSWORD = 'sluice-engines-password';
+/** A user with only Sluice's least-privilege role (deploy/elasticsearch/roles.yml). */
+const WRITER = 'sluice-writer';
+const ROLES_FILE = join(REPO_ROOT, 'deploy', 'elasticsearch', 'roles.yml');
 
 interface NodeSpec {
   readonly name: string;
@@ -177,10 +180,18 @@ class ElasticsearchEngine implements Engine {
     writeFileSync(join(config, 'elasticsearch.yml'), `${lines.join('\n')}\n`);
     writeFileSync(join(config, 'jvm.options.d', 'heap.options'), `-Xms${HEAP}\n-Xmx${HEAP}\n`);
     chownTree(dir, uid, gid);
-    if (this.shape.secured && !readFileSync(join(config, 'users'), 'utf8').includes(`${USERNAME}:`)) {
-      run(join(home(), 'bin', 'elasticsearch-users'), ['useradd', USERNAME, '-p', PASSWORD, '-r', 'superuser'], {
-        env: { ...process.env, ES_PATH_CONF: config, ES_JAVA_HOME: javaHome() }, uid, gid,
-      });
+    if (this.shape.secured) {
+      // Sluice's role next to the built-in ones (file realm: the minimal distribution cannot
+      // create the .security index the native realm and API keys need).
+      const roles = join(config, 'roles.yml');
+      const builtIn = readFileSync(roles, 'utf8').split('# --- sluice ---')[0] ?? '';
+      writeFileSync(roles, `${builtIn.trimEnd()}\n# --- sluice ---\n${readFileSync(ROLES_FILE, 'utf8')}`);
+      chownSync(roles, uid, gid);
+      const users = readFileSync(join(config, 'users'), 'utf8');
+      const tool = join(home(), 'bin', 'elasticsearch-users');
+      const toolOptions = { env: { ...process.env, ES_PATH_CONF: config, ES_JAVA_HOME: javaHome() }, uid, gid };
+      if (!users.includes(`${USERNAME}:`)) run(tool, ['useradd', USERNAME, '-p', PASSWORD, '-r', 'superuser'], toolOptions);
+      if (!users.includes(`${WRITER}:`)) run(tool, ['useradd', WRITER, '-p', PASSWORD, '-r', 'sluice_writer'], toolOptions);
     }
     return config;
   }
@@ -241,6 +252,8 @@ class ElasticsearchEngine implements Engine {
     if (this.shape.secured) {
       env.ELASTIC_HTTP_AUTH_USERNAME = USERNAME;
       env.ELASTIC_HTTP_AUTH_PASSWORD = PASSWORD;
+      // The same node as the least-privilege user (deploy/elasticsearch/roles.yml).
+      env.SLUICE_WRITER_USERNAME = WRITER;
       env.ELASTIC_CA_FILE = this.caFile();
       env.ELASTIC_VERIFY_CERTS = 'yes';
     }

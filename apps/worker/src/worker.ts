@@ -159,10 +159,18 @@ export class StorageWorker {
     this.deps.metrics.batchSize.observe(batch.length);
     const stored: TrackedEvent[] = [];
     const updates = profileAndSessionUpdates(batch.map((pending) => pending.event));
+    const { store } = this.deps;
+    if (store.writeBatch !== undefined) {
+      // One round trip: events and updates in one request; a retry sends the updates again
+      // (merging an update already written changes nothing).
+      const written = await this.retrying('write batch', batch, (remaining) => this.writeOnce(remaining, stored, (events) => store.writeBatch!({ events, ...updates })));
+      if (written) await this.ackCompleted(consumer, batch);
+      return;
+    }
     const [written, upserted] = await Promise.all([
-      this.retrying('write events', batch, (remaining) => this.writeOnce(remaining, stored)),
+      this.retrying('write events', batch, (remaining) => this.writeOnce(remaining, stored, (events) => store.writeEvents(events))),
       this.retrying('upsert profiles and sessions', [updates], async () => {
-        await Promise.all([this.deps.store.upsertProfiles(updates.profiles), this.deps.store.upsertSessions(updates.sessions)]);
+        await Promise.all([store.upsertProfiles(updates.profiles), store.upsertSessions(updates.sessions)]);
         return [];
       }),
     ]);
@@ -170,8 +178,8 @@ export class StorageWorker {
   }
 
   /** One write attempt: stores (into `stored`) or dead-letters what it can; returns what to retry. */
-  private async writeOnce(remaining: PendingEvent[], stored: TrackedEvent[]): Promise<PendingEvent[]> {
-    const outcomes = await this.deps.store.writeEvents(remaining.map((pending) => pending.event));
+  private async writeOnce(remaining: PendingEvent[], stored: TrackedEvent[], write: (events: TrackedEvent[]) => Promise<WriteOutcome[]>): Promise<PendingEvent[]> {
+    const outcomes = await write(remaining.map((pending) => pending.event));
     const retry: PendingEvent[] = [];
     const rejected: { pending: PendingEvent; outcome: Extract<WriteOutcome, { status: 'rejected' }> }[] = [];
     remaining.forEach((pending, index) => {

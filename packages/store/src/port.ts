@@ -64,6 +64,12 @@ export interface EventStore extends HealthCheck {
    * retryable error) only when the store cannot be reached at all.
    */
   writeEvents(events: readonly TrackedEvent[]): Promise<WriteOutcome[]>;
+  /**
+   * Where the store can do it in one round trip: `writeEvents`, `upsertProfiles` and
+   * `upsertSessions` of one worker batch together, with their contracts. Returns the events'
+   * outcomes; throws a retryable error when the profiles or sessions could not be written.
+   */
+  writeBatch?(batch: { readonly events: readonly TrackedEvent[]; readonly profiles: readonly ProfileRecord[]; readonly sessions: readonly SessionRecord[] }): Promise<WriteOutcome[]>;
   /** Upserts profiles; for each id the highest version wins, `firstSeen` keeps the earliest. */
   upsertProfiles(profiles: readonly ProfileRecord[]): Promise<void>;
   /** Upserts sessions with the same rules as profiles. */

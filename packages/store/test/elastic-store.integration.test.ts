@@ -60,3 +60,31 @@ describe('Elasticsearch profile versions across writers', () => {
     }
   });
 });
+
+describe('Elasticsearch worker batches in one request', () => {
+  it('writes events, profiles and sessions together, and merges an update another writer got in first', async () => {
+    const prefix = `${randomName('batch')}-`;
+    const options = {
+      nodes: env['ELASTIC_HOST']!.split(','), username: env['ELASTIC_HTTP_AUTH_USERNAME']!, password: env['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: env['ELASTIC_CA_FILE']!,
+      verifyCerts: true, maxConnections: 2, requestTimeoutMs: 30_000, compression: false, prefix, shards: 1, replicas: 0, refreshInterval: '1s', refreshOnWrite: true,
+    };
+    const a = new ElasticStore(options);
+    const b = new ElasticStore(options);
+    const event = (id: string, time: string) => ({ id, type: 'view', sourceId: 'web', sessionId: 's-b', profileId: 'p-b', time, receivedAt: new Date().toISOString(), properties: {}, context: {}, tags: [], metadata: {} });
+    const profile = (version: number, firstSeen: string, lastSessionId: string) => ({ id: 'p-b', firstSeen, lastSeen: firstSeen, lastSessionId, lastSourceId: 'web', version });
+    const session = (version: number, firstSeen: string) => ({ id: 's-b', profileId: 'p-b', sourceId: 'web', firstSeen, lastSeen: firstSeen, version });
+    try {
+      await a.init();
+      expect(await a.writeBatch({ events: [event('b-1', '2026-01-02T00:00:00.000Z')], profiles: [profile(2, '2026-01-02T00:00:00.000Z', 's2')], sessions: [session(2, '2026-01-02T00:00:00.000Z')] })).toEqual([{ status: 'created' }]);
+      await b.upsertProfiles([profile(9, '2026-01-09T00:00:00.000Z', 's9')]); // a's remembered sequence number is now stale
+      expect(await a.writeBatch({ events: [event('b-1', '2026-01-02T00:00:00.000Z'), event('b-2', '2026-01-03T00:00:00.000Z')], profiles: [profile(3, '2026-01-01T00:00:00.000Z', 's3')], sessions: [session(3, '2026-01-03T00:00:00.000Z')] }))
+        .toEqual([{ status: 'exists' }, { status: 'created' }]);
+      expect(await a.getProfile('p-b')).toMatchObject({ version: 9, lastSessionId: 's9', firstSeen: '2026-01-01T00:00:00.000Z' });
+      expect(await a.getSession('s-b')).toMatchObject({ version: 3, firstSeen: '2026-01-02T00:00:00.000Z', lastSeen: '2026-01-03T00:00:00.000Z' });
+    } finally {
+      await a.dropAll();
+      await a.close();
+      await b.close();
+    }
+  });
+});

@@ -274,77 +274,73 @@ export class ElasticStore implements EventStore {
   }
 
   async upsertProfiles(profiles: readonly ProfileRecord[]): Promise<void> {
-    await this.upsert(this.names.profiles, profiles, mergeVersioned);
+    await this.upsert(this.names.profiles, profiles);
   }
 
   async upsertSessions(sessions: readonly SessionRecord[]): Promise<void> {
-    await this.upsert(this.names.sessions, sessions, mergeVersioned);
+    await this.upsert(this.names.sessions, sessions);
+  }
+
+  private remembered<T>(index: string): LRUCache<string, Written<T>> {
+    let written = this.written.get(index);
+    if (written === undefined) {
+      written = new LRUCache<string, Written<unknown>>({ max: WRITTEN_CACHE_ENTRIES });
+      this.written.set(index, written);
+    }
+    return written as unknown as LRUCache<string, Written<T>>;
   }
 
   /**
    * Merge and write with optimistic concurrency: from the remembered version of an id where
    * this process wrote it last, else from an `mget`; conflicting ids are read and merged again.
    */
-  private async upsert<T extends { id: string; version: number; firstSeen: string }>(index: string, records: readonly T[], merge: (current: T, next: T) => T): Promise<void> {
+  private async upsert<T extends Versioned>(index: string, records: readonly T[], firstAttemptFromMemory = true): Promise<void> {
     this.assertOpen();
-    let written = this.written.get(index);
-    if (written === undefined) {
-      written = new LRUCache<string, Written<unknown>>({ max: WRITTEN_CACHE_ENTRIES });
-      this.written.set(index, written);
-    }
-    const remembered = written as unknown as LRUCache<string, Written<T>>;
-    // Merge duplicates within the batch first.
-    const wanted = new Map<string, T>();
-    for (const record of records) {
-      const seen = wanted.get(record.id);
-      wanted.set(record.id, seen ? merge(seen, record) : record);
-    }
-    for (let attempt = 0; attempt < UPSERT_ATTEMPTS && wanted.size > 0; attempt += 1) {
-      const current = new Map<string, Written<T> | undefined>();
-      const unknown: string[] = [];
-      for (const id of wanted.keys()) {
-        const known = attempt === 0 ? remembered.get(id) : undefined;
-        if (known === undefined) unknown.push(id);
-        else current.set(id, known);
-      }
-      if (unknown.length > 0) {
-        const read = await this.call(() => this.client.mget<T>({ index, ids: unknown, realtime: true }));
-        for (const doc of read.docs) {
-          if ('found' in doc && doc.found && doc._source !== undefined && doc._seq_no !== undefined && doc._primary_term !== undefined) current.set(doc._id, { doc: doc._source, seqNo: doc._seq_no, primaryTerm: doc._primary_term });
-          else current.set(doc._id, undefined);
-        }
-      }
-      const operations: object[] = [];
-      const sent = new Map<string, T>();
-      for (const [id, next] of wanted) {
-        const existing = current.get(id);
-        if (existing === undefined) {
-          operations.push({ create: { _index: index, _id: id } }, next);
-          sent.set(id, next);
-          continue;
-        }
-        const merged = merge(existing.doc, next);
-        if (JSON.stringify(merged) === JSON.stringify(existing.doc)) {
-          wanted.delete(id);
-          continue;
-        }
-        operations.push({ index: { _index: index, _id: id, if_seq_no: existing.seqNo, if_primary_term: existing.primaryTerm } }, merged);
-        sent.set(id, merged);
-      }
+    const part = new UpsertPart<T>(index, records, this.remembered<T>(index), firstAttemptFromMemory);
+    for (let attempt = 0; attempt < UPSERT_ATTEMPTS && part.wanted.size > 0; attempt += 1) {
+      if (attempt > 0) part.forgetAll();
+      if (part.unknown.length > 0) part.learn(await this.call(() => this.client.mget<T>({ index, ids: part.unknown, realtime: true })));
+      const operations = part.operations();
       if (operations.length === 0) return;
       const response = await this.call(() => this.client.bulk({ operations, refresh: this.options.refreshOnWrite ? 'wait_for' : false }));
-      for (const item of response.items) {
-        const result = item.index ?? item.create;
-        if (!result?._id) continue;
-        if (result.status < 300) {
-          const doc = sent.get(result._id);
-          if (doc !== undefined && result._seq_no !== undefined && result._primary_term !== undefined) remembered.set(result._id, { doc, seqNo: result._seq_no, primaryTerm: result._primary_term });
-          wanted.delete(result._id);
-        } else if (result.status === 409) remembered.delete(result._id);
-        else throw new SluiceError('STORE_UNAVAILABLE', `upsert into ${index} failed: ${result.error?.type ?? ''} ${result.error?.reason ?? ''}`);
-      }
+      part.settle(response.items);
     }
-    if (wanted.size > 0) throw new SluiceError('STORE_UNAVAILABLE', `upsert into ${index} kept conflicting for ${String(wanted.size)} ids`);
+    if (part.wanted.size > 0) throw new SluiceError('STORE_UNAVAILABLE', `upsert into ${index} kept conflicting for ${String(part.wanted.size)} ids`);
+  }
+
+  /**
+   * A worker batch in one `_bulk`: the events (`create`) and the profile and session updates
+   * this process can write from memory (`if_seq_no`); ids it does not know are read first
+   * with one `mget`. A conflicting update falls back to the read-merge-write loop.
+   */
+  async writeBatch(batch: { readonly events: readonly TrackedEvent[]; readonly profiles: readonly ProfileRecord[]; readonly sessions: readonly SessionRecord[] }): Promise<WriteOutcome[]> {
+    this.assertOpen();
+    const names = this.names;
+    const profiles = new UpsertPart<ProfileRecord>(names.profiles, batch.profiles, this.remembered(names.profiles), true);
+    const sessions = new UpsertPart<SessionRecord>(names.sessions, batch.sessions, this.remembered(names.sessions), true);
+    const unknown = [...profiles.unknown.map((id) => ({ _index: names.profiles, _id: id })), ...sessions.unknown.map((id) => ({ _index: names.sessions, _id: id }))];
+    if (unknown.length > 0) {
+      const read = await this.call(() => this.client.mget<ProfileRecord & SessionRecord>({ docs: unknown, realtime: true }));
+      profiles.learn({ docs: read.docs.filter((doc) => doc._index === names.profiles) });
+      sessions.learn({ docs: read.docs.filter((doc) => doc._index === names.sessions) });
+    }
+    const profileOps = profiles.operations();
+    const sessionOps = sessions.operations();
+    const operations = [...batch.events.flatMap((event) => [{ create: { _index: names.eventsAlias, _id: event.id } }, event]), ...profileOps, ...sessionOps];
+    if (operations.length === 0) return [];
+    const response = await this.call(() => this.client.bulk({ operations, refresh: this.options.refreshOnWrite ? 'wait_for' : false }));
+    const eventItems = response.items.slice(0, batch.events.length);
+    const outcomes = eventItems.map((item): WriteOutcome => classify(item.create));
+    await this.undoRolloverDuplicates(batch.events, eventItems, outcomes);
+    const afterEvents = response.items.slice(batch.events.length);
+    profiles.settle(afterEvents.slice(0, profileOps.length / 2));
+    sessions.settle(afterEvents.slice(profileOps.length / 2));
+    // Updates another writer got in first: read, merge, write again.
+    await Promise.all([
+      profiles.wanted.size > 0 ? this.upsert(names.profiles, [...profiles.wanted.values()], false) : undefined,
+      sessions.wanted.size > 0 ? this.upsert(names.sessions, [...sessions.wanted.values()], false) : undefined,
+    ]);
+    return outcomes;
   }
 
   async getEvent(id: string): Promise<TrackedEvent | undefined> {
@@ -536,6 +532,90 @@ export function slmPolicy(names: { snapshotPolicy: string; snapshotPrefix: strin
  */
 function partialResults(response: estypes.SearchResponse<unknown>): void {
   if (response._shards.failed > 0) throw new SluiceError('STORE_UNAVAILABLE', `Elasticsearch: ${String(response._shards.failed)} of ${String(response._shards.total)} shards did not answer`);
+}
+
+interface Versioned {
+  readonly id: string;
+  readonly version: number;
+  readonly firstSeen: string;
+}
+
+/** The updates of one index within one write: what is wanted, what is known of the current documents. */
+class UpsertPart<T extends Versioned> {
+  /** Merged updates by id still to write. */
+  readonly wanted = new Map<string, T>();
+  private readonly current = new Map<string, Written<T> | undefined>();
+  private readonly sent = new Map<string, T>();
+
+  readonly index: string;
+  private readonly memory: LRUCache<string, Written<T>>;
+
+  constructor(index: string, records: readonly T[], memory: LRUCache<string, Written<T>>, fromMemory: boolean) {
+    this.index = index;
+    this.memory = memory;
+    for (const record of records) {
+      const seen = this.wanted.get(record.id);
+      this.wanted.set(record.id, seen ? mergeVersioned(seen, record) : record);
+    }
+    if (fromMemory) for (const id of this.wanted.keys()) {
+      const known = memory.get(id);
+      if (known !== undefined) this.current.set(id, known);
+    }
+  }
+
+  /** Ids whose current document must be read. */
+  get unknown(): string[] {
+    return [...this.wanted.keys()].filter((id) => !this.current.has(id));
+  }
+
+  forgetAll(): void {
+    this.current.clear();
+  }
+
+  learn(read: { docs: readonly estypes.MgetResponseItem<T>[] }): void {
+    for (const doc of read.docs) {
+      if ('found' in doc && doc.found && doc._source !== undefined && doc._seq_no !== undefined && doc._primary_term !== undefined) this.current.set(doc._id, { doc: doc._source, seqNo: doc._seq_no, primaryTerm: doc._primary_term });
+      else this.current.set(doc._id, undefined);
+    }
+  }
+
+  /** Bulk operations for what changes: `create` where nothing is there, else `index` with `if_seq_no`. */
+  operations(): object[] {
+    const operations: object[] = [];
+    this.sent.clear();
+    for (const [id, next] of this.wanted) {
+      const existing = this.current.get(id);
+      if (existing === undefined) {
+        operations.push({ create: { _index: this.index, _id: id } }, next);
+        this.sent.set(id, next);
+        continue;
+      }
+      const merged = mergeVersioned(existing.doc, next);
+      if (JSON.stringify(merged) === JSON.stringify(existing.doc)) {
+        this.wanted.delete(id);
+        continue;
+      }
+      operations.push({ index: { _index: this.index, _id: id, if_seq_no: existing.seqNo, if_primary_term: existing.primaryTerm } }, merged);
+      this.sent.set(id, merged);
+    }
+    return operations;
+  }
+
+  /** Written ids are remembered and done; conflicts (409) are forgotten and stay wanted. */
+  settle(items: readonly Partial<Record<estypes.BulkOperationType, estypes.BulkResponseItem>>[]): void {
+    for (const item of items) {
+      const result = item.index ?? item.create;
+      if (!result?._id) continue;
+      if (result.status < 300) {
+        const doc = this.sent.get(result._id);
+        if (doc !== undefined && result._seq_no !== undefined && result._primary_term !== undefined) this.memory.set(result._id, { doc, seqNo: result._seq_no, primaryTerm: result._primary_term });
+        this.wanted.delete(result._id);
+      } else if (result.status === 409) {
+        this.memory.delete(result._id);
+        this.current.delete(result._id);
+      } else throw new SluiceError('STORE_UNAVAILABLE', `upsert into ${this.index} failed: ${result.error?.type ?? ''} ${result.error?.reason ?? ''}`);
+    }
+  }
 }
 
 /** The highest version wins; `firstSeen` keeps the earliest. */
