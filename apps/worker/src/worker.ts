@@ -25,6 +25,8 @@ export interface DeadLetter {
 }
 
 const RECEIVE_WAIT_MS = 100;
+/** Receive wait while every write slot is taken: short, so a finished write is noticed at once. */
+const BUSY_RECEIVE_WAIT_MS = 5;
 
 /**
  * The storage worker: consume → batch (STORAGE_BATCH_SIZE or STORAGE_FLUSH_INTERVAL) →
@@ -101,14 +103,16 @@ export class StorageWorker {
       inFlight.add(writing);
     };
     while (!this.stopping) {
-      // At most `concurrency` batches are written at once; the next one fills meanwhile.
-      if (inFlight.size >= concurrency) {
+      // At most `concurrency` batches are written at once; the next one is received and
+      // decoded meanwhile (briefly polling, so a finished write is noticed at once).
+      const busy = inFlight.size >= concurrency;
+      if (busy && this.buffer.size >= batchSize) {
         await Promise.race(inFlight);
         continue;
       }
-      await this.fill(consumer);
+      await this.fill(consumer, busy ? BUSY_RECEIVE_WAIT_MS : RECEIVE_WAIT_MS);
       const now = Date.now();
-      if (this.buffer.size >= batchSize || (this.buffer.size > 0 && this.buffer.ageMs(now) >= flushIntervalMs)) launch(this.buffer.take(batchSize, now));
+      if (inFlight.size < concurrency && (this.buffer.size >= batchSize || (this.buffer.size > 0 && this.buffer.ageMs(now) >= flushIntervalMs))) launch(this.buffer.take(batchSize, now));
     }
     await Promise.all(inFlight);
     while (this.buffer.size > 0 && !this.abandon) await this.writeBatch(consumer, this.buffer.take(batchSize, Date.now()));
@@ -117,10 +121,10 @@ export class StorageWorker {
   }
 
   /** Receives messages until a batch is full or the flush interval of the oldest event is reached. */
-  private async fill(consumer: Consumer): Promise<void> {
+  private async fill(consumer: Consumer, maxWaitMs: number): Promise<void> {
     const { batchSize, flushIntervalMs } = this.deps.config.worker;
     if (this.buffer.size >= batchSize) return;
-    const waitMs = this.buffer.size === 0 ? RECEIVE_WAIT_MS : Math.max(1, Math.min(RECEIVE_WAIT_MS, flushIntervalMs - this.buffer.ageMs(Date.now())));
+    const waitMs = this.buffer.size === 0 ? maxWaitMs : Math.max(1, Math.min(maxWaitMs, flushIntervalMs - this.buffer.ageMs(Date.now())));
     const messages = await consumer.receive(this.messagesToAsk(), waitMs);
     for (const message of messages) await this.accept(consumer, message);
     this.deps.metrics.workerInFlight.set(this.buffer.size + this.writing);
