@@ -8,6 +8,8 @@ import { engineEnv, randomName, startSluice, tempDir, waitFor, type SluiceProces
 
 const ADMIN_TOKEN = 'elastic-test-admin-token-123';
 const es = engineEnv('elasticsearch');
+// Sluice runs as the least-privilege user (deploy/elasticsearch/roles.yml); cleanup as the superuser.
+const asWriter = { ...es, ELASTIC_HTTP_AUTH_USERNAME: es['SLUICE_WRITER_USERNAME']! };
 let processes: SluiceProcess[] = [];
 let cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -22,12 +24,13 @@ const storeFor = (tenant: string) => new ElasticStore({
   verifyCerts: true, maxConnections: 2, requestTimeoutMs: 30_000, compression: false, prefix: `${tenant}-`, shards: 1, replicas: 0, refreshInterval: '1s',
 });
 
-/** GET on the secured node with its CA and credentials. */
-function esGet(path: string): Promise<unknown> {
-  const auth = `Basic ${Buffer.from(`${es['ELASTIC_HTTP_AUTH_USERNAME']!}:${es['ELASTIC_HTTP_AUTH_PASSWORD']!}`).toString('base64')}`;
+/** GET on the secured node with its CA and credentials (the superuser unless told). */
+function esGet(path: string, user = es['ELASTIC_HTTP_AUTH_USERNAME']!, status?: (code: number) => void): Promise<unknown> {
+  const auth = `Basic ${Buffer.from(`${user}:${es['ELASTIC_HTTP_AUTH_PASSWORD']!}`).toString('base64')}`;
   return new Promise((resolve, reject) => {
     const req = request(`${es['ELASTIC_HOST']!}${path}`, { ca: readFileSync(es['ELASTIC_CA_FILE']!), headers: { authorization: auth } }, (res) => {
       let body = '';
+      status?.(res.statusCode ?? 0);
       res.on('data', (chunk: Buffer) => (body += chunk.toString()));
       res.on('end', () => resolve(JSON.parse(body) as unknown));
     });
@@ -45,7 +48,7 @@ describe('Sluice on Elasticsearch', () => {
       await store.dropAll();
       await store.close();
     });
-    const sluice = await startSluice('start', { ...es, DATA_DIR: dir, ADMIN_TOKEN, LOGGING_LEVEL: 'error', STORAGE_FLUSH_INTERVAL: '200', STORE_ADAPTER: 'elasticsearch', TENANT_NAME: tenant, ELASTIC_INDEX_SHARDS: '2', ELASTIC_INDEX_REPLICAS: '0' }, 60_000);
+    const sluice = await startSluice('start', { ...asWriter, DATA_DIR: dir, ADMIN_TOKEN, LOGGING_LEVEL: 'error', STORAGE_FLUSH_INTERVAL: '200', STORE_ADAPTER: 'elasticsearch', TENANT_NAME: tenant, ELASTIC_INDEX_SHARDS: '2', ELASTIC_INDEX_REPLICAS: '0' }, 60_000);
     processes.push(sluice);
 
     const response = await fetch(`${sluice.url}/track`, {
@@ -70,6 +73,11 @@ describe('Sluice on Elasticsearch', () => {
     expect(indices[0]?.settings.index).toMatchObject({ number_of_shards: '2', number_of_replicas: '0' });
     const profile = await fetch(`${sluice.url}/v1/profiles/p-es`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
     expect(profile.status).toBe(200);
+    // The role Sluice ran with reaches Sluice's indices only.
+    let denied = 0;
+    await esGet('/_cat/indices?format=json', es['SLUICE_WRITER_USERNAME']);
+    await esGet('/.security/_search', es['SLUICE_WRITER_USERNAME'], (code) => (denied = code));
+    expect(denied).toBe(403);
   });
 
   it('`sluice init` is idempotent and safe when every replica runs it at once', async () => {
@@ -79,7 +87,7 @@ describe('Sluice on Elasticsearch', () => {
       await store.dropAll();
       await store.close();
     });
-    const env = { ...process.env, ...es, STORE_ADAPTER: 'elasticsearch', TENANT_NAME: tenant, ELASTIC_INDEX_SHARDS: '1', ELASTIC_INDEX_REPLICAS: '0', LOGGING_LEVEL: 'error' };
+    const env = { ...process.env, ...asWriter, STORE_ADAPTER: 'elasticsearch', TENANT_NAME: tenant, ELASTIC_INDEX_SHARDS: '1', ELASTIC_INDEX_REPLICAS: '0', LOGGING_LEVEL: 'error' };
     const init = () => new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn(process.execPath, ['apps/cli/src/bin.ts', 'init'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';

@@ -7,11 +7,12 @@ import { engineEnv, randomName } from '@sluice/testkit';
 
 const env = engineEnv('elasticsearch');
 
+// The suite runs as the least-privilege user (deploy/elasticsearch/roles.yml).
 runEventStoreConformance('elasticsearch', async () => {
   const prefix = `${randomName('conf')}-`;
   const store = new ElasticStore({
     nodes: env['ELASTIC_HOST']!.split(','),
-    username: env['ELASTIC_HTTP_AUTH_USERNAME']!,
+    username: env['SLUICE_WRITER_USERNAME']!,
     password: env['ELASTIC_HTTP_AUTH_PASSWORD']!,
     caFile: env['ELASTIC_CA_FILE']!,
     verifyCerts: true,
