@@ -1,4 +1,7 @@
-import { Queue, QueueEvents, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Job, Queue, QueueEvents, Worker, type ConnectionOptions } from 'bullmq';
+
+/** How often runNow checks the run's state itself, beside BullMQ's queue events. */
+const FINISHED_POLL_MS = 250;
 import type { DependencyHealth } from '@sluice/observability';
 import type { JobData, JobHandler, JobResult, Jobs } from '../port.ts';
 
@@ -70,7 +73,24 @@ export class BullMqJobs implements Jobs {
   private async addAndWait(job: RegisteredJob, name: string, data: JobData): Promise<JobResult> {
     await job.ready;
     const added = await job.queue.add(name, data, { removeOnComplete: 100, removeOnFail: 100 });
-    return ((await added.waitUntilFinished(job.events)) as JobResult | null) ?? undefined;
+    // Queue events can miss a run that finished before their stream was read: poll as well.
+    const finished = new AbortController();
+    try {
+      return ((await Promise.race([added.waitUntilFinished(job.events), this.pollUntilFinished(job.queue, added.id ?? '', finished.signal)])) as JobResult | null) ?? undefined;
+    } finally {
+      finished.abort();
+    }
+  }
+
+  private async pollUntilFinished(queue: Queue, id: string, signal: AbortSignal): Promise<unknown> {
+    while (!signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, FINISHED_POLL_MS));
+      const run = await Job.fromId(queue, id);
+      if (run === undefined) continue;
+      if (run.finishedOn !== undefined && run.failedReason !== undefined && run.failedReason !== '') throw new Error(run.failedReason);
+      if (run.finishedOn !== undefined) return run.returnvalue;
+    }
+    return undefined;
   }
 
   async health(): Promise<DependencyHealth> {
@@ -114,7 +134,17 @@ export class BullMqJobs implements Jobs {
       name,
       async (run: Job) => {
         registered.runs += 1;
-        return (await handler(run.data as JobData)) ?? null;
+        try {
+          const result = (await handler(run.data as JobData)) ?? null;
+          registered.lastError = undefined;
+          return result;
+        } catch (error) {
+          // Reported here, before BullMQ marks the job failed (and a runNow caller hears it).
+          registered.failures += 1;
+          registered.lastError = error instanceof Error ? error.message : String(error);
+          this.onError(name, error);
+          throw error;
+        }
       },
       { ...shared, concurrency: 1, autorun: false },
     );
@@ -133,14 +163,6 @@ export class BullMqJobs implements Jobs {
         void worker.run().catch((error: unknown) => this.onError(name, error));
       })(),
     };
-    worker.on('completed', () => {
-      registered.lastError = undefined;
-    });
-    worker.on('failed', (_run, error) => {
-      registered.failures += 1;
-      registered.lastError = error.message;
-      this.onError(name, error);
-    });
     worker.on('error', (error) => this.onError(name, error));
     this.jobs.set(name, registered);
     return registered;
