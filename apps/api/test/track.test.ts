@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { receiveAll } from '@sluice/bus/conformance';
-import type { EventBatchMessage } from '@sluice/core';
+import { decodeBatch, type EventBatchMessage, type TrackedEvent } from '@sluice/core';
 import { startHarness, trackBody, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -14,11 +14,15 @@ afterEach(() => h.close());
 const post = (payload: unknown, headers: Record<string, string> = {}) =>
   h.api.app.inject({ method: 'POST', url: '/track', headers: { 'content-type': 'application/json', ...headers }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
 
-async function busMessages(count: number): Promise<EventBatchMessage[]> {
+/** The bus messages, as published and as the worker reads them. */
+async function busMessages(count: number): Promise<(EventBatchMessage & { readonly tracked: TrackedEvent[] })[]> {
   const consumer = await h.adapters.bus.consumer('events', 'test', { maxUnacked: 1000, maxRedeliver: 3, nackDelayMs: 10 });
   const received = await receiveAll(consumer, count, 2000);
   await consumer.close();
-  return received.map((message) => JSON.parse(message.payload.toString()) as EventBatchMessage);
+  return received.map((message) => {
+    const published = JSON.parse(message.payload.toString()) as EventBatchMessage;
+    return { ...published, tracked: decodeBatch(published) ?? [] };
+  });
 }
 
 describe('POST /track', () => {
@@ -30,8 +34,11 @@ describe('POST /track', () => {
     expect(body.events[0]).toBe('client-id-1');
     expect(body.events[1]).toMatch(/^[0-9a-f-]{36}$/);
     const [message] = await busMessages(1);
-    expect(message?.events.map((event) => event.id)).toEqual(body.events);
-    const second = message?.events[1];
+    expect(message?.tracked.map((event) => event.id)).toEqual(body.events);
+    // What the events of one request share travels once.
+    expect(message?.shared).toMatchObject({ sourceId: 'demo', sessionId: 'session-1', profileId: body.profile.id });
+    expect(message?.events[0]).not.toHaveProperty('sessionId');
+    const second = message?.tracked[1];
     expect(second).toMatchObject({ type: 'b', sourceId: 'demo', sessionId: 'session-1', profileId: body.profile.id, time: '2026-01-02T03:04:05.000Z' });
     expect(second?.metadata.userAgent).toBe('jest-agent');
     expect(Date.parse(second?.receivedAt ?? '')).toBeGreaterThan(Date.now() - 5000);

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelayMs, isRetryable, type EventBatchMessage, type TrackedEvent } from '@sluice/core';
+import { backoffDelayMs, decodeBatch, isRetryable, type TrackedEvent } from '@sluice/core';
 import { DEAD_LETTER_CODE, DEAD_LETTER_REASON, type Consumer, type EventBus, type ReceivedMessage } from '@sluice/bus';
 import type { Config } from '@sluice/config';
 import type { Logger, Metrics } from '@sluice/observability';
@@ -250,8 +250,7 @@ export class StorageWorker {
 
 function decode(message: ReceivedMessage): TrackedEvent[] | undefined {
   try {
-    const parsed = JSON.parse(message.payload.toString('utf8')) as Partial<EventBatchMessage>;
-    return Array.isArray(parsed.events) ? parsed.events : undefined;
+    return decodeBatch(JSON.parse(message.payload.toString('utf8')));
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { ERROR_CATALOGUE, backoffDelayMs, normaliseTrack, renderErrorsDoc } from '../src/index.ts';
+import { ERROR_CATALOGUE, backoffDelayMs, decodeBatch, encodeBatch, normaliseTrack, renderErrorsDoc } from '../src/index.ts';
 
 describe('normaliseTrack', () => {
   const context = { profileId: 'p', sessionId: 's', receivedAt: new Date('2026-05-01T10:00:00Z'), metadata: { ip: '198.51.100.1' }, maxPropertiesBytes: 1000 };
@@ -61,5 +61,37 @@ describe('error catalogue', () => {
 
   it('keeps docs/errors.md in sync with the catalogue', () => {
     expect(readFileSync('docs/errors.md', 'utf8')).toBe(renderErrorsDoc());
+  });
+});
+
+describe('event batch messages', () => {
+  // As normaliseTrack builds them: one metadata object per request.
+  const metadata = { ip: '203.0.113.1' };
+  const event = (id: string, time: string, context: Record<string, string>) => ({
+    id, type: 'view', sourceId: 'web', sessionId: 's1', profileId: 'p1', time, receivedAt: '2026-01-01T00:00:00.000Z', properties: { id }, context, tags: [], metadata,
+  });
+
+  it('sends what every event shares once and reads back the same events', () => {
+    const context = { page: 'home' };
+    const events = [event('a', '2026-01-01T00:00:00.000Z', context), event('b', '2026-01-01T00:00:00.000Z', context), event('c', '2025-12-31T00:00:00.000Z', context)];
+    const message = encodeBatch(events);
+    expect(message.shared).toEqual({ sourceId: 'web', sessionId: 's1', profileId: 'p1', receivedAt: '2026-01-01T00:00:00.000Z', context, metadata: { ip: '203.0.113.1' } });
+    expect(message.events[0]).toEqual({ id: 'a', type: 'view', time: '2026-01-01T00:00:00.000Z', properties: { id: 'a' }, tags: [] });
+    expect(decodeBatch(JSON.parse(JSON.stringify(message)))).toEqual(events);
+    expect(JSON.stringify(message).length).toBeLessThan(JSON.stringify({ events }).length * 0.75);
+  });
+
+  it('keeps a field per event when events differ in it, and writes one event out in full', () => {
+    const events = [event('a', 't1', { page: 'home' }), event('b', 't2', { page: 'cart' })];
+    expect(decodeBatch(JSON.parse(JSON.stringify(encodeBatch(events))))).toEqual(events);
+    expect(encodeBatch([events[0]!])).toEqual({ events: [events[0]] });
+  });
+
+  it('reads full messages (dead-letter replays) and refuses what is not a batch', () => {
+    const full = { events: [event('a', 't1', {})] };
+    expect(decodeBatch(full)).toEqual(full.events);
+    expect(decodeBatch({ nope: true })).toBeUndefined();
+    expect(decodeBatch({ shared: 'x', events: [] })).toBeUndefined();
+    expect(decodeBatch(null)).toBeUndefined();
   });
 });

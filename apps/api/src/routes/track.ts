@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SluiceError, normaliseTrack, trackPayloadSchema, type EventBatchMessage, type TrackPayload } from '@sluice/core';
+import { SluiceError, encodeBatch, normaliseTrack, trackPayloadSchema, type EventBatchMessage, type TrackPayload } from '@sluice/core';
 import type { EventBus } from '@sluice/bus';
 import type { Config } from '@sluice/config';
 import type { Metrics } from '@sluice/observability';
@@ -42,7 +42,7 @@ export function trackRoutes(deps: TrackRouteDeps) {
         maxPropertiesBytes: deps.track.maxPropertiesBytes,
         bodyBytes: bodyBytesOf(request),
       });
-      const message: EventBatchMessage = { events };
+      const message = encodeBatch(events);
       await publishWithin(deps.bus, identity.profileId, message, deps.track.publishTimeoutMs);
       deps.metrics.eventsAccepted.inc(events.length);
       const body: TrackResponse = { profile: { id: identity.profileId }, session: { id: identity.sessionId }, events: events.map((event) => event.id) };
