@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { ERROR_CATALOGUE, backoffDelayMs, decodeBatch, encodeBatch, normaliseTrack, renderErrorsDoc } from '../src/index.ts';
+import { ERROR_CATALOGUE, backoffDelayMs, decodeBatch, encodeBatch, newEventId, normaliseTrack, renderErrorsDoc } from '../src/index.ts';
 
 describe('normaliseTrack', () => {
   const context = { profileId: 'p', sessionId: 's', receivedAt: new Date('2026-05-01T10:00:00Z'), metadata: { ip: '198.51.100.1' }, maxPropertiesBytes: 1000 };
@@ -19,6 +19,18 @@ describe('normaliseTrack', () => {
     const events = normaliseTrack({ source: { id: 'src' }, events: Array.from({ length: 50 }, () => ({ type: 't' })) }, context);
     const ids = events.map((event) => event.id);
     expect([...ids].sort()).toEqual(ids);
+  });
+
+  it('writes RFC 9562 UUIDv7: version 7, variant 10, the current time, strictly increasing', () => {
+    const before = Date.now();
+    const ids = Array.from({ length: 20_000 }, () => newEventId());
+    const after = Date.now();
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const time = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    expect(time(ids[0]!)).toBeGreaterThanOrEqual(before);
+    expect(time(ids.at(-1)!)).toBeLessThanOrEqual(after + 1);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
   });
 
   it('refuses oversize properties with PROPERTIES_TOO_LARGE and the event path', () => {
