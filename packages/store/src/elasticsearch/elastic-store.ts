@@ -241,11 +241,13 @@ export class ElasticStore implements EventStore {
    * nothing: every event is younger than the write index.
    */
   private async undoRolloverDuplicates(events: readonly TrackedEvent[], items: readonly Partial<Record<estypes.BulkOperationType, estypes.BulkResponseItem>>[], outcomes: WriteOutcome[]): Promise<void> {
+    const created = new Map<string, number>();
+    for (const item of items) if (item.create !== undefined && !created.has(item.create._index)) created.set(item.create._index, await this.creationTime(item.create._index));
     const suspects: { position: number; index: string; event: TrackedEvent }[] = [];
     for (const [position, event] of events.entries()) {
       const item = items[position]?.create;
       if (outcomes[position]?.status !== 'created' || item === undefined) continue;
-      if (Date.parse(event.receivedAt) < (await this.creationTime(item._index))) suspects.push({ position, index: item._index, event });
+      if (Date.parse(event.receivedAt) < (created.get(item._index) ?? 0)) suspects.push({ position, index: item._index, event });
     }
     if (suspects.length === 0) return;
     const generations = (await this.eventsIndices()).sort((a, b) => a.name.localeCompare(b.name));
@@ -591,7 +593,7 @@ class UpsertPart<T extends Versioned> {
         continue;
       }
       const merged = mergeVersioned(existing.doc, next);
-      if (JSON.stringify(merged) === JSON.stringify(existing.doc)) {
+      if (sameFields(merged, existing.doc)) {
         this.wanted.delete(id);
         continue;
       }
@@ -616,6 +618,15 @@ class UpsertPart<T extends Versioned> {
       } else throw new SluiceError('STORE_UNAVAILABLE', `upsert into ${this.index} failed: ${result.error?.type ?? ''} ${result.error?.reason ?? ''}`);
     }
   }
+}
+
+/** Profile and session documents are flat: equal when every field is (cheaper than serialising both). */
+function sameFields(a: object, b: object): boolean {
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  const keys = Object.keys(left);
+  if (keys.length !== Object.keys(right).length) return false;
+  return keys.every((key) => left[key] === right[key]);
 }
 
 /** The highest version wins; `firstSeen` keeps the earliest. */
