@@ -1,35 +1,31 @@
 // The EventStore contract on the real, secured Elasticsearch node (basic auth, TLS with the
 // provisioned CA): npm run engines:up -- elasticsearch.
 import { describe, expect, it } from '@jest/globals';
-import { ElasticStore } from '../src/index.ts';
+import { ElasticStore, type ElasticStoreOptions } from '../src/index.ts';
 import { runEventStoreConformance } from '../src/conformance.ts';
 import { engineEnv, randomName } from '@sluice/testkit';
 
 const env = engineEnv('elasticsearch');
 
-// The suite runs as the least-privilege user (deploy/elasticsearch/roles.yml).
+/**
+ * A store on the secured node under `prefix`, as the least-privilege user
+ * (deploy/elasticsearch/roles.yml) unless `asSuperuser`; writes visible at once.
+ */
+function storeOptions(prefix: string, asSuperuser = false): ElasticStoreOptions {
+  return {
+    nodes: env['ELASTIC_HOST']!.split(','), username: asSuperuser ? env['ELASTIC_HTTP_AUTH_USERNAME']! : env['SLUICE_WRITER_USERNAME']!, password: env['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: env['ELASTIC_CA_FILE']!,
+    verifyCerts: true, maxConnections: 4, requestTimeoutMs: 30_000, compression: true, prefix, shards: 1, replicas: 0, refreshInterval: '1s', refreshOnWrite: true,
+  };
+}
+
 runEventStoreConformance('elasticsearch', async () => {
   const prefix = `${randomName('conf')}-`;
-  const store = new ElasticStore({
-    nodes: env['ELASTIC_HOST']!.split(','),
-    username: env['SLUICE_WRITER_USERNAME']!,
-    password: env['ELASTIC_HTTP_AUTH_PASSWORD']!,
-    caFile: env['ELASTIC_CA_FILE']!,
-    verifyCerts: true,
-    maxConnections: 10,
-    requestTimeoutMs: 30_000,
-    compression: true,
-    prefix,
-    shards: 1,
-    replicas: 0,
-    refreshInterval: '1s',
-    refreshOnWrite: true,
-  });
+  const store = new ElasticStore(storeOptions(prefix));
   await store.init();
   return {
     store,
     cleanup: async () => {
-      const admin = new ElasticStore({ nodes: env['ELASTIC_HOST']!.split(','), username: env['ELASTIC_HTTP_AUTH_USERNAME']!, password: env['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: env['ELASTIC_CA_FILE']!, verifyCerts: true, maxConnections: 1, requestTimeoutMs: 30_000, compression: false, prefix, shards: 1, replicas: 0, refreshInterval: '1s' });
+      const admin = new ElasticStore(storeOptions(prefix, true));
       await admin.dropAll();
       await admin.close();
     },
@@ -38,11 +34,7 @@ runEventStoreConformance('elasticsearch', async () => {
 
 describe('Elasticsearch profile versions across writers', () => {
   it('never lets an older update win, even from a writer that remembers an old sequence number', async () => {
-    const prefix = `${randomName('vers')}-`;
-    const options = {
-      nodes: env['ELASTIC_HOST']!.split(','), username: env['ELASTIC_HTTP_AUTH_USERNAME']!, password: env['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: env['ELASTIC_CA_FILE']!,
-      verifyCerts: true, maxConnections: 2, requestTimeoutMs: 30_000, compression: false, prefix, shards: 1, replicas: 0, refreshInterval: '1s', refreshOnWrite: true,
-    };
+    const options = storeOptions(`${randomName('vers')}-`);
     const a = new ElasticStore(options);
     const b = new ElasticStore(options);
     try {
@@ -64,11 +56,7 @@ describe('Elasticsearch profile versions across writers', () => {
 
 describe('Elasticsearch worker batches in one request', () => {
   it('writes events, profiles and sessions together, and merges an update another writer got in first', async () => {
-    const prefix = `${randomName('batch')}-`;
-    const options = {
-      nodes: env['ELASTIC_HOST']!.split(','), username: env['ELASTIC_HTTP_AUTH_USERNAME']!, password: env['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: env['ELASTIC_CA_FILE']!,
-      verifyCerts: true, maxConnections: 2, requestTimeoutMs: 30_000, compression: false, prefix, shards: 1, replicas: 0, refreshInterval: '1s', refreshOnWrite: true,
-    };
+    const options = storeOptions(`${randomName('batch')}-`);
     const a = new ElasticStore(options);
     const b = new ElasticStore(options);
     const event = (id: string, time: string) => ({ id, type: 'view', sourceId: 'web', sessionId: 's-b', profileId: 'p-b', time, receivedAt: new Date().toISOString(), properties: {}, context: {}, tags: [], metadata: {} });

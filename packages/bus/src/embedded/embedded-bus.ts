@@ -2,7 +2,8 @@ import { open as openFile, readdir, readFile, rm, mkdir } from 'node:fs/promises
 import { join } from 'node:path';
 import { SluiceError } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
-import { DEAD_LETTER_ORIGIN, DEAD_LETTER_REASON, type Consumer, type ConsumerOptions, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
+import { deadLetterOf } from '../dead-letter.ts';
+import { type Consumer, type ConsumerOptions, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
 import { encodeRecord } from './record.ts';
 import { Subscription } from './subscription.ts';
 import { TopicLog } from './topic-log.ts';
@@ -125,7 +126,7 @@ export class EmbeddedBus implements EventBus {
       const log = this.logs.get(topic);
       if (log === undefined) throw new Error(`unknown topic ${topic}`);
       const subscription = new Subscription(log, join(this.options.dir, topic, `cursor-${name}.json`), (entry, reason, deliveries) =>
-        this.publish('dead-letters', [{ key: entry.record.key, payload: entry.record.payload, properties: { ...entry.record.properties, [DEAD_LETTER_REASON]: reason, [DEAD_LETTER_ORIGIN]: `${topic}#${entry.offset} after ${deliveries} deliveries` } }]),
+        this.publish('dead-letters', [deadLetterOf(entry.record, reason, `${topic}#${entry.offset} after ${deliveries} deliveries`)]),
       );
       pending = subscription.load().then(() => subscription);
       this.subscriptions.set(key, pending);

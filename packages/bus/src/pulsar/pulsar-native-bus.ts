@@ -1,6 +1,7 @@
 import { SluiceError } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
-import { DEAD_LETTER_ORIGIN, DEAD_LETTER_REASON, type Consumer, type ConsumerOptions, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
+import { deadLetterOf } from '../dead-letter.ts';
+import { type Consumer, type ConsumerOptions, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
 
 /**
  * The part of the `pulsar-client` (npm) API this adapter uses, declared here because the
@@ -202,11 +203,7 @@ class NativeBusConsumer implements Consumer {
     const native = this.held.get(message.id);
     if (native === undefined) return;
     if (message.redeliveryCount + 1 >= this.options.maxRedeliver) {
-      await this.bus.publish('dead-letters', [{
-        key: message.key,
-        payload: message.payload,
-        properties: { ...message.properties, [DEAD_LETTER_REASON]: reason.slice(0, 1000), [DEAD_LETTER_ORIGIN]: `${this.topic} ${message.id} after ${String(message.redeliveryCount + 1)} deliveries` },
-      }]);
+      await this.bus.publish('dead-letters', [deadLetterOf(message, reason, `${this.topic} ${message.id} after ${String(message.redeliveryCount + 1)} deliveries`)]);
       this.held.delete(message.id);
       await this.native.acknowledge(native);
       return;

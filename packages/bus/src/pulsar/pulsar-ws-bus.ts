@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { SluiceError, backoffDelayMs } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
+import { deadLetterOf } from '../dead-letter.ts';
 import {
-  DEAD_LETTER_ORIGIN, DEAD_LETTER_REASON,
   type Consumer, type ConsumerOptions, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage,
 } from '../port.ts';
 
@@ -380,11 +380,7 @@ class PulsarConsumer implements Consumer {
   async nack(message: ReceivedMessage, reason: string): Promise<void> {
     if (!this.held.has(message.id)) return;
     if (message.redeliveryCount + 1 >= this.options.maxRedeliver) {
-      await this.bus.publish('dead-letters', [{
-        key: message.key,
-        payload: message.payload,
-        properties: { ...message.properties, [DEAD_LETTER_REASON]: reason.slice(0, 1000), [DEAD_LETTER_ORIGIN]: `${this.path} ${message.id} after ${String(message.redeliveryCount + 1)} deliveries` },
-      }]);
+      await this.bus.publish('dead-letters', [deadLetterOf(message, reason, `${this.path} ${message.id} after ${String(message.redeliveryCount + 1)} deliveries`)]);
       this.held.delete(message.id);
       this.sendControl({ messageId: message.id });
       return;
