@@ -6,7 +6,7 @@ import type { ConfigStore } from '@sluice/config-store';
 import type { HealthCheck, Logger, Metrics } from '@sluice/observability';
 import type { EventStore } from '@sluice/store';
 import { requireAdmin } from './admin-auth.ts';
-import { validatorCompiler } from './validation.ts';
+import { registerJsonParsers, validatorCompiler } from './validation.ts';
 import { registerErrorHandling } from './errors.ts';
 import { IdentityResolver } from './identity.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -46,12 +46,12 @@ export function buildApi(deps: ApiDeps): Api {
     return503OnClosing: true,
   });
   app.setValidatorCompiler(validatorCompiler());
-  app.addContentTypeParser('text/plain', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  registerJsonParsers(app);
   registerErrorHandling(app, deps.metrics);
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    deps.metrics.httpRequests.inc({ route, status: reply.statusCode });
-    deps.metrics.httpDuration.observe({ route }, reply.elapsedTime / 1000);
+  const countRequest = requestCounter(deps.metrics);
+  app.addHook('onResponse', (request, reply, done) => {
+    countRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    done();
   });
 
   const sources = new SourceResolver(deps.configStore, deps.config.http.sourceCacheTtlMs);
@@ -68,5 +68,24 @@ export function buildApi(deps: ApiDeps): Api {
     startDraining: () => {
       draining = true;
     },
+  };
+}
+
+/**
+ * Counts a request and observes its duration through labelled children looked up once per
+ * route and status (prom-client otherwise hashes the label set on every call).
+ */
+function requestCounter(metrics: Metrics): (route: string, status: number, seconds: number) => void {
+  const children = new Map<string, { readonly requests: { inc(): void }; readonly duration: { observe(value: number): void } }>();
+  return (route, status, seconds) => {
+    const key = `${String(status)} ${route}`;
+    let child = children.get(key);
+    if (child === undefined) {
+      child = { requests: metrics.httpRequests.labels({ route, status }), duration: metrics.httpDuration.labels({ route }) };
+      // Routes are the app's own (or 'unmatched'), statuses a few: the map stays small.
+      children.set(key, child);
+    }
+    child.requests.inc();
+    child.duration.observe(seconds);
   };
 }

@@ -35,9 +35,8 @@ describe('POST /track', () => {
     expect(body.events[1]).toMatch(/^[0-9a-f-]{36}$/);
     const [message] = await busMessages(1);
     expect(message?.tracked.map((event) => event.id)).toEqual(body.events);
-    // What the events of one request share travels once.
-    expect(message?.shared).toMatchObject({ sourceId: 'demo', sessionId: 'session-1', profileId: body.profile.id });
-    expect(message?.events[0]).not.toHaveProperty('sessionId');
+    // The body travels as the client sent it, beside the API's decisions.
+    expect(message).toMatchObject({ request: { sessionId: 'session-1', profileId: body.profile.id, ids: body.events }, payload: { events: [{ id: 'client-id-1', type: 'a' }, { type: 'b' }] } });
     const second = message?.tracked[1];
     expect(second).toMatchObject({ type: 'b', sourceId: 'demo', sessionId: 'session-1', profileId: body.profile.id, time: '2026-01-02T03:04:05.000Z' });
     expect(second?.metadata.userAgent).toBe('jest-agent');

@@ -1,5 +1,5 @@
 import { DEAD_LETTER_CODE, DEAD_LETTER_ORIGIN, DEAD_LETTER_REASON, type EventBus, type OutgoingMessage, type ReceivedMessage } from '@sluice/bus';
-import type { EventBatchMessage, TrackedEvent } from '@sluice/core';
+import { decodeBatch, type EventBatchMessage, type TrackedEvent } from '@sluice/core';
 import type { Jobs } from '@sluice/jobs';
 
 type Print = (line: string) => void;
@@ -29,17 +29,13 @@ export function replayPlan(letter: ReceivedMessage): ReplayPlan {
   } catch {
     return { skip: 'payload is not JSON', reason };
   }
-  if (isBatch(parsed)) return { message: { key: letter.key, payload: letter.payload, properties }, reason };
+  if (decodeBatch(parsed) !== undefined) return { message: { key: letter.key, payload: letter.payload, properties }, reason };
   const event = (parsed as { event?: TrackedEvent }).event;
   if (event !== undefined && typeof event === 'object' && typeof event.id === 'string') {
     const batch: EventBatchMessage = { events: [event] };
     return { message: { key: event.profileId, payload: Buffer.from(JSON.stringify(batch)), properties }, reason };
   }
   return { skip: 'neither an event batch nor a rejected event', reason };
-}
-
-function isBatch(value: unknown): value is EventBatchMessage {
-  return typeof value === 'object' && value !== null && Array.isArray((value as { events?: unknown }).events);
 }
 
 export interface ReplayReport {

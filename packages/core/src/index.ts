@@ -4,4 +4,5 @@ export * from './ids.ts';
 export * from './event.ts';
 export * from './schemas.ts';
 export * from './normalise.ts';
+export * from './message.ts';
 export * from './backoff.ts';

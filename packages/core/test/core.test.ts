@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { ERROR_CATALOGUE, backoffDelayMs, decodeBatch, encodeBatch, newEventId, normaliseTrack, renderErrorsDoc } from '../src/index.ts';
+import { ERROR_CATALOGUE, assertPropertiesWithin, backoffDelayMs, decodeBatch, encodeReceived, eventIds, newEventId, normaliseTrack, renderErrorsDoc, type TrackPayload } from '../src/index.ts';
 
 describe('normaliseTrack', () => {
-  const context = { profileId: 'p', sessionId: 's', receivedAt: new Date('2026-05-01T10:00:00Z'), metadata: { ip: '198.51.100.1' }, maxPropertiesBytes: 1000 };
+  const context = { profileId: 'p', sessionId: 's', receivedAt: '2026-05-01T10:00:00.000Z', metadata: { ip: '198.51.100.1' } };
 
   it('sets ids, times and merges payload-level context and properties under the event\'s own', () => {
     const [first, second] = normaliseTrack(
@@ -33,22 +33,35 @@ describe('normaliseTrack', () => {
     expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
   });
 
-  it('refuses oversize properties with PROPERTIES_TOO_LARGE and the event path', () => {
-    expect(() => normaliseTrack({ source: { id: 'src' }, events: [{ type: 't' }, { type: 't', properties: { x: 'y'.repeat(2000) } }] }, context)).toThrow(
+  it('uses the ids it is given, in order (the worker gets them from the API)', () => {
+    const payload: TrackPayload = { source: { id: 'src' }, events: [{ id: 'given', type: 't' }, { type: 'u' }] };
+    const ids = eventIds(payload);
+    expect(ids[0]).toBe('given');
+    expect(normaliseTrack(payload, { ...context, ids }).map((event) => event.id)).toEqual(ids);
+    expect(normaliseTrack(payload, { ...context, ids })).toEqual(normaliseTrack(payload, { ...context, ids })); // deterministic
+  });
+});
+
+describe('assertPropertiesWithin', () => {
+  it('refuses oversize properties with PROPERTIES_TOO_LARGE and the event path, counting the merged payload-level ones', () => {
+    expect(() => assertPropertiesWithin({ source: { id: 'src' }, events: [{ type: 't' }, { type: 't', properties: { x: 'y'.repeat(2000) } }] }, 1000)).toThrow(
       expect.objectContaining({ code: 'PROPERTIES_TOO_LARGE', details: [expect.objectContaining({ path: '/events/1/properties' })] }),
     );
+    const shared: TrackPayload = { source: { id: 'src' }, context: { x: 'y'.repeat(600) }, events: [{ type: 't', properties: { z: 'y'.repeat(600) } }] };
+    expect(() => assertPropertiesWithin(shared, 1000)).toThrow(expect.objectContaining({ code: 'PROPERTIES_TOO_LARGE' }));
+    expect(() => assertPropertiesWithin(shared, 2000)).not.toThrow();
   });
 
   it('skips the measurement only where no event can exceed the limit, even when numbers grow on serialisation', () => {
     // `1e20` is 4 bytes in the body and 21 once serialised.
     const body = `{"source":{"id":"src"},"events":[{"type":"t","properties":{"n":[${Array.from({ length: 40 }, () => '1e20').join(',')}]}}]}`;
-    const payload = JSON.parse(body) as Parameters<typeof normaliseTrack>[0];
+    const payload = JSON.parse(body) as TrackPayload;
     const serialised = JSON.stringify(payload.events[0]?.properties).length;
     expect(serialised - 1).toBeGreaterThan(body.length); // a "body within the limit" shortcut would let it through
-    const limit = serialised - 1;
-    expect(() => normaliseTrack(payload, { ...context, maxPropertiesBytes: limit, bodyBytes: body.length })).toThrow(expect.objectContaining({ code: 'PROPERTIES_TOO_LARGE' }));
-    // A body small enough relative to the limit is not measured at all.
-    expect(normaliseTrack(payload, { ...context, maxPropertiesBytes: body.length * 6, bodyBytes: body.length })).toHaveLength(1);
+    expect(() => assertPropertiesWithin(payload, serialised - 1, body.length)).toThrow(expect.objectContaining({ code: 'PROPERTIES_TOO_LARGE' }));
+    // Where body × 6 fits the limit, it is not measured at all (a wrong body size shows it).
+    expect(() => assertPropertiesWithin(payload, 60, 10)).not.toThrow();
+    expect(() => assertPropertiesWithin(payload, 60)).toThrow(expect.objectContaining({ code: 'PROPERTIES_TOO_LARGE' }));
   });
 });
 
@@ -77,33 +90,40 @@ describe('error catalogue', () => {
 });
 
 describe('event batch messages', () => {
-  // As normaliseTrack builds them: one metadata object per request.
   const metadata = { ip: '203.0.113.1' };
-  const event = (id: string, time: string, context: Record<string, string>) => ({
-    id, type: 'view', sourceId: 'web', sessionId: 's1', profileId: 'p1', time, receivedAt: '2026-01-01T00:00:00.000Z', properties: { id }, context, tags: [], metadata,
+  const facts = { profileId: 'p1', sessionId: 's1', receivedAt: '2026-01-01T00:00:00.000Z', metadata };
+
+  it('carries the body as received, spliced in unchanged, and reads back the normalised events', () => {
+    // Spacing, key order and a number's spelling survive: the text is not re-serialised.
+    const body = '{ "source": {"id":"web"}, "context": {"page":"home"}, "events": [ {"type":"view","properties":{"n":1e2}}, {"id":"own","type":"buy","time":"2026-01-01T01:00:00+01:00"} ] }';
+    const payload = JSON.parse(body) as TrackPayload;
+    const ids = eventIds(payload);
+    const message = encodeReceived({ ...facts, ids }, body);
+    expect(message).toContain(body);
+    const events = decodeBatch(JSON.parse(message));
+    expect(events).toEqual(normaliseTrack(payload, { ...facts, ids }));
+    expect(events?.map((event) => event.id)).toEqual([ids[0], 'own']);
+    expect(events?.[0]).toMatchObject({ type: 'view', sourceId: 'web', sessionId: 's1', profileId: 'p1', time: facts.receivedAt, context: { page: 'home' }, properties: { n: 100 }, metadata });
+    expect(events?.[1]?.time).toBe('2026-01-01T00:00:00.000Z');
   });
 
-  it('sends what every event shares once and reads back the same events', () => {
-    const context = { page: 'home' };
-    const events = [event('a', '2026-01-01T00:00:00.000Z', context), event('b', '2026-01-01T00:00:00.000Z', context), event('c', '2025-12-31T00:00:00.000Z', context)];
-    const message = encodeBatch(events);
-    expect(message.shared).toEqual({ sourceId: 'web', sessionId: 's1', profileId: 'p1', receivedAt: '2026-01-01T00:00:00.000Z', context, metadata: { ip: '203.0.113.1' } });
-    expect(message.events[0]).toEqual({ id: 'a', type: 'view', time: '2026-01-01T00:00:00.000Z', properties: { id: 'a' }, tags: [] });
-    expect(decodeBatch(JSON.parse(JSON.stringify(message)))).toEqual(events);
-    expect(JSON.stringify(message).length).toBeLessThan(JSON.stringify({ events }).length * 0.75);
-  });
-
-  it('keeps a field per event when events differ in it, and writes one event out in full', () => {
-    const events = [event('a', 't1', { page: 'home' }), event('b', 't2', { page: 'cart' })];
-    expect(decodeBatch(JSON.parse(JSON.stringify(encodeBatch(events))))).toEqual(events);
-    expect(encodeBatch([events[0]!])).toEqual({ events: [events[0]] });
-  });
-
-  it('reads full messages (dead-letter replays) and refuses what is not a batch', () => {
-    const full = { events: [event('a', 't1', {})] };
+  it('reads the compact form of earlier builds and full messages (dead-letter replays)', () => {
+    const event = (id: string) => ({ id, type: 'view', sourceId: 'web', sessionId: 's1', profileId: 'p1', time: 't', receivedAt: 't', properties: { id }, context: {}, tags: [], metadata });
+    const { sourceId, sessionId, profileId, receivedAt, time, context } = event('a');
+    const compact = { shared: { sourceId, sessionId, profileId, receivedAt, time, context, metadata }, events: [{ id: 'a', type: 'view', properties: { id: 'a' }, tags: [] }, { id: 'b', type: 'view', properties: { id: 'b' }, tags: [] }] };
+    expect(decodeBatch(JSON.parse(JSON.stringify(compact)))).toEqual([event('a'), event('b')]);
+    const full = { events: [event('a')] };
     expect(decodeBatch(full)).toEqual(full.events);
+  });
+
+  it('refuses, without throwing, what is not an event batch', () => {
+    const payload = { source: { id: 'web' }, events: [{ type: 'view' }] };
     expect(decodeBatch({ nope: true })).toBeUndefined();
     expect(decodeBatch({ shared: 'x', events: [] })).toBeUndefined();
     expect(decodeBatch(null)).toBeUndefined();
+    expect(decodeBatch({ request: { ...facts, ids: [] }, payload })).toBeUndefined(); // an id per event
+    expect(decodeBatch({ request: { ...facts, ids: ['a'] }, payload: { events: [{ type: 'view' }] } })).toBeUndefined();
+    expect(decodeBatch({ request: { ...facts, ids: ['a'] }, payload: { ...payload, events: [{ type: 'view', time: 'never' }] } })).toBeUndefined();
+    expect(decodeBatch({ request: { ...facts, ids: ['a'] }, payload })).toHaveLength(1);
   });
 });

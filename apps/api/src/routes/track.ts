@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SluiceError, encodeBatch, normaliseTrack, trackPayloadSchema, type EventBatchMessage, type TrackPayload } from '@sluice/core';
+import { SluiceError, assertPropertiesWithin, encodeReceived, eventIds, trackPayloadSchema, type TrackPayload } from '@sluice/core';
 import type { EventBus } from '@sluice/bus';
 import type { Config } from '@sluice/config';
 import type { Metrics } from '@sluice/observability';
@@ -34,18 +34,16 @@ export function trackRoutes(deps: TrackRouteDeps) {
       const origin = request.headers.origin;
       const source = await deps.sources.authorise(request.body.source.id, origin);
       if (origin !== undefined && originAllowed(source.allowedOrigins, origin)) allowOrigin(reply, origin);
-      const identity = await deps.identity.resolve(request.body);
-      const events = normaliseTrack(request.body, {
-        ...identity,
-        receivedAt: new Date(),
-        metadata: metadataOf(request),
-        maxPropertiesBytes: deps.track.maxPropertiesBytes,
-        bodyBytes: bodyBytesOf(request),
-      });
-      const message = encodeBatch(events);
-      await publishWithin(deps.bus, identity.profileId, message, deps.track.publishTimeoutMs);
-      deps.metrics.eventsAccepted.inc(events.length);
-      const body: TrackResponse = { profile: { id: identity.profileId }, session: { id: identity.sessionId }, events: events.map((event) => event.id) };
+      const payload = request.body;
+      assertPropertiesWithin(payload, deps.track.maxPropertiesBytes, bodyBytesOf(request));
+      const identity = await deps.identity.resolve(payload);
+      const ids = eventIds(payload);
+      // The body goes on the bus as the client sent it, beside what was decided here; the
+      // worker normalises it (normaliseTrack). Nothing is re-serialised on this path.
+      const message = encodeReceived({ ...identity, receivedAt: new Date().toISOString(), metadata: metadataOf(request), ids }, request.rawBody);
+      await publishWithin(deps.bus, identity.profileId, Buffer.from(message), deps.track.publishTimeoutMs);
+      deps.metrics.eventsAccepted.inc(ids.length);
+      const body: TrackResponse = { profile: { id: identity.profileId }, session: { id: identity.sessionId }, events: ids };
       return body;
     });
 
@@ -83,13 +81,13 @@ function metadataOf(request: FastifyRequest): { ip: string; userAgent?: string; 
 }
 
 /** Publishes and waits for the bus acknowledgement, at most `timeoutMs`; else BUS_UNAVAILABLE. */
-async function publishWithin(bus: EventBus, key: string, message: EventBatchMessage, timeoutMs: number): Promise<void> {
+async function publishWithin(bus: EventBus, key: string, payload: Buffer, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new SluiceError('BUS_UNAVAILABLE', `the bus did not acknowledge within ${timeoutMs} ms`)), timeoutMs);
   });
   try {
-    await Promise.race([bus.publish('events', [{ key, payload: Buffer.from(JSON.stringify(message)) }]), timeout]);
+    await Promise.race([bus.publish('events', [{ key, payload }]), timeout]);
   } catch (error) {
     if (error instanceof SluiceError) throw error;
     throw new SluiceError('BUS_UNAVAILABLE', 'the bus could not accept the events', { cause: error });
