@@ -9,7 +9,7 @@ import { Client } from '@elastic/elasticsearch';
 import { EmbeddedBus } from '@sluice/bus';
 import { loadConfig } from '@sluice/config';
 import { createLogger, Metrics } from '@sluice/observability';
-import type { TrackedEvent } from '@sluice/core';
+import { encodeReceived, normaliseTrack, type TrackPayload, type TrackedEvent } from '@sluice/core';
 import { ElasticStore } from '@sluice/store';
 import { StorageWorker, profileAndSessionUpdates } from '@sluice/worker';
 import { engineEnv, randomName, runEngines, waitFor } from '@sluice/testkit';
@@ -21,15 +21,29 @@ const REPEAT = Number(process.env['BENCH_REPEAT'] ?? 3);
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
-/** A tracked event of about 1 KB, as the API produces them. */
-function sampleEventForBench(n: number): TrackedEvent {
-  const time = new Date(Date.UTC(2026, 10, 1) + n * 1000).toISOString();
-  return {
-    id: `bench-${String(n)}`, type: 'page-view', sourceId: 'demo', sessionId: `s-${String(n % 500)}`, profileId: `p-${String(n % 1000)}`,
-    time, receivedAt: time, tags: [], metadata: { ip: '203.0.113.9', userAgent: 'Mozilla/5.0 (bench)' },
-    properties: { url: `https://shop.example/products/${String(n % 97)}`, price: n % 100, filler: 'x'.repeat(700) },
-    context: { page: { title: 'Product', referrer: 'https://search.example/' } },
+/** Events per request: what a browser SDK flushes at once. */
+const EVENTS_PER_REQUEST = 5;
+
+/**
+ * The workload: requests of EVENTS_PER_REQUEST events of about 1 KB each, spread over 1000
+ * sessions of 500 profiles, each as the bus carries it — the body as the API received it
+ * with the API's decisions ({request, payload}) — and the tracked events it stands for.
+ */
+function sampleRequestForBench(r: number): { message: Buffer; events: TrackedEvent[] } {
+  const receivedAt = new Date(Date.UTC(2026, 10, 1) + r * 1000).toISOString();
+  const facts = {
+    profileId: `p-${String(r % 500)}`, sessionId: `s-${String(r % 1000)}`, receivedAt, metadata: { ip: '203.0.113.9', userAgent: 'Mozilla/5.0 (bench)' },
+    ids: Array.from({ length: EVENTS_PER_REQUEST }, (_, i) => `bench-${String(r * EVENTS_PER_REQUEST + i)}`),
   };
+  const payload: TrackPayload = {
+    source: { id: 'demo' }, session: { id: facts.sessionId }, profile: { id: facts.profileId },
+    context: { page: { title: 'Product', referrer: 'https://search.example/' } },
+    events: facts.ids.map((_, i) => {
+      const n = r * EVENTS_PER_REQUEST + i;
+      return { type: 'page-view', time: new Date(Date.parse(receivedAt) - (EVENTS_PER_REQUEST - i) * 100).toISOString(), properties: { url: `https://shop.example/products/${String(n % 97)}`, price: n % 100, filler: 'x'.repeat(700) } };
+    }),
+  };
+  return { message: Buffer.from(encodeReceived(facts, JSON.stringify(payload))), events: normaliseTrack(payload, facts) };
 }
 
 runEngines('up', ['elasticsearch']);
@@ -88,11 +102,11 @@ async function rawBulkAllDocuments(events: TrackedEvent[], batchSize: number): P
   return events.length / seconds;
 }
 
-/** The storage worker: the events on an embedded bus (100 per message), then drained into Elasticsearch. */
-async function worker(events: TrackedEvent[], batchSize: number): Promise<number> {
+/** The storage worker: the requests' messages on an embedded bus, then drained into Elasticsearch. */
+async function worker(messages: Buffer[], events: TrackedEvent[], batchSize: number): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-store-'));
   const bus = await EmbeddedBus.open({ dir, topics: { events: 'events', 'dead-letters': 'dead-letters' }, segmentBytes: 64 << 20, fsync: false });
-  for (let at = 0; at < events.length; at += 100) await bus.publish('events', [{ key: 'k', payload: Buffer.from(JSON.stringify({ events: events.slice(at, at + 100) })) }]);
+  for (let at = 0; at < messages.length; at += 100) await bus.publish('events', messages.slice(at, at + 100).map((payload) => ({ key: 'k', payload })));
   const store = await freshStore();
   const metrics = new Metrics({ defaultMetrics: false });
   const config = loadConfig({ DATA_DIR: dir, STORAGE_BATCH_SIZE: String(batchSize), STORAGE_FLUSH_INTERVAL: '50', STORAGE_CONCURRENCY: process.env['STORAGE_CONCURRENCY'] ?? '1' });
@@ -110,7 +124,9 @@ async function worker(events: TrackedEvent[], batchSize: number): Promise<number
   return events.length / seconds;
 }
 
-const events = Array.from({ length: EVENTS }, (_, n) => sampleEventForBench(n));
+const requests = Array.from({ length: Math.ceil(EVENTS / EVENTS_PER_REQUEST) }, (_, r) => sampleRequestForBench(r));
+const messages = requests.map((request) => request.message);
+const events = requests.flatMap((request) => request.events);
 const rows: string[] = [];
 for (const batchSize of BATCH_SIZES) {
   await rawBulk(events.slice(0, Math.min(2000, events.length)), batchSize); // warm-up
@@ -118,7 +134,7 @@ for (const batchSize of BATCH_SIZES) {
   for (let round = 0; round < REPEAT; round += 1) {
     rounds.baseline.push(await rawBulk(events, batchSize));
     rounds.sameDocuments.push(await rawBulkAllDocuments(events, batchSize));
-    rounds.ours.push(await worker(events, batchSize));
+    rounds.ours.push(await worker(messages, events, batchSize));
   }
   const [baseline, sameDocuments, ours] = [median(rounds.baseline), median(rounds.sameDocuments), median(rounds.ours)];
   rows.push(`| ${String(batchSize)} | ${baseline.toFixed(0)} | ${sameDocuments.toFixed(0)} | ${ours.toFixed(0)} | ${(ours / baseline).toFixed(2)} | ${(ours / sameDocuments).toFixed(2)} |`);
@@ -126,7 +142,7 @@ for (const batchSize of BATCH_SIZES) {
 await raw.close();
 
 process.stdout.write([
-  `${String(EVENTS)} events of ~1 KB per run, median of ${String(REPEAT)} interleaved rounds, Elasticsearch ${'8.19'} single secured node (TLS, basic auth, gzip), 1 shard, 0 replicas; ${String(cpus().length)} cores, Node ${process.version}`,
+  `${String(events.length)} events of ~1 KB per run (${String(EVENTS_PER_REQUEST)} per request, 1000 sessions, 500 profiles), median of ${String(REPEAT)} interleaved rounds, Elasticsearch ${'8.19'} single secured node (TLS, basic auth, gzip), 1 shard, 0 replicas; ${String(cpus().length)} cores, Node ${process.version}`,
   '',
   '| Batch size | raw `_bulk`, events only (events/s) | raw `_bulk`, events + profile + session documents (events/s) | Sluice worker (events/s) | worker / raw events only | worker / raw same documents |',
   '| ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -19,6 +19,8 @@ interface Delivery {
 export type DeadLetterSink = (entry: LogEntry, reason: string, deliveries: number) => Promise<void>;
 
 const CHECKPOINT_DELAY_MS = 100;
+/** Most records read from the log at once (and no more than one 1 MB read chunk holds). */
+const READ_AHEAD_RECORDS = 256;
 
 /**
  * A shared subscription on one topic log: the acknowledgement state (persisted to a cursor
@@ -29,6 +31,9 @@ export class Subscription {
   private committed = 0;
   private readonly ackedAbove = new Set<number>();
   private readCursor: ReadCursor | undefined;
+  /** Records read past the cursor but not handed out yet, from `readAheadAt` on. */
+  private readAhead: LogEntry[] = [];
+  private readAheadAt = 0;
   private readonly inFlight = new Map<number, Delivery>();
   private readonly waiting: Delivery[] = [];
   private readonly wakers = new Set<() => void>();
@@ -173,16 +178,29 @@ export class Subscription {
     return taken;
   }
 
-  /** Reads fresh records after the read cursor, skipping those acknowledged before a restart. */
+  /**
+   * Hands out fresh records after the read cursor, skipping those acknowledged before a
+   * restart. The log is read a chunk at a time (up to READ_AHEAD_RECORDS records) and the
+   * rest kept for the next calls: a consumer asking for a few messages at a time does not
+   * cost a file read each.
+   */
   private async readNew(max: number): Promise<LogEntry[]> {
     const run = this.readLock.then(async () => {
       const fresh: LogEntry[] = [];
-      while (fresh.length < max && this.readCursor !== undefined && this.readCursor.offset < this.log.endOffset) {
-        const { entries, next } = await this.log.read(this.readCursor, max - fresh.length);
-        this.readCursor = next;
-        if (entries.length === 0) break;
-        for (const entry of entries) if (entry.offset >= this.committed && !this.ackedAbove.has(entry.offset)) fresh.push(entry);
+      while (fresh.length < max) {
+        if (this.readAheadAt >= this.readAhead.length) {
+          if (this.readCursor === undefined || this.readCursor.offset >= this.log.endOffset) break;
+          const { entries, next } = await this.log.read(this.readCursor, READ_AHEAD_RECORDS, true);
+          this.readCursor = next;
+          if (entries.length === 0) break;
+          this.readAhead = entries;
+          this.readAheadAt = 0;
+        }
+        const entry = this.readAhead[this.readAheadAt] as LogEntry;
+        this.readAheadAt += 1;
+        if (entry.offset >= this.committed && !this.ackedAbove.has(entry.offset)) fresh.push(entry);
       }
+      if (this.readAheadAt >= this.readAhead.length) this.readAhead = [];
       return fresh;
     });
     this.readLock = run.catch(() => undefined);

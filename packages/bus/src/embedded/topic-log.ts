@@ -142,11 +142,14 @@ export class TopicLog {
     return cursor;
   }
 
-  /** Reads up to `max` durable records from `cursor`. */
-  async read(cursor: ReadCursor, max: number): Promise<{ entries: LogEntry[]; next: ReadCursor }> {
+  /**
+   * Reads up to `max` durable records from `cursor`; with `oneChunk`, stops after the first
+   * file read (1 MB) that yielded records, so large records do not pile up in memory.
+   */
+  async read(cursor: ReadCursor, max: number, oneChunk = false): Promise<{ entries: LogEntry[]; next: ReadCursor }> {
     const entries: LogEntry[] = [];
     let position = cursor;
-    while (entries.length < max) {
+    while (entries.length < max && !(oneChunk && entries.length > 0)) {
       const segment = this.segments.find((candidate) => candidate.baseOffset === position.segmentBase) ?? this.segmentFor(position.offset);
       if (segment === undefined) break;
       if (segment.baseOffset !== position.segmentBase) position = { offset: segment.baseOffset, segmentBase: segment.baseOffset, bytePosition: 0 };
