@@ -1,6 +1,7 @@
 // `npm run bench:store`: the storage worker writing to Elasticsearch (bus → batches →
 // ElasticStore bulk) against a raw `_bulk` of the same documents and batch size, in the same
 // run, on the secured node of `engines:up elasticsearch`, for batch sizes 100–2000.
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -54,6 +55,14 @@ const connection = {
 };
 const raw = new Client({ nodes: connection.nodes, auth: { username: connection.username, password: connection.password }, tls: { ca: readFileSync(connection.caFile) }, compression: true, maxRetries: 0, requestTimeout: 60_000 });
 
+/**
+ * Before each timed run: dirty pages (the bus file just written, the last run's indices)
+ * go to disk now, not during the run, where they would slow Elasticsearch's translog syncs.
+ */
+function settle(): void {
+  execFileSync('sync');
+}
+
 async function freshStore(): Promise<ElasticStore> {
   const store = new ElasticStore({ ...connection, prefix: `${randomName('bench')}-` });
   await store.init();
@@ -63,6 +72,7 @@ async function freshStore(): Promise<ElasticStore> {
 /** Raw `_bulk`: the same `create` operations, batch after batch, into a fresh index of the same template. */
 async function rawBulk(events: TrackedEvent[], batchSize: number): Promise<number> {
   const store = await freshStore();
+  settle();
   const started = performance.now();
   for (let at = 0; at < events.length; at += batchSize) {
     const batch = events.slice(at, at + batchSize);
@@ -83,6 +93,7 @@ async function rawBulk(events: TrackedEvent[], batchSize: number): Promise<numbe
 async function rawBulkAllDocuments(events: TrackedEvent[], batchSize: number): Promise<number> {
   const store = await freshStore();
   const names = store.names;
+  settle();
   const started = performance.now();
   for (let at = 0; at < events.length; at += batchSize) {
     const batch = events.slice(at, at + batchSize);
@@ -111,6 +122,7 @@ async function worker(messages: Buffer[], events: TrackedEvent[], batchSize: num
   const metrics = new Metrics({ defaultMetrics: false });
   const config = loadConfig({ DATA_DIR: dir, STORAGE_BATCH_SIZE: String(batchSize), STORAGE_FLUSH_INTERVAL: '50', STORAGE_CONCURRENCY: process.env['STORAGE_CONCURRENCY'] ?? '1' });
   const storageWorker = new StorageWorker({ bus, store, config, logger: createLogger('error'), metrics });
+  settle();
   const started = performance.now();
   await storageWorker.start();
   const stored = async () => (await metrics.eventsStored.get()).values.reduce((sum, value) => sum + value.value, 0);

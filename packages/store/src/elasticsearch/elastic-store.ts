@@ -49,6 +49,9 @@ const isResponse = (error: unknown, type: string): boolean =>
 /** Optimistic-concurrency retries of one profile or session upsert batch. */
 const UPSERT_ATTEMPTS = 5;
 
+/** How long the list of events indices is trusted without a write into a new one. */
+const GENERATIONS_CACHE_MS = 60_000;
+
 /** Profiles and sessions whose last written version this process remembers, per index. */
 const WRITTEN_CACHE_ENTRIES = 100_000;
 
@@ -76,6 +79,7 @@ export class ElasticStore implements EventStore {
   /** Who takes snapshots: SLM where the cluster has it, else `snapshot()` (Sluice's job). */
   private snapshotRunner: 'slm' | 'sluice' | 'off' | undefined;
   private readonly creationTimes = new Map<string, number>();
+  private generations: { readonly list: EventsIndexState[]; readonly names: ReadonlySet<string>; readonly until: number } | undefined;
   /**
    * Per index, the profiles and sessions this process wrote last, with their sequence
    * numbers: the next update of a known id is written with `if_seq_no` straight away, no
@@ -250,7 +254,7 @@ export class ElasticStore implements EventStore {
       if (Date.parse(event.receivedAt) < (created.get(item._index) ?? 0)) suspects.push({ position, index: item._index, event });
     }
     if (suspects.length === 0) return;
-    const generations = (await this.eventsIndices()).sort((a, b) => a.name.localeCompare(b.name));
+    const generations = await this.generationsIncluding(new Set(suspects.map(({ index }) => index)));
     const docs = suspects.flatMap(({ index, event }) => {
       const received = Date.parse(event.receivedAt);
       // Older generations that were the write index at some point since the event was received.
@@ -263,6 +267,20 @@ export class ElasticStore implements EventStore {
     if (duplicates.length === 0) return;
     await this.call(() => this.client.bulk({ operations: duplicates.map(({ index, event }) => ({ delete: { _index: index, _id: event.id } })), refresh: this.options.refreshOnWrite ? 'wait_for' : false }));
     for (const { position } of duplicates) outcomes[position] = { status: 'exists' };
+  }
+
+  /**
+   * The events indices, oldest first, from a short-lived cache: generations are only ever
+   * added on top (a write into an index not listed refreshes it) or deleted (a lookup in a
+   * deleted index finds nothing). Without it, a backlog of events received before the
+   * write index existed (after a rollover, a replay) cost a cluster-state read per batch.
+   */
+  private async generationsIncluding(indices: ReadonlySet<string>): Promise<EventsIndexState[]> {
+    const cached = this.generations;
+    if (cached !== undefined && cached.until > Date.now() && [...indices].every((index) => cached.names.has(index))) return cached.list;
+    const list = (await this.eventsIndices()).sort((a, b) => a.name.localeCompare(b.name));
+    this.generations = { list, names: new Set(list.map((generation) => generation.name)), until: Date.now() + GENERATIONS_CACHE_MS };
+    return list;
   }
 
   /** Creation time of a concrete events index (immutable, so cached). */
@@ -311,21 +329,17 @@ export class ElasticStore implements EventStore {
   }
 
   /**
-   * A worker batch in one `_bulk`: the events (`create`) and the profile and session updates
-   * this process can write from memory (`if_seq_no`); ids it does not know are read first
-   * with one `mget`. A conflicting update falls back to the read-merge-write loop.
+   * A worker batch in one `_bulk`: the events (`create`), and the profile and session
+   * updates — `index` with `if_seq_no` where this process remembers the document, else
+   * `create` (most unknown ids are new visitors and sessions: no read first). An update that
+   * conflicts (409: another writer, or a document this process never saw) falls back to the
+   * read-merge-write loop.
    */
   async writeBatch(batch: { readonly events: readonly TrackedEvent[]; readonly profiles: readonly ProfileRecord[]; readonly sessions: readonly SessionRecord[] }): Promise<WriteOutcome[]> {
     this.assertOpen();
     const names = this.names;
     const profiles = new UpsertPart<ProfileRecord>(names.profiles, batch.profiles, this.remembered(names.profiles), true);
     const sessions = new UpsertPart<SessionRecord>(names.sessions, batch.sessions, this.remembered(names.sessions), true);
-    const unknown = [...profiles.unknown.map((id) => ({ _index: names.profiles, _id: id })), ...sessions.unknown.map((id) => ({ _index: names.sessions, _id: id }))];
-    if (unknown.length > 0) {
-      const read = await this.call(() => this.client.mget<ProfileRecord & SessionRecord>({ docs: unknown, realtime: true }));
-      profiles.learn({ docs: read.docs.filter((doc) => doc._index === names.profiles) });
-      sessions.learn({ docs: read.docs.filter((doc) => doc._index === names.sessions) });
-    }
     const profileOps = profiles.operations();
     const sessionOps = sessions.operations();
     const operations = [...batch.events.flatMap((event) => [{ create: { _index: names.eventsAlias, _id: event.id } }, event]), ...profileOps, ...sessionOps];
@@ -421,6 +435,7 @@ export class ElasticStore implements EventStore {
       const done = await this.apply(action, lifecycle);
       if (done !== undefined) actions.push(done);
     }
+    if (actions.length > 0) this.generations = undefined;
     return { actions };
   }
 
