@@ -59,6 +59,7 @@ describe('Elasticsearch worker batches in one request', () => {
     const options = storeOptions(`${randomName('batch')}-`);
     const a = new ElasticStore(options);
     const b = new ElasticStore(options);
+    const c = new ElasticStore(options);
     const event = (id: string, time: string) => ({ id, type: 'view', sourceId: 'web', sessionId: 's-b', profileId: 'p-b', time, receivedAt: new Date().toISOString(), properties: {}, context: {}, tags: [], metadata: {} });
     const profile = (version: number, firstSeen: string, lastSessionId: string) => ({ id: 'p-b', firstSeen, lastSeen: firstSeen, lastSessionId, lastSourceId: 'web', version });
     const session = (version: number, firstSeen: string) => ({ id: 's-b', profileId: 'p-b', sourceId: 'web', firstSeen, lastSeen: firstSeen, version });
@@ -70,10 +71,15 @@ describe('Elasticsearch worker batches in one request', () => {
         .toEqual([{ status: 'exists' }, { status: 'created' }]);
       expect(await a.getProfile('p-b')).toMatchObject({ version: 9, lastSessionId: 's9', firstSeen: '2026-01-01T00:00:00.000Z' });
       expect(await a.getSession('s-b')).toMatchObject({ version: 3, firstSeen: '2026-01-02T00:00:00.000Z', lastSeen: '2026-01-03T00:00:00.000Z' });
+      // A writer that never saw these documents creates them optimistically: the 409 makes it read and merge.
+      expect(await c.writeBatch({ events: [], profiles: [profile(4, '2025-12-31T00:00:00.000Z', 's4')], sessions: [session(10, '2026-01-04T00:00:00.000Z')] })).toEqual([]);
+      expect(await c.getProfile('p-b')).toMatchObject({ version: 9, lastSessionId: 's9', firstSeen: '2025-12-31T00:00:00.000Z' });
+      expect(await c.getSession('s-b')).toMatchObject({ version: 10, firstSeen: '2026-01-02T00:00:00.000Z', lastSeen: '2026-01-04T00:00:00.000Z' });
     } finally {
       await a.dropAll();
       await a.close();
       await b.close();
+      await c.close();
     }
   });
 });
