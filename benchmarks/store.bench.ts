@@ -15,7 +15,7 @@ import { ElasticStore } from '@sluice/store';
 import { StorageWorker, profileAndSessionUpdates } from '@sluice/worker';
 import { engineEnv, randomName, runEngines, waitFor } from '@sluice/testkit';
 
-const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 20_000);
+const EVENTS = Number(process.env['BENCH_EVENTS'] ?? 60_000);
 const BATCH_SIZES = (process.env['BENCH_BATCH_SIZES'] ?? '100,500,1000,2000').split(',').map(Number);
 /** Rounds per target and batch size, interleaved; the median is reported (this machine is noisy). */
 const REPEAT = Number(process.env['BENCH_REPEAT'] ?? 3);
