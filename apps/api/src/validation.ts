@@ -22,6 +22,8 @@ export function validatorCompiler() {
   return ({ schema, httpPart }: { schema: FastifySchema; httpPart?: string }): ValidateFunction => (httpPart === 'body' ? strict : coercing).compile(schema);
 }
 
+const BYTE_ORDER_MARK = 0xfeff;
+
 /**
  * JSON bodies (`application/json`, and `text/plain` as `navigator.sendBeacon` sends them)
  * go through fastify's own parser — prototype-poisoning keys rejected — and their text is
@@ -34,7 +36,8 @@ export function registerJsonParsers(app: FastifyInstance): void {
   for (const type of ['application/json', 'text/plain']) {
     app.addContentTypeParser(type, { parseAs: 'string' }, (request, body, done) => {
       const text = body as string; // parseAs: 'string'
-      request.rawBody = text;
+      // The parser ignores a byte order mark; JSON does not allow one inside the bus message.
+      request.rawBody = text.charCodeAt(0) === BYTE_ORDER_MARK ? text.slice(1) : text;
       void parse(request, text, done);
     });
   }

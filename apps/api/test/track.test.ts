@@ -58,9 +58,15 @@ describe('POST /track', () => {
     expect(profiles.size).toBe(1);
   });
 
-  it('accepts text/plain bodies holding JSON (navigator.sendBeacon)', async () => {
-    const response = await post(JSON.stringify(trackBody()), { 'content-type': 'text/plain;charset=UTF-8' });
-    expect(response.statusCode).toBe(200);
+  it('accepts text/plain bodies holding JSON (navigator.sendBeacon), and bodies with a byte order mark or odd spacing', async () => {
+    const beacon = await post(JSON.stringify(trackBody()), { 'content-type': 'text/plain;charset=UTF-8' });
+    expect(beacon.statusCode).toBe(200);
+    const marked = await post(`\uFEFF ${JSON.stringify(trackBody({ events: [{ type: 'marked' }] }), null, 2)}\n\t`);
+    expect(marked.statusCode).toBe(200);
+    // The body goes on the bus as received: every message must still decode into its events.
+    const messages = await busMessages(2);
+    expect(messages.map((message) => message.tracked.length)).toEqual([1, 1]);
+    expect(messages[1]?.tracked[0]).toMatchObject({ type: 'marked', id: marked.json<{ events: string[] }>().events[0] });
   });
 
   const rejections: [string, () => ReturnType<typeof post>, number, string][] = [
