@@ -95,6 +95,8 @@ const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
 const bare = await startBare();
 const sluice = await startSluice('api', { DATA_DIR: dataDir, LOGGING_LEVEL: 'error' });
 const rows: string[] = [];
+/** Per scenario, Sluice vs bare in each interleaved round (how much the ratio moves). */
+const spreads: string[] = [];
 try {
   for (const scenario of SCENARIOS) {
     // Each target gets the same warm-up run (JIT, connection pools), then REPEAT measured
@@ -114,6 +116,7 @@ try {
       `| ${scenario.name} | bare fastify route | ${baseline.requestsPerSecond.toFixed(0)} | ${baseline.p50} | ${baseline.p99} | |`,
       `| ${scenario.name} | Sluice /track, embedded bus (fsync) | ${tracked.requestsPerSecond.toFixed(0)} | ${tracked.p50} | ${tracked.p99} | ${(ratio * 100).toFixed(0)}% |`,
     );
+    spreads.push(`${scenario.name}: ${sluiceRounds.map((round, at) => `${((round.requestsPerSecond / (bareRounds[at]?.requestsPerSecond ?? Number.NaN)) * 100).toFixed(0)}%`).join(', ')}`);
     if (tracked.non2xx > 0 || tracked.errors > 0) rows.push(`| ${scenario.name} | (Sluice non-2xx: ${tracked.non2xx}, errors: ${tracked.errors}) | | | | |`);
   }
 } finally {
@@ -130,6 +133,9 @@ process.stdout.write(
     '| Payload | Target | Requests/s | p50 ms | p99 ms | vs bare |',
     '| --- | --- | ---: | ---: | ---: | ---: |',
     ...rows,
+    '',
+    'Sluice vs bare, round by round:',
+    ...spreads.map((line) => `- ${line}`),
     '',
   ].join('\n'),
 );
