@@ -83,3 +83,30 @@ describe('Elasticsearch worker batches in one request', () => {
     }
   });
 });
+
+describe('Elasticsearch rollover duplicates (elastic/elasticsearch#44794)', () => {
+  it('finds a redelivered event in a generation created after this store listed them', async () => {
+    const lifecycle = { mode: 'auto', rollover: { maxPrimaryShardSizeBytes: 50 * 1024 ** 3, maxAgeMs: 86_400_000, maxDocs: 1 }, warmAfterMs: 86_400_000, coldAfterMs: 2 * 86_400_000, deleteAfterMs: 3 * 86_400_000, forcemergeSegments: 1 } as const;
+    const options = { ...storeOptions(`${randomName('gens')}-`), lifecycle };
+    const store = new ElasticStore(options);
+    const other = new ElasticStore(options); // another replica's lifecycle job
+    const event = (id: string, receivedAt: string) => ({ id, type: 'view', sourceId: 'web', sessionId: 's', profileId: 'p', time: receivedAt, receivedAt, properties: {}, context: {}, tags: [], metadata: {} });
+    try {
+      await store.init();
+      // Received before generation 1 existed: the store checks for copies and lists the generations (one).
+      expect(await store.writeEvents([event('old', new Date(Date.now() - 86_400_000).toISOString())])).toEqual([{ status: 'created' }]);
+      expect((await other.maintain(new Date())).actions).toHaveLength(1); // 1 → 2
+      const again = event('again', new Date().toISOString());
+      expect(await store.writeEvents([again])).toEqual([{ status: 'created' }]); // into generation 2
+      expect((await other.maintain(new Date())).actions).toHaveLength(1); // 2 → 3
+      // The redelivery lands in generation 3, which the store has not listed: it lists them
+      // again and finds the copy in generation 2.
+      expect(await store.writeEvents([again])).toEqual([{ status: 'exists' }]);
+      expect((await store.queryEvents({ profileId: 'p', limit: 10 })).events.map(({ id }) => id)).toEqual(['again', 'old']);
+    } finally {
+      await store.dropAll();
+      await store.close();
+      await other.close();
+    }
+  });
+});
