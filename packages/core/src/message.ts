@@ -51,12 +51,12 @@ function decodeReceived({ request, payload }: { request?: unknown; payload?: unk
   const body = payload as Partial<TrackPayload>;
   const valid =
     typeof facts.profileId === 'string' && typeof facts.sessionId === 'string' && typeof facts.receivedAt === 'string' && typeof facts.metadata === 'object' && facts.metadata !== null &&
-    Array.isArray(facts.ids) && typeof body.source?.id === 'string' && Array.isArray(body.events) && body.events.length === facts.ids.length &&
+    Array.isArray(facts.ids) && typeof body.source?.id === 'string' && Array.isArray(body.events) &&
     body.events.every((event) => typeof event === 'object' && event !== null);
   if (!valid) return undefined;
   try {
     return normaliseTrack(body as TrackPayload, facts as RequestFacts);
   } catch {
-    return undefined; // e.g. a time that is no date: not a body the API accepted
+    return undefined; // not an id per event, or a time that is no date: not what the API publishes
   }
 }

@@ -8,20 +8,18 @@ export interface NormaliseContext {
   /** When the API received the request, ISO-8601 UTC. */
   receivedAt: string;
   metadata: RequestMetadata;
-  /**
-   * The id of each event, in order, as the API chose them (the client's, else a server
-   * UUIDv7); absent: chosen here.
-   */
-  ids?: readonly string[];
+  /** The id of each event, in order, as the API chose them (`eventIds`). */
+  ids: readonly string[];
 }
 
 /**
  * Turns a validated payload into tracked events: ids resolved, times set, payload-level
- * context and properties merged under each event's own (the event's keys win). Pure given
- * `ctx.ids`: the storage worker runs it on the payload as the API received it.
+ * context and properties merged under each event's own (the event's keys win). Pure: the
+ * storage worker runs it on the payload as the API received it.
  */
 export function normaliseTrack(payload: TrackPayload, ctx: NormaliseContext): TrackedEvent[] {
-  return payload.events.map((event, index) => normaliseEvent(payload, event, ctx, ctx.ids?.[index] ?? event.id ?? newEventId()));
+  if (ctx.ids.length !== payload.events.length) throw new Error(`${String(ctx.ids.length)} ids for ${String(payload.events.length)} events`);
+  return payload.events.map((event, index) => normaliseEvent(payload, event, ctx, ctx.ids[index] as string));
 }
 
 /** The id of each event of a payload: the client's where it sent one, else a new UUIDv7. */

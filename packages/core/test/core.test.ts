@@ -6,18 +6,15 @@ describe('normaliseTrack', () => {
   const context = { profileId: 'p', sessionId: 's', receivedAt: '2026-05-01T10:00:00.000Z', metadata: { ip: '198.51.100.1' } };
 
   it('sets ids, times and merges payload-level context and properties under the event\'s own', () => {
-    const [first, second] = normaliseTrack(
-      { source: { id: 'src' }, context: { page: 'a', lang: 'en' }, properties: { plan: 'free' }, events: [{ id: 'given', type: 't', context: { page: 'b' } }, { type: 'u', time: '2026-05-01T09:00:00+01:00', properties: { plan: 'pro' } }] },
-      context,
-    );
+    const payload: TrackPayload = { source: { id: 'src' }, context: { page: 'a', lang: 'en' }, properties: { plan: 'free' }, events: [{ id: 'given', type: 't', context: { page: 'b' } }, { type: 'u', time: '2026-05-01T09:00:00+01:00', properties: { plan: 'pro' } }] };
+    const [first, second] = normaliseTrack(payload, { ...context, ids: eventIds(payload) });
     expect(first).toMatchObject({ id: 'given', sourceId: 'src', profileId: 'p', sessionId: 's', time: '2026-05-01T10:00:00.000Z', context: { page: 'b', lang: 'en' }, properties: { plan: 'free' } });
     expect(second?.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
     expect(second).toMatchObject({ time: '2026-05-01T08:00:00.000Z', receivedAt: '2026-05-01T10:00:00.000Z', properties: { plan: 'pro' } });
   });
 
   it('generates time-ordered UUIDv7 ids', () => {
-    const events = normaliseTrack({ source: { id: 'src' }, events: Array.from({ length: 50 }, () => ({ type: 't' })) }, context);
-    const ids = events.map((event) => event.id);
+    const ids = eventIds({ source: { id: 'src' }, events: Array.from({ length: 50 }, () => ({ type: 't' })) });
     expect([...ids].sort()).toEqual(ids);
   });
 

@@ -79,7 +79,7 @@ export class ElasticStore implements EventStore {
   /** Who takes snapshots: SLM where the cluster has it, else `snapshot()` (Sluice's job). */
   private snapshotRunner: 'slm' | 'sluice' | 'off' | undefined;
   private readonly creationTimes = new Map<string, number>();
-  private generations: { readonly list: EventsIndexState[]; readonly names: ReadonlySet<string>; readonly until: number } | undefined;
+  private generations: { readonly list: EventsIndexState[]; readonly until: number } | undefined;
   /**
    * Per index, the profiles and sessions this process wrote last, with their sequence
    * numbers: the next update of a known id is written with `if_seq_no` straight away, no
@@ -277,9 +277,9 @@ export class ElasticStore implements EventStore {
    */
   private async generationsIncluding(indices: ReadonlySet<string>): Promise<EventsIndexState[]> {
     const cached = this.generations;
-    if (cached !== undefined && cached.until > Date.now() && [...indices].every((index) => cached.names.has(index))) return cached.list;
+    if (cached !== undefined && cached.until > Date.now() && [...indices].every((index) => cached.list.some((generation) => generation.name === index))) return cached.list;
     const list = (await this.eventsIndices()).sort((a, b) => a.name.localeCompare(b.name));
-    this.generations = { list, names: new Set(list.map((generation) => generation.name)), until: Date.now() + GENERATIONS_CACHE_MS };
+    this.generations = { list, until: Date.now() + GENERATIONS_CACHE_MS };
     return list;
   }
 
