@@ -1,15 +1,14 @@
 // `npm run engines:up|down|status [-- shape…]`: real engines on a machine without Docker,
-// from the registries it reaches (Maven Central, Debian, the Go module proxy, npm).
+// from the registries it reaches (Maven Central, Debian, npm).
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { elasticsearch, elasticsearchCluster } from './elasticsearch.ts';
-import { k6 } from './k6.ts';
 import { mariadb, redis } from './debian.ts';
 import { pulsar } from './pulsar.ts';
 import { STATE_DIR, formatBytes, log, writeEnvFile, type Engine } from './lib.ts';
 
-const ENGINES: readonly Engine[] = [elasticsearch, elasticsearchCluster, pulsar, redis, mariadb, k6];
+const ENGINES: readonly Engine[] = [elasticsearch, elasticsearchCluster, pulsar, redis, mariadb];
 const ALIASES: Record<string, string> = { es: 'elasticsearch', 'es-cluster': 'elasticsearch-cluster', cluster: 'elasticsearch-cluster', mysql: 'mariadb' };
 
 export function select(names: readonly string[]): Engine[] {
@@ -72,7 +71,7 @@ async function status(names: readonly string[]): Promise<boolean> {
 }
 
 const program = new Command('engines').description('Real engines for Sluice without Docker').showHelpAfterError();
-program.command('up').argument('[engines...]', 'elasticsearch, elasticsearch-cluster, pulsar, redis, mariadb, k6 (default: all)').description('install and start (idempotent); prints the environment')
+program.command('up').argument('[engines...]', 'elasticsearch, elasticsearch-cluster, pulsar, redis, mariadb (default: all)').description('install and start (idempotent); prints the environment')
   .action((names: string[]) => up(names));
 program.command('down').argument('[engines...]').option('--purge', 'also delete their data').description('stop (idempotent); no process is left behind')
   .action((names: string[], options: { purge?: boolean }) => down(names, options.purge === true));

@@ -178,22 +178,3 @@ describe('MariaDB', () => {
     }
   });
 });
-
-describe('k6', () => {
-  it('runs a short load script against Sluice\'s API', async () => {
-    const k6 = engineEnv('k6')['K6_BIN']!;
-    const dir = await tempDir();
-    const sluice = await startSluice('start', { DATA_DIR: dir.dir });
-    try {
-      const summary = join(dir.dir, 'summary.json');
-      await execFileAsync(k6, ['run', '--quiet', '--no-usage-report', '-e', `SLUICE_URL=${sluice.url}`, '-e', 'DURATION=2s', '--summary-export', summary, join(REPO_ROOT, 'load-tests', 'smoke.js')], { timeout: 60_000 });
-      const metrics = JSON.parse(readFileSync(summary, 'utf8')).metrics;
-      expect(metrics.http_reqs.count).toBeGreaterThan(10);
-      expect(metrics.http_req_failed.value).toBe(0);
-      expect(metrics.checks.fails).toBe(0);
-    } finally {
-      await sluice.stop();
-      await dir.cleanup();
-    }
-  });
-});
