@@ -9,6 +9,7 @@ import { requireAdmin } from './admin-auth.ts';
 import { registerJsonParsers, validatorCompiler } from './validation.ts';
 import { registerErrorHandling } from './errors.ts';
 import { IdentityResolver } from './identity.ts';
+import { RetryMemory } from './retry-memory.ts';
 import { healthRoutes } from './routes/health.ts';
 import { readRoutes } from './routes/read.ts';
 import { sourceRoutes } from './routes/sources.ts';
@@ -46,7 +47,7 @@ export function buildApi(deps: ApiDeps): Api {
     return503OnClosing: true,
   });
   app.setValidatorCompiler(validatorCompiler());
-  registerJsonParsers(app);
+  registerJsonParsers(app, deps.config.track);
   registerErrorHandling(app, deps.metrics);
   const countRequest = requestCounter(deps.metrics);
   app.addHook('onResponse', (request, reply, done) => {
@@ -56,7 +57,8 @@ export function buildApi(deps: ApiDeps): Api {
 
   const sources = new SourceResolver(deps.configStore, deps.config.http.sourceCacheTtlMs);
   const identity = new IdentityResolver(deps.cache, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, profileTtlSeconds: deps.config.cache.profileTtlSeconds });
-  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, metrics: deps.metrics, isDraining }));
+  const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);
+  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, retries, metrics: deps.metrics, isDraining }));
   void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining }));
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));

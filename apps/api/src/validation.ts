@@ -1,6 +1,6 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifySchema } from 'fastify';
+import { EVENT_TIME_FORMAT, SluiceError, isEventTime, measureJson } from '@sluice/core';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,18 +18,28 @@ declare module 'fastify' {
 export function validatorCompiler() {
   const strict = new Ajv({ allErrors: false, coerceTypes: false, removeAdditional: false, useDefaults: false, strict: false });
   const coercing = new Ajv({ allErrors: false, coerceTypes: 'array', removeAdditional: false, useDefaults: true, strict: false });
-  addFormats.default(strict, ['date-time']);
+  // Event times: the one parser the worker's normaliser uses too (RFC 3339, years 0001–9999).
+  strict.addFormat(EVENT_TIME_FORMAT, isEventTime);
   return ({ schema, httpPart }: { schema: FastifySchema; httpPart?: string }): ValidateFunction => (httpPart === 'body' ? strict : coercing).compile(schema);
 }
 
 const BYTE_ORDER_MARK = 0xfeff;
 
+/** How complex a JSON body may be (TRACK_MAX_DEPTH, TRACK_MAX_KEYS). */
+export interface JsonLimits {
+  readonly maxDepth: number;
+  readonly maxKeys: number;
+}
+
 /**
  * JSON bodies (`application/json`, and `text/plain` as `navigator.sendBeacon` sends them)
- * go through fastify's own parser — prototype-poisoning keys rejected — and their text is
- * kept as `request.rawBody`, which /track puts on the bus unchanged.
+ * are measured first — nesting depth and object members, in one loop over the text, so that
+ * nothing recursive (parser checks, validation, the worker's serialiser) ever sees a body
+ * nested 100 000 deep — then go through fastify's own parser (prototype-poisoning keys
+ * rejected), and their text is kept as `request.rawBody`, which /track puts on the bus
+ * unchanged.
  */
-export function registerJsonParsers(app: FastifyInstance): void {
+export function registerJsonParsers(app: FastifyInstance, limits: JsonLimits): void {
   const parse = app.getDefaultJsonParser('error', 'error');
   app.decorateRequest('rawBody', '');
   app.removeContentTypeParser('application/json');
@@ -38,6 +48,9 @@ export function registerJsonParsers(app: FastifyInstance): void {
       const text = body as string; // parseAs: 'string'
       // The parser ignores a byte order mark; JSON does not allow one inside the bus message.
       request.rawBody = text.charCodeAt(0) === BYTE_ORDER_MARK ? text.slice(1) : text;
+      const { depth, members } = measureJson(text);
+      if (depth > limits.maxDepth) return done(new SluiceError('NESTING_TOO_DEEP', `the body nests ${depth} levels deep; the limit is ${limits.maxDepth}`), undefined);
+      if (members > limits.maxKeys) return done(new SluiceError('TOO_MANY_KEYS', `the body holds ${members} keys; the limit is ${limits.maxKeys}`), undefined);
       void parse(request, text, done);
     });
   }

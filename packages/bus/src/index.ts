@@ -4,3 +4,4 @@ export { PulsarWsBus, type PulsarWsBusOptions } from './pulsar/pulsar-ws-bus.ts'
 export { bootstrapPulsarNamespace, type PulsarNamespacePlan, type BootstrapReport } from './pulsar/admin.ts';
 export { SpooledBus, type SpoolOptions } from './spool/spooled-bus.ts';
 export { PulsarNativeBus, loadNativePulsar, type PulsarNativeBusOptions, type NativePulsarModule } from './pulsar/pulsar-native-bus.ts';
+export { deadLetterOf } from './dead-letter.ts';

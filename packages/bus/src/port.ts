@@ -1,3 +1,4 @@
+import type { ErrorCode } from '@sluice/core';
 import type { HealthCheck } from '@sluice/observability';
 
 /**
@@ -24,6 +25,12 @@ export interface ReceivedMessage {
   readonly redeliveryCount: number;
 }
 
+/** Why a delivery failed: a catalogue code and the failure's own words. */
+export interface DeliveryFailure {
+  readonly code: ErrorCode;
+  readonly reason: string;
+}
+
 export interface ConsumerOptions {
   /** Flow control: most messages this consumer holds unacknowledged at once. */
   readonly maxUnacked: number;
@@ -44,9 +51,10 @@ export interface Consumer {
   ack(message: ReceivedMessage): Promise<void>;
   /**
    * The message failed; it is delivered again after `nackDelayMs`, or — once it has been
-   * delivered `maxRedeliver` times — published to the `dead-letters` output with `reason`.
+   * delivered `maxRedeliver` times — published to the `dead-letters` output as a `message`
+   * dead letter (`@sluice/core` DeadLetter) with the failure's code and reason.
    */
-  nack(message: ReceivedMessage, reason: string): Promise<void>;
+  nack(message: ReceivedMessage, failure: DeliveryFailure): Promise<void>;
   /** Stops receiving; unacknowledged messages become available to other consumers. Idempotent. */
   close(): Promise<void>;
 }

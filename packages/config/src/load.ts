@@ -17,7 +17,7 @@ export interface Config {
     readonly adminToken: string | undefined;
     readonly sourceCacheTtlMs: number;
   };
-  readonly track: { readonly maxBodyBytes: number; readonly maxEvents: number; readonly maxPropertiesBytes: number; readonly publishTimeoutMs: number };
+  readonly track: { readonly maxBodyBytes: number; readonly maxEvents: number; readonly maxPropertiesBytes: number; readonly maxDepth: number; readonly maxKeys: number; readonly publishTimeoutMs: number; readonly retryMemorySeconds: number };
   readonly logging: { readonly level: LogLevel };
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
@@ -140,7 +140,7 @@ function describe(error: z.ZodError, spec: EnvSpec<unknown>, raw: string): strin
 function toConfig(v: Parsed): Config {
   return {
     http: { host: v.HOST, port: v.PORT, trustProxy: v.TRUST_PROXY, adminToken: v.ADMIN_TOKEN, sourceCacheTtlMs: v.SOURCE_CACHE_TTL * 1000 },
-    track: { maxBodyBytes: v.TRACK_MAX_BODY_SIZE, maxEvents: v.TRACK_MAX_EVENTS, maxPropertiesBytes: v.TRACK_MAX_PROPERTIES_SIZE, publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT },
+    track: { maxBodyBytes: v.TRACK_MAX_BODY_SIZE, maxEvents: v.TRACK_MAX_EVENTS, maxPropertiesBytes: v.TRACK_MAX_PROPERTIES_SIZE, maxDepth: v.TRACK_MAX_DEPTH, maxKeys: v.TRACK_MAX_KEYS, publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT, retryMemorySeconds: v.TRACK_RETRY_MEMORY },
     logging: { level: v.LOGGING_LEVEL },
     dataDir: resolve(v.DATA_DIR),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,

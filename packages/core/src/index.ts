@@ -6,3 +6,6 @@ export * from './schemas.ts';
 export * from './normalise.ts';
 export * from './message.ts';
 export * from './backoff.ts';
+export * from './time.ts';
+export * from './json-shape.ts';
+export * from './dead-letter.ts';

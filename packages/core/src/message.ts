@@ -1,5 +1,9 @@
+import { Ajv, type ValidateFunction } from 'ajv';
 import type { RequestMetadata, TrackPayload, TrackedEvent } from './event.ts';
+import { measureJson } from './json-shape.ts';
 import { normaliseTrack } from './normalise.ts';
+import { eventTime, idString, trackPayloadSchema } from './schemas.ts';
+import { EVENT_TIME_FORMAT, isEventTime } from './time.ts';
 
 /**
  * What the API decided about one request, beside its body: who sent it, when it arrived,
@@ -15,48 +19,137 @@ export interface RequestFacts {
   ids: string[];
 }
 
+/** Version of the events-topic message format; a message of any other version is refused at decode. */
+export const MESSAGE_VERSION = 1;
+
 /**
- * A bus message on the events topic, keyed by profile id. Three shapes are read:
- * - `{ request, payload }`, what the API publishes: the validated `/track` body as the client
- *   sent it, spliced in unchanged, and the API's decisions. The API never re-serialises the
- *   events (that was a third of its CPU on 20-event batches); the worker normalises them.
- * - `{ events }`: tracked events written out in full (what a dead-letter replay publishes).
- * - `{ shared, events }`: fields every event shares once (written by builds before
- *   2026-11-22; still read so that messages already on a bus are not lost).
+ * A message on the events topic (keyed by profile id), one explicit versioned envelope that
+ * the API and the dead-letter replay write and the worker reads, validated whole at decode:
+ * - `received`: the validated `/track` body as the client sent it, spliced in unchanged,
+ *   beside the API's decisions. The API never re-serialises the events (that was a third of
+ *   its CPU on 20-event batches); the worker normalises them.
+ * - `events`: tracked events written out in full (what a dead-letter replay publishes).
  */
-export type EventBatchMessage = { request: RequestFacts; payload: TrackPayload } | { shared?: Partial<TrackedEvent>; events: Partial<TrackedEvent>[] };
+export type EventsMessage =
+  | { readonly v: typeof MESSAGE_VERSION; readonly kind: 'received'; readonly request: RequestFacts; readonly payload: TrackPayload }
+  | { readonly v: typeof MESSAGE_VERSION; readonly kind: 'events'; readonly events: readonly TrackedEvent[] };
+
+/** The outcome of decoding one bus message: its events, or why it can never be stored. */
+export type DecodedMessage = { readonly ok: true; readonly events: TrackedEvent[] } | { readonly ok: false; readonly reason: string };
+
+/**
+ * Deepest nesting a message may have. The API refuses bodies deeper than TRACK_MAX_DEPTH
+ * (at most 64) before parsing; this bound is the worker's own, above any body the API can
+ * accept plus the envelope, and keeps every recursive step after it (validation,
+ * serialisation) far from the stack's limit.
+ */
+export const MAX_MESSAGE_DEPTH = 100;
 
 /**
  * The message for one request: `payloadJson` must be the text of a payload that parsed and
  * passed the `/track` schema; it is spliced in as it is (no escaping, no re-serialising).
  */
 export function encodeReceived(facts: RequestFacts, payloadJson: string): string {
-  return `{"request":${JSON.stringify(facts)},"payload":${payloadJson}}`;
+  return `{"v":${MESSAGE_VERSION},"kind":"received","request":${JSON.stringify(facts)},"payload":${payloadJson}}`;
 }
 
-/** The tracked events of a bus message, or undefined when it is not an event batch (never throws). */
-export function decodeBatch(value: unknown): TrackedEvent[] | undefined {
-  if (typeof value !== 'object' || value === null) return undefined;
-  if ('request' in value) return decodeReceived(value);
-  const { shared, events } = value as { shared?: unknown; events?: unknown };
-  if (!Array.isArray(events)) return undefined;
-  if (shared === undefined) return events as TrackedEvent[];
-  if (typeof shared !== 'object' || shared === null) return undefined;
-  return events.map((event) => ({ ...(shared as Partial<TrackedEvent>), ...(event as Partial<TrackedEvent>) }) as TrackedEvent);
+/** The message that carries tracked events in full (a dead-letter replay). */
+export function encodeEvents(events: readonly TrackedEvent[]): string {
+  return JSON.stringify({ v: MESSAGE_VERSION, kind: 'events', events } satisfies EventsMessage);
 }
 
-function decodeReceived({ request, payload }: { request?: unknown; payload?: unknown }): TrackedEvent[] | undefined {
-  if (typeof request !== 'object' || request === null || typeof payload !== 'object' || payload === null) return undefined;
-  const facts = request as Partial<RequestFacts>;
-  const body = payload as Partial<TrackPayload>;
-  const valid =
-    typeof facts.profileId === 'string' && typeof facts.sessionId === 'string' && typeof facts.receivedAt === 'string' && typeof facts.metadata === 'object' && facts.metadata !== null &&
-    Array.isArray(facts.ids) && typeof body.source?.id === 'string' && Array.isArray(body.events) &&
-    body.events.every((event) => typeof event === 'object' && event !== null);
-  if (!valid) return undefined;
-  try {
-    return normaliseTrack(body as TrackPayload, facts as RequestFacts);
-  } catch {
-    return undefined; // not an id per event, or a time that is no date: not what the API publishes
+const metadataSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { ip: { type: 'string', maxLength: 256 }, userAgent: { type: 'string' }, origin: { type: 'string' } },
+} as const;
+
+const receivedSchema = {
+  type: 'object',
+  required: ['v', 'kind', 'request', 'payload'],
+  additionalProperties: false,
+  properties: {
+    v: { const: MESSAGE_VERSION },
+    kind: { const: 'received' },
+    request: {
+      type: 'object',
+      required: ['profileId', 'sessionId', 'receivedAt', 'metadata', 'ids'],
+      additionalProperties: false,
+      properties: { profileId: idString, sessionId: idString, receivedAt: eventTime, metadata: metadataSchema, ids: { type: 'array', items: idString } },
+    },
+    payload: trackPayloadSchema({}),
+  },
+} as const;
+
+const trackedEventSchema = {
+  type: 'object',
+  required: ['id', 'type', 'sourceId', 'sessionId', 'profileId', 'time', 'receivedAt', 'properties', 'context', 'tags', 'metadata'],
+  additionalProperties: false,
+  properties: {
+    id: idString,
+    type: { type: 'string', minLength: 1, maxLength: 128 },
+    sourceId: idString,
+    sessionId: idString,
+    profileId: idString,
+    time: eventTime,
+    receivedAt: eventTime,
+    properties: { type: 'object' },
+    context: { type: 'object' },
+    tags: { type: 'array', items: { type: 'string' } },
+    metadata: metadataSchema,
+  },
+} as const;
+
+const eventsSchema = {
+  type: 'object',
+  required: ['v', 'kind', 'events'],
+  additionalProperties: false,
+  properties: { v: { const: MESSAGE_VERSION }, kind: { const: 'events' }, events: { type: 'array', items: trackedEventSchema } },
+} as const;
+
+let validators: { readonly received: ValidateFunction; readonly events: ValidateFunction } | undefined;
+
+/** The two envelope validators, compiled once per process on first use. */
+function messageValidators(): { readonly received: ValidateFunction; readonly events: ValidateFunction } {
+  if (validators === undefined) {
+    const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
+    ajv.addFormat(EVENT_TIME_FORMAT, isEventTime);
+    validators = { received: ajv.compile(receivedSchema), events: ajv.compile(eventsSchema) };
   }
+  return validators;
+}
+
+/**
+ * The tracked events of one events-topic message, or why it can never be stored: not JSON,
+ * nested deeper than MAX_MESSAGE_DEPTH, not version 1, or not exactly one of the two
+ * envelopes (every field checked). Never throws.
+ */
+export function decodeEventsMessage(bytes: Uint8Array | string): DecodedMessage {
+  const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+  const { depth } = measureJson(text);
+  if (depth > MAX_MESSAGE_DEPTH) return { ok: false, reason: `the message nests ${depth} deep; the limit is ${MAX_MESSAGE_DEPTH}` };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { ok: false, reason: `the message is not JSON: ${error instanceof Error ? error.message : String(error)}` };
+  }
+  const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
+  const { received, events } = messageValidators();
+  if (kind === 'events') {
+    if (!events(value)) return { ok: false, reason: `not a version ${MESSAGE_VERSION} events message: ${describe(events)}` };
+    return { ok: true, events: (value as { events: TrackedEvent[] }).events };
+  }
+  if (kind === 'received') {
+    if (!received(value)) return { ok: false, reason: `not a version ${MESSAGE_VERSION} received message: ${describe(received)}` };
+    const { request, payload } = value as { request: RequestFacts; payload: TrackPayload };
+    if (request.ids.length !== payload.events.length) return { ok: false, reason: `${request.ids.length} ids for ${payload.events.length} events` };
+    return { ok: true, events: normaliseTrack(payload, request) };
+  }
+  return { ok: false, reason: `not a version ${MESSAGE_VERSION} events-topic message (kind ${JSON.stringify(kind) ?? 'missing'})` };
+}
+
+function describe(validate: ValidateFunction): string {
+  const issue = validate.errors?.[0];
+  return issue === undefined ? 'invalid' : `${issue.instancePath === '' ? '/' : issue.instancePath} ${issue.message ?? issue.keyword}`;
 }

@@ -1,6 +1,7 @@
 import type { IncomingEvent, JsonObject, RequestMetadata, TrackPayload, TrackedEvent } from './event.ts';
 import { SluiceError } from './errors.ts';
 import { newEventId } from './ids.ts';
+import { formatEventTime, parseEventTime } from './time.ts';
 
 export interface NormaliseContext {
   profileId: string;
@@ -34,13 +35,20 @@ function normaliseEvent(payload: TrackPayload, event: IncomingEvent, ctx: Normal
     sourceId: payload.source.id,
     sessionId: ctx.sessionId,
     profileId: ctx.profileId,
-    time: event.time === undefined ? ctx.receivedAt : new Date(event.time).toISOString(),
+    time: event.time === undefined ? ctx.receivedAt : clientTime(event.time),
     receivedAt: ctx.receivedAt,
     properties: merge(payload.properties, event.properties),
     context: merge(payload.context, event.context),
     tags: event.tags ?? [],
     metadata: ctx.metadata,
   };
+}
+
+/** A client time in the one form the store keeps (UTC, milliseconds); the schema admitted only times this reads. */
+function clientTime(text: string): string {
+  const ms = parseEventTime(text);
+  if (ms === undefined) throw new Error(`not an event time: ${JSON.stringify(text).slice(0, 64)}`);
+  return formatEventTime(ms);
 }
 
 function merge(base: JsonObject | undefined, own: JsonObject | undefined): JsonObject {
@@ -58,18 +66,35 @@ function merge(base: JsonObject | undefined, own: JsonObject | undefined): JsonO
 const SERIALISED_GROWTH = 6;
 
 /**
- * Throws PROPERTIES_TOO_LARGE naming the first event whose merged properties and context
- * serialise to more than `maxBytes`. A body small enough that no event can (`bodyBytes`
- * known, see SERIALISED_GROWTH) is not measured.
+ * Throws PROPERTIES_TOO_LARGE when what a request expands to cannot be stored within bounds:
+ * - an event whose merged properties and context serialise to more than `maxPropertiesBytes`
+ *   (named by index). A body small enough that no event can (`bodyBytes` known, see
+ *   SERIALISED_GROWTH) is not measured;
+ * - payload-level properties and context, which are copied into every event, when their
+ *   copies would add more than `maxExpansionBytes` (a 64 KB request must not store 6 MB).
  */
-export function assertPropertiesWithin(payload: TrackPayload, maxBytes: number, bodyBytes?: number): void {
-  if (bodyBytes !== undefined && bodyBytes * SERIALISED_GROWTH <= maxBytes) return;
+export function assertPropertiesWithin(payload: TrackPayload, limits: { maxPropertiesBytes: number; maxExpansionBytes: number }, bodyBytes?: number): void {
+  const copies = payload.events.length - 1;
+  const hasShared = payload.properties !== undefined || payload.context !== undefined;
+  if (hasShared && copies > 0 && (bodyBytes === undefined || bodyBytes * SERIALISED_GROWTH * copies > limits.maxExpansionBytes)) {
+    const shared = serialisedSize(payload.properties) + serialisedSize(payload.context);
+    if (shared * copies > limits.maxExpansionBytes) {
+      throw new SluiceError('PROPERTIES_TOO_LARGE', `payload-level properties and context (${shared} bytes) are copied into each of ${payload.events.length} events, ${shared * copies} bytes more than the request; the limit is ${limits.maxExpansionBytes}`, {
+        details: [{ path: '/properties', message: `${shared} bytes × ${copies} copies > ${limits.maxExpansionBytes}` }],
+      });
+    }
+  }
+  if (bodyBytes !== undefined && bodyBytes * SERIALISED_GROWTH <= limits.maxPropertiesBytes) return;
   payload.events.forEach((event, index) => {
-    const size = Buffer.byteLength(JSON.stringify(merge(payload.properties, event.properties))) + Buffer.byteLength(JSON.stringify(merge(payload.context, event.context)));
-    if (size > maxBytes) {
-      throw new SluiceError('PROPERTIES_TOO_LARGE', `event ${index} carries ${size} bytes of properties and context; the limit is ${maxBytes}`, {
-        details: [{ path: `/events/${index}/properties`, message: `${size} bytes > ${maxBytes}` }],
+    const size = serialisedSize(merge(payload.properties, event.properties)) + serialisedSize(merge(payload.context, event.context));
+    if (size > limits.maxPropertiesBytes) {
+      throw new SluiceError('PROPERTIES_TOO_LARGE', `event ${index} carries ${size} bytes of properties and context; the limit is ${limits.maxPropertiesBytes}`, {
+        details: [{ path: `/events/${index}/properties`, message: `${size} bytes > ${limits.maxPropertiesBytes}` }],
       });
     }
   });
+}
+
+function serialisedSize(value: JsonObject | undefined): number {
+  return value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value));
 }

@@ -1,16 +1,25 @@
+import { EVENT_TIME_FORMAT } from './time.ts';
+
 /** Limits that shape the `/track` payload schema; they come from configuration. */
 export interface TrackLimits {
-  /** Most events one request may carry. */
-  maxEvents: number;
+  /** Most events one request may carry; absent: no limit (the worker's decoder, which checks shape, not policy). */
+  maxEvents?: number;
 }
 
+/** Longest id (event, source, session, profile) anywhere in Sluice. */
+export const MAX_ID_LENGTH = 128;
+
 const ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:@-]*$';
-const idString = { type: 'string', minLength: 1, maxLength: 128, pattern: ID_PATTERN } as const;
+export const idString = { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH, pattern: ID_PATTERN } as const;
+/** An event time: RFC 3339, years 0001–9999 (`parseEventTime`). */
+export const eventTime = { type: 'string', format: EVENT_TIME_FORMAT } as const;
 const freeObject = { type: 'object' } as const;
 
 /**
- * JSON Schema of the `/track` body. Free-form objects (`properties`, `context`) are
- * bounded by size after parsing, not by shape here.
+ * JSON Schema of the `/track` body, compiled by the API (requests) and by the worker (bus
+ * messages) alike; validators must register the `sluice-time` format (`isEventTime`).
+ * Free-form objects (`properties`, `context`) are bounded by nesting depth before parsing
+ * and by size after it, not by shape here.
  */
 export function trackPayloadSchema(limits: TrackLimits): Record<string, unknown> {
   return {
@@ -28,14 +37,14 @@ export function trackPayloadSchema(limits: TrackLimits): Record<string, unknown>
       events: {
         type: 'array',
         minItems: 1,
-        maxItems: limits.maxEvents,
+        ...(limits.maxEvents === undefined ? {} : { maxItems: limits.maxEvents }),
         items: {
           type: 'object',
           required: ['type'],
           properties: {
             id: idString,
             type: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9 ._:/-]*$' },
-            time: { type: 'string', format: 'date-time' },
+            time: eventTime,
             properties: freeObject,
             context: freeObject,
             options: freeObject,

@@ -4,6 +4,7 @@ import type { EventBus } from '@sluice/bus';
 import type { Config } from '@sluice/config';
 import type { Metrics } from '@sluice/observability';
 import type { IdentityResolver } from '../identity.ts';
+import type { RetryMemory } from '../retry-memory.ts';
 import { originAllowed, type SourceResolver } from '../sources.ts';
 
 export interface TrackRouteDeps {
@@ -11,6 +12,7 @@ export interface TrackRouteDeps {
   readonly bus: EventBus;
   readonly sources: SourceResolver;
   readonly identity: IdentityResolver;
+  readonly retries: RetryMemory;
   readonly metrics: Metrics;
   readonly isDraining: () => boolean;
 }
@@ -24,8 +26,10 @@ export interface TrackResponse {
 const PREFLIGHT_MAX_AGE_SECONDS = '600';
 
 /**
- * `POST /track`: authenticate the source, validate, resolve the profile, normalise, and
- * answer 200 only once the bus has acknowledged the events as durable.
+ * `POST /track`: authenticate the source, validate, resolve the profile, choose the ids,
+ * and answer 200 only once the bus has acknowledged the events as durable. A 503 leaves
+ * the request's decisions in the RetryMemory, so that the client's retry cannot store the
+ * events twice.
  */
 export function trackRoutes(deps: TrackRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
@@ -35,15 +39,22 @@ export function trackRoutes(deps: TrackRouteDeps) {
       const source = await deps.sources.authorise(request.body.source.id, origin);
       if (origin !== undefined && originAllowed(source.allowedOrigins, origin)) allowOrigin(reply, origin);
       const payload = request.body;
-      assertPropertiesWithin(payload, deps.track.maxPropertiesBytes, bodyBytesOf(request));
-      const identity = await deps.identity.resolve(payload);
-      const ids = eventIds(payload);
+      assertUniqueIds(payload);
+      assertPropertiesWithin(payload, { maxPropertiesBytes: deps.track.maxPropertiesBytes, maxExpansionBytes: deps.track.maxBodyBytes }, bodyBytesOf(request));
+      const retryKey = deps.retries.keyOf(source.id, request.rawBody);
+      const decisions = (retryKey === undefined ? undefined : await deps.retries.recall(retryKey)) ?? { ...(await deps.identity.resolve(payload)), receivedAt: new Date().toISOString(), ids: eventIds(payload) };
       // The body goes on the bus as the client sent it, beside what was decided here; the
       // worker normalises it (normaliseTrack). Nothing is re-serialised on this path.
-      const message = encodeReceived({ ...identity, receivedAt: new Date().toISOString(), metadata: metadataOf(request), ids }, request.rawBody);
-      await publishWithin(deps.bus, identity.profileId, Buffer.from(message), deps.track.publishTimeoutMs);
-      deps.metrics.eventsAccepted.inc(ids.length);
-      const body: TrackResponse = { profile: { id: identity.profileId }, session: { id: identity.sessionId }, events: ids };
+      const message = encodeReceived({ ...decisions, metadata: metadataOf(request) }, request.rawBody);
+      try {
+        await publishWithin(deps.bus, decisions.profileId, Buffer.from(message), deps.track.publishTimeoutMs);
+      } catch (error) {
+        // The publish may still land: the client's retry must reuse these ids (RetryMemory).
+        if (retryKey !== undefined) await deps.retries.remember(retryKey, decisions).catch((cacheError: unknown) => request.log.warn({ err: cacheError }, 'could not remember the ids of a 503 request'));
+        throw error;
+      }
+      deps.metrics.eventsAccepted.inc(decisions.ids.length);
+      const body: TrackResponse = { profile: { id: decisions.profileId }, session: { id: decisions.sessionId }, events: decisions.ids };
       return body;
     });
 
@@ -63,6 +74,16 @@ export function trackRoutes(deps: TrackRouteDeps) {
 function allowOrigin(reply: FastifyReply, origin: string): void {
   void reply.header('access-control-allow-origin', origin);
   void reply.header('vary', 'Origin');
+}
+
+/** Throws DUPLICATE_EVENT_ID naming the first event whose id an earlier event of the request carries. */
+function assertUniqueIds(payload: TrackPayload): void {
+  const seen = new Set<string>();
+  payload.events.forEach((event, index) => {
+    if (event.id === undefined) return;
+    if (seen.has(event.id)) throw new SluiceError('DUPLICATE_EVENT_ID', `event ${index} repeats the id ${event.id} of an earlier event`, { details: [{ path: `/events/${index}/id`, message: 'repeats an earlier event\'s id' }] });
+    seen.add(event.id);
+  });
 }
 
 /** The body's size from Content-Length (fastify enforced it while reading); unknown when chunked. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SluiceError } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { deadLetterOf } from '../dead-letter.ts';
-import { type Consumer, type ConsumerOptions, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
+import { type Consumer, type ConsumerOptions, type DeliveryFailure, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
 import { encodeRecord } from './record.ts';
 import { Subscription } from './subscription.ts';
 import { TopicLog } from './topic-log.ts';
@@ -65,7 +65,7 @@ export class EmbeddedBus implements EventBus {
     return {
       receive: (max, waitMs) => subscription.receive(id, max, waitMs, options, () => closed || this.closing !== undefined),
       ack: async (message: ReceivedMessage) => subscription.ack(Number(message.id)),
-      nack: (message: ReceivedMessage, reason: string) => subscription.nack(Number(message.id), reason, options),
+      nack: (message: ReceivedMessage, failure: DeliveryFailure) => subscription.nack(Number(message.id), failure, options),
       close: async () => {
         if (closed) return;
         closed = true;
@@ -125,8 +125,8 @@ export class EmbeddedBus implements EventBus {
     if (pending === undefined) {
       const log = this.logs.get(topic);
       if (log === undefined) throw new Error(`unknown topic ${topic}`);
-      const subscription = new Subscription(log, join(this.options.dir, topic, `cursor-${name}.json`), (entry, reason, deliveries) =>
-        this.publish('dead-letters', [deadLetterOf(entry.record, reason, `${topic}#${entry.offset} after ${deliveries} deliveries`)]),
+      const subscription = new Subscription(log, join(this.options.dir, topic, `cursor-${name}.json`), (entry, failure, deliveries) =>
+        this.publish('dead-letters', [deadLetterOf(entry.record, failure, `${topic}#${entry.offset}`, deliveries)]),
       );
       pending = subscription.load().then(() => subscription);
       this.subscriptions.set(key, pending);

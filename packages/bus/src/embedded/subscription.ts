@@ -1,5 +1,5 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import type { ConsumerOptions, ReceivedMessage } from '../port.ts';
+import type { ConsumerOptions, DeliveryFailure, ReceivedMessage } from '../port.ts';
 import type { LogEntry, ReadCursor, TopicLog } from './topic-log.ts';
 
 /** What the subscription persists: all offsets below `committed` are acked, plus `acked` ranges above. */
@@ -16,7 +16,7 @@ interface Delivery {
   readyAt: number;
 }
 
-export type DeadLetterSink = (entry: LogEntry, reason: string, deliveries: number) => Promise<void>;
+export type DeadLetterSink = (entry: LogEntry, failure: DeliveryFailure, deliveries: number) => Promise<void>;
 
 const CHECKPOINT_DELAY_MS = 100;
 /** Most records read from the log at once (and no more than one 1 MB read chunk holds). */
@@ -116,11 +116,11 @@ export class Subscription {
     this.wake();
   }
 
-  async nack(offset: number, reason: string, options: ConsumerOptions): Promise<void> {
+  async nack(offset: number, failure: DeliveryFailure, options: ConsumerOptions): Promise<void> {
     const delivery = this.inFlight.get(offset);
     if (delivery === undefined) return;
     if (delivery.deliveries >= options.maxRedeliver) {
-      await this.deadLetter(delivery.entry, reason, delivery.deliveries);
+      await this.deadLetter(delivery.entry, failure, delivery.deliveries);
       this.ack(offset);
       return;
     }

@@ -1,7 +1,7 @@
 import { SluiceError } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { deadLetterOf } from '../dead-letter.ts';
-import { type Consumer, type ConsumerOptions, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
+import { type Consumer, type ConsumerOptions, type DeliveryFailure, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
 
 /**
  * The part of the `pulsar-client` (npm) API this adapter uses, declared here because the
@@ -199,11 +199,11 @@ class NativeBusConsumer implements Consumer {
     await this.native.acknowledge(native);
   }
 
-  async nack(message: ReceivedMessage, reason: string): Promise<void> {
+  async nack(message: ReceivedMessage, failure: DeliveryFailure): Promise<void> {
     const native = this.held.get(message.id);
     if (native === undefined) return;
     if (message.redeliveryCount + 1 >= this.options.maxRedeliver) {
-      await this.bus.publish('dead-letters', [deadLetterOf(message, reason, `${this.topic} ${message.id} after ${String(message.redeliveryCount + 1)} deliveries`)]);
+      await this.bus.publish('dead-letters', [deadLetterOf(message, failure, `${this.topic} ${message.id}`, message.redeliveryCount + 1)]);
       this.held.delete(message.id);
       await this.native.acknowledge(native);
       return;

@@ -4,7 +4,7 @@ import { SluiceError, backoffDelayMs } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { deadLetterOf } from '../dead-letter.ts';
 import {
-  type Consumer, type ConsumerOptions, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage,
+  type Consumer, type ConsumerOptions, type DeliveryFailure, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage,
 } from '../port.ts';
 
 export interface PulsarWsBusOptions {
@@ -377,10 +377,10 @@ class PulsarConsumer implements Consumer {
     this.sendControl({ messageId: message.id });
   }
 
-  async nack(message: ReceivedMessage, reason: string): Promise<void> {
+  async nack(message: ReceivedMessage, failure: DeliveryFailure): Promise<void> {
     if (!this.held.has(message.id)) return;
     if (message.redeliveryCount + 1 >= this.options.maxRedeliver) {
-      await this.bus.publish('dead-letters', [deadLetterOf(message, reason, `${this.path} ${message.id} after ${String(message.redeliveryCount + 1)} deliveries`)]);
+      await this.bus.publish('dead-letters', [deadLetterOf(message, failure, `${this.path} ${message.id}`, message.redeliveryCount + 1)]);
       this.held.delete(message.id);
       this.sendControl({ messageId: message.id });
       return;

@@ -94,7 +94,7 @@ export class SpooledBus implements EventBus {
           failures = 0;
           this.circuitOpenUntil = 0;
         } catch (error) {
-          for (const message of messages) await consumer.nack(message, (error as Error).message);
+          for (const message of messages) await consumer.nack(message, { code: 'BUS_UNAVAILABLE', reason: (error as Error).message });
           failures += 1;
           await sleep(backoffDelayMs({ baseDelayMs: 200, maxDelayMs: 10_000 }, failures - 1), undefined, { signal: this.stopping.signal }).catch(() => undefined);
         }

@@ -1,0 +1,42 @@
+import { createHash } from 'node:crypto';
+import type { ProfileCache } from '@sluice/cache';
+import type { RequestFacts } from '@sluice/core';
+
+/** What a retry reuses: everything the API decided about the first attempt but the request metadata. */
+export type Decisions = Omit<RequestFacts, 'metadata'>;
+
+/**
+ * Makes a `/track` retry idempotent. A 503 BUS_UNAVAILABLE cannot promise that nothing was
+ * stored: a publish that timed out may still reach the bus. So the API remembers what it
+ * decided for a request it answered 503 — ids, profile, session, receive time — keyed by
+ * the source and a SHA-256 of the body; the client's retry of the same body (to any replica
+ * sharing the cache) reuses them, and the store, idempotent per source and id, keeps one
+ * copy whichever attempts land. Only 503'd bodies are remembered: a body sent twice after
+ * a 200 is two requests.
+ */
+export class RetryMemory {
+  private readonly cache: ProfileCache;
+  private readonly ttlSeconds: number;
+
+  /** `ttlSeconds` 0 turns the memory off. */
+  constructor(cache: ProfileCache, ttlSeconds: number) {
+    this.cache = cache;
+    this.ttlSeconds = ttlSeconds;
+  }
+
+  /** The cache key of one request body of one source, or undefined when the memory is off. */
+  keyOf(sourceId: string, body: string): string | undefined {
+    if (this.ttlSeconds === 0) return undefined;
+    return `retry:${createHash('sha256').update(sourceId).update('\0').update(body).digest('base64url')}`;
+  }
+
+  /** The decisions of an earlier attempt of this request that was answered 503, if any. */
+  async recall(key: string): Promise<Decisions | undefined> {
+    const value = await this.cache.get(key);
+    return value === undefined ? undefined : (JSON.parse(value) as Decisions);
+  }
+
+  async remember(key: string, decisions: Decisions): Promise<void> {
+    await this.cache.set(key, JSON.stringify(decisions), this.ttlSeconds);
+  }
+}
