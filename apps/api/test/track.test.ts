@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { receiveAll } from '@sluice/bus/conformance';
-import { decodeBatch, type EventBatchMessage, type TrackedEvent } from '@sluice/core';
+import { decodeEventsMessage, type EventsMessage, type TrackedEvent } from '@sluice/core';
 import { startHarness, trackBody, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -15,13 +15,14 @@ const post = (payload: unknown, headers: Record<string, string> = {}) =>
   h.api.app.inject({ method: 'POST', url: '/track', headers: { 'content-type': 'application/json', ...headers }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
 
 /** The bus messages, as published and as the worker reads them. */
-async function busMessages(count: number): Promise<(EventBatchMessage & { readonly tracked: TrackedEvent[] })[]> {
+async function busMessages(count: number): Promise<(EventsMessage & { readonly tracked: TrackedEvent[] })[]> {
   const consumer = await h.adapters.bus.consumer('events', 'test', { maxUnacked: 1000, maxRedeliver: 3, nackDelayMs: 10 });
   const received = await receiveAll(consumer, count, 2000);
   await consumer.close();
   return received.map((message) => {
-    const published = JSON.parse(message.payload.toString()) as EventBatchMessage;
-    return { ...published, tracked: decodeBatch(published) ?? [] };
+    const published = JSON.parse(message.payload.toString()) as EventsMessage;
+    const decoded = decodeEventsMessage(message.payload);
+    return { ...published, tracked: decoded.ok ? decoded.events : [] };
   });
 }
 
@@ -36,7 +37,7 @@ describe('POST /track', () => {
     const [message] = await busMessages(1);
     expect(message?.tracked.map((event) => event.id)).toEqual(body.events);
     // The body travels as the client sent it, beside the API's decisions.
-    expect(message).toMatchObject({ request: { sessionId: 'session-1', profileId: body.profile.id, ids: body.events }, payload: { events: [{ id: 'client-id-1', type: 'a' }, { type: 'b' }] } });
+    expect(message).toMatchObject({ v: 1, kind: 'received', request: { sessionId: 'session-1', profileId: body.profile.id, ids: body.events }, payload: { events: [{ id: 'client-id-1', type: 'a' }, { type: 'b' }] } });
     const second = message?.tracked[1];
     expect(second).toMatchObject({ type: 'b', sourceId: 'demo', sessionId: 'session-1', profileId: body.profile.id, time: '2026-01-02T03:04:05.000Z' });
     expect(second?.metadata.userAgent).toBe('jest-agent');
@@ -83,6 +84,16 @@ describe('POST /track', () => {
     ['a disabled source', () => post(trackBody({ source: { id: 'off' } })), 403, 'SOURCE_DISABLED'],
     ['a disallowed origin', () => post(trackBody({ source: { id: 'web' } }), { origin: 'https://evil.example' }), 403, 'ORIGIN_NOT_ALLOWED'],
     ['an unsupported content type', () => post('<xml/>', { 'content-type': 'application/xml' }), 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    // Nothing recursive may see these: the depth is measured on the text before parsing.
+    ['properties 5,000 arrays deep (a 10 KB body)', () => post(`{"source":{"id":"demo"},"events":[{"type":"a","properties":{"x":${'['.repeat(5000)}${']'.repeat(5000)}}}]}`), 400, 'NESTING_TOO_DEEP'],
+    ['an object 10,000 deep in a larger body', () => post(`{"source":{"id":"demo"},"events":[{"type":"a","properties":{"pad":"${'x'.repeat(100_000)}","x":${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}}}]}`), 400, 'NESTING_TOO_DEEP'],
+    ['properties 33 levels deep', () => post(trackBody({ events: [{ type: 'a', properties: JSON.parse(`${'{"a":'.repeat(30)}1${'}'.repeat(30)}`) as object }] })), 400, 'NESTING_TOO_DEEP'],
+    ['21,000 keys', () => post(trackBody({ events: [{ type: 'a', properties: Object.fromEntries(Array.from({ length: 21_000 }, (_, i) => [`k${i}`, 1])) }] })), 413, 'TOO_MANY_KEYS'],
+    ['a leap second', () => post(trackBody({ events: [{ type: 'a', time: '2016-12-31T23:59:61Z' }] })), 400, 'VALIDATION_FAILED'],
+    ['an hour-only offset', () => post(trackBody({ events: [{ type: 'a', time: '2026-01-01T00:00:00+00' }] })), 400, 'VALIDATION_FAILED'],
+    ['a time after year 9999 in UTC', () => post(trackBody({ events: [{ type: 'a', time: '9999-12-31T23:00:00-02:00' }] })), 400, 'VALIDATION_FAILED'],
+    ['two events with one id', () => post(trackBody({ events: [{ id: 'same', type: 'a' }, { id: 'other', type: 'a' }, { id: 'same', type: 'b' }] })), 400, 'DUPLICATE_EVENT_ID'],
+    ['shared properties copied into 100 events', () => post(trackBody({ properties: { blob: 'x'.repeat(5000) }, events: Array.from({ length: 100 }, () => ({ type: 'a' })) })), 413, 'PROPERTIES_TOO_LARGE'],
   ];
 
   it.each(rejections)('rejects %s with a stable code and keeps serving', async (_name, send, status, code) => {
@@ -90,6 +101,18 @@ describe('POST /track', () => {
     expect(response.statusCode).toBe(status);
     expect(response.json()).toMatchObject({ statusCode: status, code });
     expect((await post(trackBody())).statusCode).toBe(200);
+  });
+
+  it('stores a leap second and odd offsets as the instants they name', async () => {
+    const response = await post(trackBody({ events: [{ type: 'a', time: '2016-12-31T23:59:60Z' }, { type: 'b', time: '2026-01-01T05:30:00.5+05:30' }] }));
+    expect(response.statusCode).toBe(200);
+    const [message] = await busMessages(1);
+    expect(message?.tracked.map((event) => event.time)).toEqual(['2016-12-31T23:59:59.999Z', '2026-01-01T00:00:00.500Z']);
+  });
+
+  it('names the path of a repeated event id', async () => {
+    const response = await post(trackBody({ events: [{ id: 'same', type: 'a' }, { id: 'same', type: 'b' }] }));
+    expect(response.json<{ details: { path: string }[] }>().details[0]?.path).toBe('/events/1/id');
   });
 
   it('names the path of the bad field', async () => {
@@ -129,6 +152,34 @@ describe('bus acknowledgement', () => {
     expect(response.statusCode).toBe(503);
     expect(response.headers['retry-after']).toBe('1');
     expect(response.json()).toMatchObject({ code: 'BUS_UNAVAILABLE' });
+  });
+
+  it('makes a 503 idempotent: the retry of the same body reuses the ids, profile, session and receive time, even when the first publish landed late', async () => {
+    await h.close();
+    h = await startHarness({ BUS_PUBLISH_TIMEOUT: '10' });
+    const bus = h.adapters.bus;
+    const publish = bus.publish.bind(bus);
+    let delayMs = 200;
+    bus.publish = async (output, messages) => {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return publish(output, messages);
+    };
+    const body = trackBody({ session: undefined, events: [{ type: 'a' }, { type: 'b' }] });
+    const first = await post(body);
+    expect(first.statusCode).toBe(503);
+    expect(first.json()).toMatchObject({ code: 'BUS_UNAVAILABLE' });
+    delayMs = 0;
+    const retry = await post(body);
+    expect(retry.statusCode).toBe(200);
+    const messages = await busMessages(2); // the late first attempt and the retry
+    expect(messages).toHaveLength(2);
+    expect(messages[0]?.tracked).toEqual(messages[1]?.tracked.map((event, index) => ({ ...event, metadata: messages[0]?.tracked[index]?.metadata })));
+    expect(messages[1]?.tracked.map((event) => event.id)).toEqual(retry.json<{ events: string[] }>().events);
+    // Another body, and the same body after a 200, get new ids.
+    const other = await post(trackBody({ session: undefined, events: [{ type: 'a' }, { type: 'c' }] }));
+    const again = await post(body);
+    expect(other.json<{ events: string[] }>().events).not.toContain(retry.json<{ events: string[] }>().events[0]);
+    expect(again.json<{ events: string[] }>().events).toEqual(retry.json<{ events: string[] }>().events); // still remembered: it was answered 503 once
   });
 
   it('answers 503 SHUTTING_DOWN and fails readiness while draining', async () => {

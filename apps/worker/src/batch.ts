@@ -5,6 +5,8 @@ import type { ReceivedMessage } from '@sluice/bus';
 export interface HeldMessage {
   readonly message: ReceivedMessage;
   pendingEvents: number;
+  /** Nacked: never acknowledged, and its events still buffered are not written (it comes back whole). */
+  failed: boolean;
 }
 
 export interface PendingEvent {
@@ -31,7 +33,7 @@ export class EventBuffer {
   }
 
   add(message: ReceivedMessage, events: readonly TrackedEvent[], now: number): HeldMessage {
-    const holder: HeldMessage = { message, pendingEvents: events.length };
+    const holder: HeldMessage = { message, pendingEvents: events.length, failed: false };
     for (const event of events) this.events.push({ event, holder });
     if (events.length > 0) this.oldestAt ??= now;
     return holder;

@@ -1,3 +1,3 @@
-export { StorageWorker, type WorkerDeps, type DeadLetter } from './worker.ts';
+export { StorageWorker, type WorkerDeps } from './worker.ts';
 export { profileAndSessionUpdates } from './profiles.ts';
 export { startWorker } from './start.ts';

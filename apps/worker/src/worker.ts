@@ -1,42 +1,53 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffDelayMs, decodeBatch, isRetryable, type TrackedEvent } from '@sluice/core';
-import { DEAD_LETTER_CODE, DEAD_LETTER_REASON, type Consumer, type EventBus, type ReceivedMessage } from '@sluice/bus';
+import { backoffDelayMs, decodeEventsMessage, encodeDeadLetter, isRetryable, isSluiceError, messageDeadLetter, DEAD_LETTER_VERSION, type DeadLetter, type ErrorCode } from '@sluice/core';
+import { DEAD_LETTER_CODE, DEAD_LETTER_ORIGIN, DEAD_LETTER_REASON, type Consumer, type EventBus, type ReceivedMessage } from '@sluice/bus';
 import type { Config } from '@sluice/config';
-import type { Logger, Metrics } from '@sluice/observability';
-import type { EventStore, WriteOutcome } from '@sluice/store';
+import type { DependencyHealth, HealthCheck, Logger, Metrics } from '@sluice/observability';
+import type { EventSink, WriteOutcome } from '@sluice/store';
 import { EventBuffer, type HeldMessage, type PendingEvent } from './batch.ts';
+import { stepAfterFailure } from './isolation.ts';
 import { profileAndSessionUpdates } from './profiles.ts';
 
 export interface WorkerDeps {
   readonly bus: EventBus;
-  readonly store: EventStore;
+  readonly store: EventSink;
   readonly config: { readonly worker: Config['worker']; readonly bus: Pick<Config['bus'], 'subscription' | 'maxRedeliver' | 'nackDelayMs'>; readonly track: Pick<Config['track'], 'maxEvents'> };
   readonly logger: Logger;
   readonly metrics: Metrics;
 }
 
-/** What a dead letter carries: the event (or raw payload) and why it can never be stored. */
-export interface DeadLetter {
-  readonly code: string;
+/** A failure of a store write, classified once. */
+interface Failure {
+  readonly code: ErrorCode;
   readonly reason: string;
-  readonly failedAt: string;
-  readonly event?: TrackedEvent;
-  readonly raw?: string;
+  readonly retryable: boolean;
 }
+
+/** How one group of events ended: written (stored or dead-lettered), handed back to the bus, or left for shutdown. */
+type GroupResult = { readonly step: 'done' } | { readonly step: 'split' | 'nack'; readonly failure: Failure } | { readonly step: 'abandoned' };
 
 const RECEIVE_WAIT_MS = 100;
 /** Receive wait while every write slot is taken: short, so a finished write is noticed at once. */
 const BUSY_RECEIVE_WAIT_MS = 5;
+/** Longest dead-letter reason kept in a message header (the body keeps it whole). */
+const MAX_HEADER_REASON = 1000;
 
 /**
- * The storage worker: consume → batch (STORAGE_BATCH_SIZE or STORAGE_FLUSH_INTERVAL) →
- * one idempotent store write → ack. Up to STORAGE_CONCURRENCY batches are written at once
- * (one batch's upserts overlap the next batch's bulk). Retryable failures are retried with
- * backoff and jitter while the worker stops taking messages (memory stays bounded by the
- * batches in flight plus one filling batch and one message); permanent failures are
- * dead-lettered with the reason before the ack.
+ * The storage worker: consume → decode (a message that is not a valid events message is
+ * dead-lettered as received, at once) → batch (STORAGE_BATCH_SIZE or STORAGE_FLUSH_INTERVAL)
+ * → one idempotent store write → ack. Up to STORAGE_CONCURRENCY batches are written at once.
+ *
+ * Failures (see `stepAfterFailure`): events the store refuses are dead-lettered one by one
+ * and their neighbours stored; a write that throws is retried with backoff while the store
+ * is unhealthy (an outage: the worker stops taking messages, memory stays bounded by the
+ * batches in flight plus one filling batch and one message, nothing is nacked); a write
+ * that fails permanently, or keeps failing while the store is healthy, is split until the
+ * message that causes it stands alone, and that message is nacked with the reason — the
+ * bus dead-letters it after BUS_MAX_REDELIVER deliveries — while the rest is stored and
+ * acknowledged. A message is acknowledged only once every event of it is stored or
+ * dead-lettered.
  */
-export class StorageWorker {
+export class StorageWorker implements HealthCheck {
   private readonly buffer = new EventBuffer();
   private consumer: Consumer | undefined;
   private loop: Promise<void> | undefined;
@@ -44,6 +55,8 @@ export class StorageWorker {
   private abandon = false;
   /** Events of the batches being written. */
   private writing = 0;
+  /** When a message was last acknowledged, nacked or dead-lettered (ms since the epoch). */
+  private lastProgressAt = Date.now();
 
   private readonly deps: WorkerDeps;
 
@@ -59,6 +72,22 @@ export class StorageWorker {
 
   get heldEvents(): number {
     return this.buffer.size + this.writing;
+  }
+
+  /**
+   * Not ready while stalled: holding events and settling no message for two of its longest
+   * retry delays (STORAGE_RETRY_MAX_DELAY × 2) — a store outage, or a failure not yet isolated.
+   */
+  async health(): Promise<DependencyHealth> {
+    const sinceProgressMs = Date.now() - this.lastProgressAt;
+    const stalled = this.heldEvents > 0 && sinceProgressMs > this.stallAfterMs;
+    this.deps.metrics.workerStalled.set(stalled ? 1 : 0);
+    const detail = { heldEvents: this.heldEvents, sinceProgressMs };
+    return stalled ? { ok: false, adapter: 'storage-worker', detail, error: `no message settled for ${Math.round(sinceProgressMs / 1000)} s while holding ${this.heldEvents} events` } : { ok: true, adapter: 'storage-worker', detail };
+  }
+
+  private get stallAfterMs(): number {
+    return 2 * this.deps.config.worker.retryMaxDelayMs;
   }
 
   async start(): Promise<void> {
@@ -139,51 +168,70 @@ export class StorageWorker {
     return Math.max(1, Math.floor(missing / this.deps.config.track.maxEvents));
   }
 
+  /** Decodes one message into the buffer; one that can never be decoded is dead-lettered as received and acknowledged. */
   private async accept(consumer: Consumer, message: ReceivedMessage): Promise<void> {
-    const events = decode(message);
-    if (events === undefined) {
-      await this.deadLetterAll([{ code: 'VALIDATION_FAILED', reason: 'message payload is not an event batch', failedAt: new Date().toISOString(), raw: message.payload.toString('base64') }]);
-      await consumer.ack(message);
+    const decoded = decodeEventsMessage(message.payload);
+    if (!decoded.ok) {
+      const letter = messageDeadLetter(message, { code: 'MESSAGE_INVALID', reason: decoded.reason, origin: `${this.deps.config.bus.subscription} ${message.id}`, attempts: message.redeliveryCount + 1 });
+      await this.publishDeadLetters([letter]);
+      await this.settle(consumer, message, 'ack');
       return;
     }
-    if (events.length === 0) {
-      await consumer.ack(message);
+    if (decoded.events.length === 0) {
+      await this.settle(consumer, message, 'ack');
       return;
     }
-    this.buffer.add(message, events, Date.now());
+    this.buffer.add(message, decoded.events, Date.now());
   }
 
   /**
-   * Writes one batch until every event is stored or dead-lettered and the profiles and
-   * sessions it implies are upserted — the two side by side, as they touch different
-   * indices — then acks completed messages. An event the store rejects still counts as
-   * activity of its profile and session.
+   * Writes one batch: each group until it is done, split, or its message nacked (see the
+   * class comment); then acknowledges the messages whose events are all settled. Events of a
+   * message nacked meanwhile (by another group) are skipped: it comes back whole.
    */
   private async writeBatch(consumer: Consumer, batch: PendingEvent[]): Promise<void> {
     this.deps.metrics.batchSize.observe(batch.length);
-    const stored: TrackedEvent[] = [];
-    const updates = profileAndSessionUpdates(batch.map((pending) => pending.event));
-    const { store } = this.deps;
-    if (store.writeBatch !== undefined) {
-      // One round trip: events and updates in one request; a retry sends the updates again
-      // (merging an update already written changes nothing).
-      const written = await this.retrying('write batch', batch, (remaining) => this.writeOnce(remaining, stored, (events) => store.writeBatch!({ events, ...updates })));
-      if (written) await this.ackCompleted(consumer, batch);
-      return;
+    const groups: PendingEvent[][] = [batch];
+    for (let group = groups.shift(); group !== undefined; group = groups.shift()) {
+      const live = group.filter((pending) => !pending.holder.failed);
+      if (live.length === 0) continue;
+      const result = await this.writeGroup(live);
+      if (result.step === 'abandoned') return;
+      if (result.step === 'split') groups.unshift(...splitByMessage(live));
+      else if (result.step === 'nack') await this.nackMessages(consumer, live, result.failure);
+      else await this.ackCompleted(consumer, live);
     }
-    const [written, upserted] = await Promise.all([
-      this.retrying('write events', batch, (remaining) => this.writeOnce(remaining, stored, (events) => store.writeEvents(events))),
-      this.retrying('upsert profiles and sessions', [updates], async () => {
-        await Promise.all([store.upsertProfiles(updates.profiles), store.upsertSessions(updates.sessions)]);
-        return [];
-      }),
-    ]);
-    if (written && upserted) await this.ackCompleted(consumer, batch);
   }
 
-  /** One write attempt: stores (into `stored`) or dead-letters what it can; returns what to retry. */
-  private async writeOnce(remaining: PendingEvent[], stored: TrackedEvent[], write: (events: TrackedEvent[]) => Promise<WriteOutcome[]>): Promise<PendingEvent[]> {
-    const outcomes = await write(remaining.map((pending) => pending.event));
+  /** Writes one group until nothing in it is left to retry, or its failure calls for a split or a nack. */
+  private async writeGroup(group: PendingEvent[]): Promise<GroupResult> {
+    const { retryBaseDelayMs, retryMaxDelayMs, isolateAfter } = this.deps.config.worker;
+    let remaining = group;
+    for (let failures = 0; ; ) {
+      try {
+        remaining = await this.writeOnce(remaining);
+        if (remaining.length === 0) return { step: 'done' };
+        // The store answered but asked to retry some events (429, overload): not poison.
+        this.deps.logger.warn({ retry: remaining.length }, 'store asked to retry some events');
+      } catch (error) {
+        failures += 1;
+        const failure = failureOf(error);
+        const storeHealthy = failure.retryable && failures >= isolateAfter ? await this.storeHealthy() : false;
+        const step = stepAfterFailure({ messages: messagesIn(remaining), retryable: failure.retryable, failures, isolateAfter, storeHealthy });
+        this.deps.logger.warn({ code: failure.code, reason: failure.reason, failures, events: remaining.length, step }, 'store write failed');
+        if (step !== 'retry') return { step, failure };
+      }
+      if (this.abandon) return { step: 'abandoned' };
+      this.deps.metrics.storeRetries.inc();
+      await sleep(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures));
+      if (this.abandon) return { step: 'abandoned' };
+    }
+  }
+
+  /** One write: settles (stores or dead-letters) what it can; returns the events to retry. */
+  private async writeOnce(remaining: PendingEvent[]): Promise<PendingEvent[]> {
+    const events = remaining.map((pending) => pending.event);
+    const outcomes = await this.deps.store.writeBatch({ events, ...profileAndSessionUpdates(events) });
     const retry: PendingEvent[] = [];
     const rejected: { pending: PendingEvent; outcome: Extract<WriteOutcome, { status: 'rejected' }> }[] = [];
     remaining.forEach((pending, index) => {
@@ -192,66 +240,88 @@ export class StorageWorker {
       else if (outcome.status === 'rejected') rejected.push({ pending, outcome });
       else {
         this.deps.metrics.eventsStored.inc({ outcome: outcome.status });
-        stored.push(pending.event);
         pending.holder.pendingEvents -= 1;
       }
     });
     if (rejected.length > 0) {
       const failedAt = new Date().toISOString();
-      await this.deadLetterAll(rejected.map(({ pending, outcome }) => ({ code: outcome.code, reason: outcome.reason, failedAt, event: pending.event })));
+      await this.publishDeadLetters(
+        rejected.map(({ pending, outcome }): DeadLetter => ({ v: DEAD_LETTER_VERSION, kind: 'event', code: outcome.code, reason: outcome.reason, origin: `${this.deps.config.bus.subscription} ${pending.holder.message.id}`, attempts: pending.holder.message.redeliveryCount + 1, failedAt, event: pending.event })),
+      );
       for (const { pending } of rejected) pending.holder.pendingEvents -= 1;
     }
     return retry;
   }
 
-  /**
-   * Runs `attempt` until it has nothing left to retry, with exponential backoff and jitter;
-   * a throw retries everything that remained. False when shutdown abandoned the work.
-   */
-  private async retrying<T>(what: string, items: T[], attempt: (remaining: T[]) => Promise<T[]>): Promise<boolean> {
-    const { retryBaseDelayMs, retryMaxDelayMs } = this.deps.config.worker;
-    let remaining = items;
-    for (let failures = 0; ; failures += 1) {
-      try {
-        remaining = await attempt(remaining);
-        if (remaining.length === 0) return true;
-        this.deps.logger.warn({ what, retry: remaining.length, failures }, 'store asked to retry some items');
-      } catch (error) {
-        if (isRetryable(error)) this.deps.logger.warn({ err: error, what, failures }, 'store unavailable; retrying');
-        else this.deps.logger.error({ err: error, what, failures }, 'unexpected non-retryable failure; retrying so nothing is lost');
-      }
-      if (this.abandon) return false;
-      this.deps.metrics.storeRetries.inc();
-      await sleep(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures));
-      if (this.abandon) return false;
+  private async storeHealthy(): Promise<boolean> {
+    try {
+      return (await this.deps.store.health()).ok;
+    } catch {
+      return false;
     }
   }
 
-  private async deadLetterAll(letters: DeadLetter[]): Promise<void> {
-    for (const letter of letters) this.deps.metrics.eventsDeadLettered.inc({ code: letter.code });
+  /** Publishes dead letters, retrying while the bus is unavailable; throws only when shutdown abandons them. */
+  private async publishDeadLetters(letters: readonly DeadLetter[]): Promise<void> {
+    const { retryBaseDelayMs, retryMaxDelayMs } = this.deps.config.worker;
     const messages = letters.map((letter) => ({
-      key: letter.event?.profileId ?? 'unknown',
-      payload: Buffer.from(JSON.stringify(letter)),
-      properties: { [DEAD_LETTER_REASON]: letter.reason.slice(0, 1000), [DEAD_LETTER_CODE]: letter.code },
+      key: letter.kind === 'event' ? letter.event.profileId : letter.message.key,
+      payload: encodeDeadLetter(letter),
+      properties: { [DEAD_LETTER_REASON]: letter.reason.slice(0, MAX_HEADER_REASON), [DEAD_LETTER_CODE]: letter.code, [DEAD_LETTER_ORIGIN]: letter.origin },
     }));
-    const published = await this.retrying('publish dead letters', [messages], async () => {
-      await this.deps.bus.publish('dead-letters', messages);
-      return [];
-    });
-    if (!published) throw new Error('shutdown abandoned a dead-letter publish');
-    this.deps.logger.warn({ count: letters.length, codes: [...new Set(letters.map((letter) => letter.code))] }, 'events dead-lettered');
+    for (let failures = 0; ; failures += 1) {
+      try {
+        await this.deps.bus.publish('dead-letters', messages);
+        break;
+      } catch (error) {
+        this.deps.logger.warn({ err: error, failures }, 'could not publish dead letters; retrying');
+      }
+      if (this.abandon) throw new Error('shutdown abandoned a dead-letter publish');
+      await sleep(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures));
+    }
+    for (const letter of letters) this.deps.metrics.eventsDeadLettered.inc({ code: letter.code });
+    this.deps.logger.warn({ count: letters.length, codes: [...new Set(letters.map((letter) => letter.code))] }, 'dead-lettered');
   }
 
-  private async ackCompleted(consumer: Consumer, batch: PendingEvent[]): Promise<void> {
-    const holders = new Set<HeldMessage>(batch.map((pending) => pending.holder));
-    for (const holder of holders) if (holder.pendingEvents === 0) await consumer.ack(holder.message);
+  /** Hands the group's messages back to the bus with the failure; they come back whole (or go to the dead letters). */
+  private async nackMessages(consumer: Consumer, group: readonly PendingEvent[], failure: Failure): Promise<void> {
+    for (const holder of new Set<HeldMessage>(group.map((pending) => pending.holder))) {
+      holder.failed = true;
+      this.deps.metrics.messagesNacked.inc({ code: failure.code });
+      this.deps.logger.warn({ message: holder.message.id, deliveries: holder.message.redeliveryCount + 1, code: failure.code, reason: failure.reason }, 'message isolated and nacked');
+      await this.settle(consumer, holder.message, 'nack', failure);
+    }
+  }
+
+  private async ackCompleted(consumer: Consumer, group: readonly PendingEvent[]): Promise<void> {
+    for (const holder of new Set<HeldMessage>(group.map((pending) => pending.holder))) {
+      if (holder.pendingEvents === 0 && !holder.failed) await this.settle(consumer, holder.message, 'ack');
+    }
+  }
+
+  private async settle(consumer: Consumer, message: ReceivedMessage, how: 'ack' | 'nack', failure?: Failure): Promise<void> {
+    if (how === 'ack') await consumer.ack(message);
+    else await consumer.nack(message, { code: failure?.code ?? 'INTERNAL', reason: failure?.reason ?? 'failed' });
+    this.lastProgressAt = Date.now();
+    this.deps.metrics.workerLastProgress.set(this.lastProgressAt / 1000);
   }
 }
 
-function decode(message: ReceivedMessage): TrackedEvent[] | undefined {
-  try {
-    return decodeBatch(JSON.parse(message.payload.toString('utf8')));
-  } catch {
-    return undefined;
-  }
+/** Classifies a thrown error once: catalogue errors say what they are; anything else is a bug or bad data, never retried blindly. */
+function failureOf(error: unknown): Failure {
+  if (isSluiceError(error)) return { code: error.code, reason: error.message, retryable: isRetryable(error) };
+  return { code: 'INTERNAL', reason: error instanceof Error ? `${error.name}: ${error.message}` : String(error), retryable: false };
 }
+
+function messagesIn(group: readonly PendingEvent[]): number {
+  return new Set(group.map((pending) => pending.holder)).size;
+}
+
+/** Two halves of a group, cut between messages (a message's events stay together). */
+function splitByMessage(group: readonly PendingEvent[]): PendingEvent[][] {
+  const holders = [...new Set(group.map((pending) => pending.holder))];
+  const firstHalf = new Set(holders.slice(0, Math.ceil(holders.length / 2)));
+  return [group.filter((pending) => firstHalf.has(pending.holder)), group.filter((pending) => !firstHalf.has(pending.holder))];
+}
+
+

@@ -1,34 +1,41 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { DEAD_LETTER_CODE, EmbeddedBus, type EventBus } from '@sluice/bus';
+import { EmbeddedBus, type EventBus } from '@sluice/bus';
 import { receiveAll } from '@sluice/bus/conformance';
 import { loadConfig } from '@sluice/config';
-import type { TrackedEvent } from '@sluice/core';
+import { SluiceError, decodeDeadLetter, decodeEventsMessage, encodeEvents, type DeadLetter, type TrackedEvent } from '@sluice/core';
 import { createLogger, Metrics } from '@sluice/observability';
-import { SqliteEventStore, type EventStore, type WriteOutcome } from '@sluice/store';
+import { SqliteEventStore, type EventSink, type StoreBatch, type WriteOutcome } from '@sluice/store';
 import { sampleEvent } from '@sluice/store/conformance';
 import { tempDir, waitFor } from '@sluice/testkit';
 import { join } from 'node:path';
 import { StorageWorker } from '../src/index.ts';
 
 /**
- * The real embedded store, with faults injected at its boundary: stalls (retryable
- * throws) and per-event rejections, the two failures Elasticsearch produces that SQLite
- * cannot.
+ * The real embedded store, with faults injected at its boundary: outages (retryable throws
+ * while the health check fails), poison (a throw whenever a batch holds a given event
+ * type, the store otherwise healthy) and per-event rejections — the failures Elasticsearch
+ * produces that SQLite cannot.
  */
 class FaultyStore {
   readonly writes: number[] = [];
-  stalled = false;
+  /** An outage: every write throws a retryable error and the health check fails. */
+  down = false;
   rejectType: string | undefined;
-  readonly store: EventStore;
+  /** Every write of a batch holding an event of this type throws `poison.error`. */
+  poison: { type: string; error: () => Error } | undefined;
+  readonly store: EventSink;
 
   constructor(inner: SqliteEventStore) {
-    const writeEvents = async (events: readonly TrackedEvent[]): Promise<WriteOutcome[]> => {
-      if (this.stalled) throw Object.assign(new Error('store stalled'), { retryable: true });
-      this.writes.push(events.length);
-      const outcomes = await inner.writeEvents(events.filter((event) => event.type !== this.rejectType));
-      return events.map((event) => (event.type === this.rejectType ? { status: 'rejected', code: 'STORE_REJECTED', reason: 'mapper_parsing_exception: failed to parse field [properties.n]' } : (outcomes.shift() as WriteOutcome)));
+    const writeBatch = async (batch: StoreBatch): Promise<WriteOutcome[]> => {
+      if (this.down) throw new SluiceError('STORE_UNAVAILABLE', 'store down');
+      const poison = this.poison;
+      if (poison !== undefined && batch.events.some((event) => event.type === poison.type)) throw poison.error();
+      this.writes.push(batch.events.length);
+      const outcomes = await inner.writeBatch({ ...batch, events: batch.events.filter((event) => event.type !== this.rejectType) });
+      return batch.events.map((event) => (event.type === this.rejectType ? { status: 'rejected', code: 'STORE_REJECTED', reason: 'mapper_parsing_exception: failed to parse field [properties.n]' } : (outcomes.shift() as WriteOutcome)));
     };
-    this.store = Object.assign(Object.create(inner) as EventStore, { writeEvents });
+    const health = async () => (this.down ? { ok: false, adapter: 'faulty', error: 'down' } : inner.health());
+    this.store = { writeBatch, health };
   }
 }
 
@@ -53,7 +60,7 @@ async function publishRequests(requests: number, eventsPerRequest: number, overr
   for (let request = 0; request < requests; request += 1) {
     const events = Array.from({ length: eventsPerRequest }, () => sampleEvent({ profileId: `p${request % 7}`, ...overrides }));
     all.push(...events);
-    await bus.publish('events', [{ key: `p${request % 7}`, payload: Buffer.from(JSON.stringify({ events })) }]);
+    await bus.publish('events', [{ key: `p${request % 7}`, payload: Buffer.from(encodeEvents(events)) }]);
   }
   return all;
 }
@@ -62,6 +69,39 @@ async function storedCount(events: readonly TrackedEvent[]): Promise<number> {
   let found = 0;
   for (const event of events) if ((await inner.getEvent(event.id)) !== undefined) found += 1;
   return found;
+}
+
+/** Restarts with other settings (the worker of `beforeEach` was never started). */
+async function stopAndRestart(env: Record<string, string>): Promise<void> {
+  await bus.close();
+  await inner.close();
+  await cleanup();
+  await start(env);
+}
+
+/** The next `count` dead letters, decoded. */
+async function deadLetters(count: number): Promise<DeadLetter[]> {
+  const consumer = await bus.consumer('dead-letters', 'test', { maxUnacked: 100, maxRedeliver: 3, nackDelayMs: 10 });
+  try {
+    const received = count === 0 ? await consumer.receive(10, 300) : await receiveAll(consumer, count, 5000);
+    return received.map((message) => {
+      const decoded = decodeDeadLetter(message.payload);
+      if (!decoded.ok) throw new Error(decoded.reason);
+      return decoded.letter;
+    });
+  } finally {
+    await consumer.close();
+  }
+}
+
+async function backlog(): Promise<number | undefined> {
+  return ((await bus.health()).detail as { subscriptions: Record<string, { backlog: number }> }).subscriptions['events/storage']?.backlog;
+}
+
+function decodeEventsMessageOf(letter: DeadLetter | undefined): TrackedEvent[] {
+  if (letter?.kind !== 'message') return [];
+  const decoded = decodeEventsMessage(Buffer.from(letter.message.payload, 'base64'));
+  return decoded.ok ? decoded.events : [];
 }
 
 afterEach(async () => {
@@ -98,20 +138,23 @@ describe('storage worker', () => {
     expect(await inner.getSession('sess-x')).toMatchObject({ profileId: 'prof-x' });
   });
 
-  it('stops taking messages while the store stalls, then drains everything exactly once', async () => {
-    faulty.stalled = true;
+  it('stops taking messages while the store is down, reports it stalled, nacks nothing, then drains everything exactly once', async () => {
+    faulty.down = true;
     await worker.start();
     const events = await publishRequests(400, 10);
     let maxHeld = 0;
     const watch = setInterval(() => (maxHeld = Math.max(maxHeld, worker.heldEvents)), 5);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(worker.heldEvents).toBeLessThanOrEqual(worker.maxHeldEvents);
-    faulty.stalled = false;
+    expect(await worker.health()).toMatchObject({ ok: false, error: expect.stringContaining('no message settled') }); // 2 × STORAGE_RETRY_MAX_DELAY (50 ms) passed
+    faulty.down = false;
     await waitFor(async () => (await inner.queryEvents({ limit: 5000 })).events.length === 4000, 20_000, () => `held ${worker.heldEvents}, writes ${faulty.writes.length}`);
     clearInterval(watch);
     expect(maxHeld).toBeLessThanOrEqual(worker.maxHeldEvents);
     expect(maxHeld).toBeGreaterThan(0);
     expect(await storedCount(events)).toBe(4000);
+    expect(await deadLetters(0)).toEqual([]); // an outage is not poison
+    expect((await worker.health()).ok).toBe(true);
   });
 
   it('dead-letters an event the store rejects, with the reason, and stores the rest of its batch', async () => {
@@ -120,26 +163,55 @@ describe('storage worker', () => {
     const good = await publishRequests(2, 3);
     const [poison] = await publishRequests(1, 1, { type: 'poison' });
     await waitFor(async () => (await storedCount(good)) === 6, 5000);
-    const deadLetters = await bus.consumer('dead-letters', 'test', { maxUnacked: 10, maxRedeliver: 3, nackDelayMs: 10 });
-    const [letter] = await receiveAll(deadLetters, 1, 5000);
-    expect(letter?.properties[DEAD_LETTER_CODE]).toBe('STORE_REJECTED');
-    const body = JSON.parse(letter?.payload.toString() ?? '{}') as { reason: string; event: TrackedEvent };
-    expect(body.reason).toContain('mapper_parsing_exception');
-    expect(body.event.id).toBe(poison?.id);
+    const [letter] = await deadLetters(1);
+    expect(letter).toMatchObject({ v: 1, kind: 'event', code: 'STORE_REJECTED', attempts: 1, reason: expect.stringContaining('mapper_parsing_exception'), event: { id: poison?.id } });
     expect(await inner.getEvent(poison?.id ?? '')).toBeUndefined();
   });
 
-  it('dead-letters a message that is not an event batch instead of blocking the subscription', async () => {
+  it('dead-letters a message that is not a version-1 events message, as received, instead of blocking the subscription', async () => {
     await worker.start();
     await bus.publish('events', [{ key: 'x', payload: Buffer.from('not json') }]);
+    await bus.publish('events', [{ key: 'y', payload: Buffer.from(JSON.stringify({ events: [sampleEvent()] })) }]); // unversioned
     const good = await publishRequests(1, 2);
     await waitFor(async () => (await storedCount(good)) === 2, 5000);
-    const deadLetters = await bus.consumer('dead-letters', 'test', { maxUnacked: 10, maxRedeliver: 3, nackDelayMs: 10 });
-    expect((await receiveAll(deadLetters, 1, 5000))[0]?.properties[DEAD_LETTER_CODE]).toBe('VALIDATION_FAILED');
+    const letters = await deadLetters(2);
+    expect(letters).toEqual([
+      expect.objectContaining({ kind: 'message', code: 'MESSAGE_INVALID', reason: expect.stringContaining('not JSON'), message: expect.objectContaining({ key: 'x', payload: Buffer.from('not json').toString('base64') }) }),
+      expect.objectContaining({ kind: 'message', code: 'MESSAGE_INVALID', reason: expect.stringContaining('version 1'), message: expect.objectContaining({ key: 'y' }) }),
+    ]);
+  });
+
+  it('isolates a message whose write always fails permanently: its neighbours and later canaries are stored, it is nacked and dead-lettered after BUS_MAX_REDELIVER deliveries', async () => {
+    await stopAndRestart({ BUS_MAX_REDELIVER: '3', BUS_NACK_DELAY: '10' });
+    faulty.poison = { type: 'poison', error: () => new RangeError('Maximum call stack size exceeded') };
+    const before = await publishRequests(20, 5);
+    const [poison] = await publishRequests(1, 2, { type: 'poison' });
+    const after = await publishRequests(20, 5);
+    await worker.start();
+    await waitFor(async () => (await storedCount([...before, ...after])) === 200, 10_000);
+    const [letter] = await deadLetters(1);
+    expect(letter).toMatchObject({ kind: 'message', code: 'INTERNAL', attempts: 3, reason: expect.stringContaining('Maximum call stack size exceeded') });
+    const replayed = decodeEventsMessageOf(letter);
+    expect(replayed.map((event) => event.id)).toContain(poison?.id);
+    const canaries = await publishRequests(3, 1);
+    await waitFor(async () => (await storedCount(canaries)) === 3, 5000);
+    await waitFor(async () => backlog() .then((count) => count === 0), 5000);
+  });
+
+  it('isolates a message whose write keeps failing retryably while the store is healthy (after STORAGE_ISOLATE_AFTER attempts)', async () => {
+    await stopAndRestart({ BUS_MAX_REDELIVER: '2', BUS_NACK_DELAY: '10', STORAGE_ISOLATE_AFTER: '2' });
+    faulty.poison = { type: 'poison', error: () => new SluiceError('STORE_UNAVAILABLE', 'es_rejected_execution_exception on one document') };
+    const good = await publishRequests(30, 3);
+    await publishRequests(1, 1, { type: 'poison' });
+    await worker.start();
+    await waitFor(async () => (await storedCount(good)) === 90, 10_000);
+    const [letter] = await deadLetters(1);
+    expect(letter).toMatchObject({ kind: 'message', code: 'STORE_UNAVAILABLE', attempts: 2 });
+    await waitFor(async () => backlog().then((count) => count === 0), 5000);
   });
 
   it('leaves unwritten messages on the bus when stopped while the store is down', async () => {
-    faulty.stalled = true;
+    faulty.down = true;
     await worker.start();
     await publishRequests(5, 2);
     await new Promise((resolve) => setTimeout(resolve, 1200));

@@ -63,7 +63,7 @@ export interface Config {
     readonly publishTimeoutMs: number;
     readonly spool: { readonly enabled: boolean; readonly handoverMs: number; readonly maxBytes: number; readonly readyBelow: number };
   };
-  readonly worker: { readonly batchSize: number; readonly concurrency: number; readonly flushIntervalMs: number; readonly retryBaseDelayMs: number; readonly retryMaxDelayMs: number };
+  readonly worker: { readonly batchSize: number; readonly concurrency: number; readonly flushIntervalMs: number; readonly retryBaseDelayMs: number; readonly retryMaxDelayMs: number; readonly isolateAfter: number };
   readonly lifecycle: { readonly retentionMs: number; readonly intervalMs: number };
   readonly elasticLifecycle: {
     readonly mode: Parsed['ELASTIC_LIFECYCLE'];
@@ -185,7 +185,7 @@ function toConfig(v: Parsed): Config {
       // The handover must leave the spool write time within the request's publish timeout.
       spool: { enabled: v.SPOOL_ENABLED, handoverMs: Math.min(v.SPOOL_HANDOVER, Math.floor(v.BUS_PUBLISH_TIMEOUT / 2)), maxBytes: v.SPOOL_MAX_SIZE, readyBelow: v.SPOOL_READY_THRESHOLD / 100 },
     },
-    worker: { batchSize: v.STORAGE_BATCH_SIZE, concurrency: v.STORAGE_CONCURRENCY, flushIntervalMs: v.STORAGE_FLUSH_INTERVAL, retryBaseDelayMs: v.STORAGE_RETRY_BASE_DELAY, retryMaxDelayMs: v.STORAGE_RETRY_MAX_DELAY },
+    worker: { batchSize: v.STORAGE_BATCH_SIZE, concurrency: v.STORAGE_CONCURRENCY, flushIntervalMs: v.STORAGE_FLUSH_INTERVAL, retryBaseDelayMs: v.STORAGE_RETRY_BASE_DELAY, retryMaxDelayMs: v.STORAGE_RETRY_MAX_DELAY, isolateAfter: v.STORAGE_ISOLATE_AFTER },
     lifecycle: { retentionMs: v.EVENTS_RETENTION, intervalMs: v.LIFECYCLE_INTERVAL * 1000 },
     elasticLifecycle: {
       mode: v.ELASTIC_LIFECYCLE,

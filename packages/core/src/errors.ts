@@ -68,9 +68,13 @@ export function isSluiceError(value: unknown): value is SluiceError {
   return value instanceof SluiceError;
 }
 
-/** True when an error says that retrying can succeed. Unknown errors are retryable (infrastructure). */
+/**
+ * True when an error says that retrying can succeed. Adapters classify what their engines
+ * throw into SluiceErrors once; an error that reaches here unclassified is a bug or bad
+ * data, and retrying it without end would stall the pipeline, so it is not retryable.
+ */
 export function isRetryable(error: unknown): boolean {
-  return isSluiceError(error) ? error.retryable : true;
+  return isSluiceError(error) && error.retryable;
 }
 
 /** The HTTP error body: `{ statusCode, code, error, message, details? }`. */

@@ -58,6 +58,9 @@ export function encodeEvents(events: readonly TrackedEvent[]): string {
   return JSON.stringify({ v: MESSAGE_VERSION, kind: 'events', events } satisfies EventsMessage);
 }
 
+/** A time as the normaliser writes it (`formatEventTime`): UTC, milliseconds. */
+const storedTime = { ...eventTime, pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$' } as const;
+
 const metadataSchema = {
   type: 'object',
   additionalProperties: false,
@@ -75,7 +78,7 @@ const receivedSchema = {
       type: 'object',
       required: ['profileId', 'sessionId', 'receivedAt', 'metadata', 'ids'],
       additionalProperties: false,
-      properties: { profileId: idString, sessionId: idString, receivedAt: eventTime, metadata: metadataSchema, ids: { type: 'array', items: idString } },
+      properties: { profileId: idString, sessionId: idString, receivedAt: storedTime, metadata: metadataSchema, ids: { type: 'array', items: idString } },
     },
     payload: trackPayloadSchema({}),
   },
@@ -91,8 +94,8 @@ const trackedEventSchema = {
     sourceId: idString,
     sessionId: idString,
     profileId: idString,
-    time: eventTime,
-    receivedAt: eventTime,
+    time: storedTime,
+    receivedAt: storedTime,
     properties: { type: 'object' },
     context: { type: 'object' },
     tags: { type: 'array', items: { type: 'string' } },

@@ -21,6 +21,9 @@ export class Metrics {
   readonly eventsDeadLettered = new Counter({ name: 'sluice_events_dead_lettered_total', help: 'Events sent to the dead-letter output, by code.', labelNames: ['code'] as const, registers: [this.registry] });
   readonly storeRetries = new Counter({ name: 'sluice_store_retries_total', help: 'Retried store writes after retryable failures.', registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'sluice_worker_batch_events', help: 'Events per store write.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000], registers: [this.registry] });
+  readonly messagesNacked = new Counter({ name: 'sluice_worker_messages_nacked_total', help: 'Messages the worker isolated and handed back to the bus (dead-lettered after BUS_MAX_REDELIVER deliveries), by code.', labelNames: ['code'] as const, registers: [this.registry] });
+  readonly workerStalled = new Gauge({ name: 'sluice_worker_stalled', help: '1 while the worker holds events and settled no message for 2 × STORAGE_RETRY_MAX_DELAY, else 0 (updated by /readyz).', registers: [this.registry] });
+  readonly workerLastProgress = new Gauge({ name: 'sluice_worker_last_progress_timestamp_seconds', help: 'When the worker last acknowledged, nacked or dead-lettered a message (Unix seconds).', registers: [this.registry] });
   readonly workerInFlight = new Gauge({ name: 'sluice_worker_in_flight_events', help: 'Events received from the bus and not yet acknowledged.', registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {

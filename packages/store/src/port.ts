@@ -55,21 +55,33 @@ export interface MaintenanceReport {
   readonly actions: string[];
 }
 
+/** One storage-worker batch: its events and the profile and session updates they imply. */
+export interface StoreBatch {
+  readonly events: readonly TrackedEvent[];
+  readonly profiles: readonly ProfileRecord[];
+  readonly sessions: readonly SessionRecord[];
+}
+
+/** The storage worker's port: one batch write. */
+export interface EventSink extends HealthCheck {
+  /**
+   * Writes the events (idempotently) and upserts the profiles and sessions, in one request
+   * where the store can. One outcome per event, in order; an event the store can never take
+   * is a `rejected` outcome, never a throw. Throws a retryable SluiceError when the store
+   * cannot be reached, a non-retryable one when the request can never succeed.
+   */
+  writeBatch(batch: StoreBatch): Promise<WriteOutcome[]>;
+}
+
 /**
  * Where events, profiles and sessions are kept. Writes are idempotent by event id.
  */
-export interface EventStore extends HealthCheck {
+export interface EventStore extends EventSink {
   /**
    * Writes a batch in one request. Returns one outcome per event, in order. Throws (a
    * retryable error) only when the store cannot be reached at all.
    */
   writeEvents(events: readonly TrackedEvent[]): Promise<WriteOutcome[]>;
-  /**
-   * Where the store can do it in one round trip: `writeEvents`, `upsertProfiles` and
-   * `upsertSessions` of one worker batch together, with their contracts. Returns the events'
-   * outcomes; throws a retryable error when the profiles or sessions could not be written.
-   */
-  writeBatch?(batch: { readonly events: readonly TrackedEvent[]; readonly profiles: readonly ProfileRecord[]; readonly sessions: readonly SessionRecord[] }): Promise<WriteOutcome[]>;
   /** Upserts profiles; for each id the highest version wins, `firstSeen` keeps the earliest. */
   upsertProfiles(profiles: readonly ProfileRecord[]): Promise<void>;
   /** Upserts sessions with the same rules as profiles. */

@@ -1,17 +1,13 @@
 // Smoke tests: each engine that `npm run engines:up` provisions is real and answers over its
 // own protocol. The jest global setup brings the engines up.
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
 import WebSocket from 'ws';
-import { REPO_ROOT, engineEnv, randomName, startSluice, tempDir, waitFor } from '@sluice/testkit';
+import { engineEnv, randomName, waitFor } from '@sluice/testkit';
 
-const execFileAsync = promisify(execFile);
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Elasticsearch answers are read loosely in a smoke test.
 type Json = any;
 const parse = <T>(data: Buffer): T => JSON.parse(data.toString()) as T;

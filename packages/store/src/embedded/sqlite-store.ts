@@ -4,7 +4,7 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { SluiceError, type TrackedEvent } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
-import type { EventPage, EventQuery, EventStore, MaintenanceReport, ProfileRecord, SessionRecord, WriteOutcome } from '../port.ts';
+import type { StoreBatch, EventPage, EventQuery, EventStore, MaintenanceReport, ProfileRecord, SessionRecord, WriteOutcome } from '../port.ts';
 
 export interface SqliteStoreOptions {
   /** The database file (`:memory:` for a throw-away store). */
@@ -86,6 +86,26 @@ export class SqliteEventStore implements EventStore {
         return changes > 0 ? { status: 'created' } : { status: 'exists' };
       }),
     );
+  }
+
+  /** The whole batch in one transaction; an event that cannot be serialised is rejected alone. */
+  async writeBatch(batch: StoreBatch): Promise<WriteOutcome[]> {
+    this.assertOpen();
+    return this.transaction(() => {
+      const outcomes = batch.events.map((event): WriteOutcome => {
+        let body: string;
+        try {
+          body = JSON.stringify(event);
+        } catch (error) {
+          return { status: 'rejected', code: 'STORE_REJECTED', reason: `the event cannot be serialised: ${error instanceof Error ? error.message : String(error)}` };
+        }
+        const { changes } = this.insertEvent.run(event.id, event.profileId, event.sessionId, event.time, body);
+        return changes > 0 ? { status: 'created' } : { status: 'exists' };
+      });
+      for (const p of batch.profiles) this.upsertProfile.run(p.id, p.firstSeen, p.lastSeen, p.lastSessionId, p.lastSourceId, p.version);
+      for (const s of batch.sessions) this.upsertSession.run(s.id, s.profileId, s.sourceId, s.firstSeen, s.lastSeen, s.version);
+      return outcomes;
+    });
   }
 
   async upsertProfiles(profiles: readonly ProfileRecord[]): Promise<void> {
