@@ -76,7 +76,7 @@ export function buildApi(deps: ApiDeps): Api {
   const sources = new SourceResolver(deps.configStore, deps.config.http.sourceCacheTtlMs);
   const identity = new IdentityResolver(deps.cache, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, profileTtlSeconds: deps.config.cache.profileTtlSeconds });
   void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, metrics: deps.metrics, isDraining }));
-  void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining }));
+  void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining, adminToken: http.adminToken }));
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));
     await admin.register(readRoutes({ store: deps.store }));

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { SluiceError } from '@sluice/core';
+import { redactUrl } from '@sluice/observability';
 import type { EnvSpec } from './spec.ts';
 import { SPECS, type SpecName } from './specs.ts';
 
@@ -143,7 +144,8 @@ function readRaw(environment: Environment, spec: EnvSpec<unknown>): string | und
 
 function describe(error: z.ZodError, spec: EnvSpec<unknown>, raw: string): string {
   const reason = error.issues.map((issue) => issue.message).join('; ');
-  return spec.secret === true ? `${reason} (value hidden)` : `${reason} (got "${raw}")`;
+  // Secrets are never echoed, nor credentials inside a URL.
+  return spec.secret === true ? `${reason} (value hidden)` : `${reason} (got "${redactUrl(raw)}")`;
 }
 
 function toConfig(v: Parsed): Config {
