@@ -7,7 +7,7 @@ import type { HealthCheck, Logger, Metrics } from '@sluice/observability';
 import type { EventStore } from '@sluice/store';
 import { requireAdmin } from './admin-auth.ts';
 import { registerJsonParsers, validatorCompiler } from './validation.ts';
-import { registerErrorHandling } from './errors.ts';
+import { connectionErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors.ts';
 import { IdentityResolver } from './identity.ts';
 import { RetryMemory } from './retry-memory.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -34,21 +34,40 @@ export interface Api {
   startDraining(): void;
 }
 
+/**
+ * Longest path parameter, in characters: an id of 128 characters (the payload schema's
+ * limit) with every character percent-encoded takes 3 × 128. Longer answers 414 URI_TOO_LONG.
+ */
+const MAX_PARAM_LENGTH = 3 * 128;
+
+/** How often Node checks the header and request deadlines of open connections, in ms. */
+const CONNECTION_CHECK_MS = 500;
+
 /** Builds the HTTP API without listening; `main.ts` listens, tests use `inject()`. */
 export function buildApi(deps: ApiDeps): Api {
   let draining = false;
   const isDraining = () => draining;
   const loggerInstance: FastifyBaseLogger = deps.logger;
+  const http = deps.config.http;
   const app = fastify({
     loggerInstance,
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: deps.config.http.trustProxy,
+    trustProxy: http.trustProxy,
     bodyLimit: deps.config.track.maxBodyBytes,
     return503OnClosing: true,
+    // Slow clients are cut off (408, connection closed): headers, then the whole request.
+    // Node checks the deadlines every connectionsCheckingInterval, so a client is cut off
+    // at most CONNECTION_CHECK_MS after its deadline.
+    http: { headersTimeout: http.headersTimeoutMs, connectionsCheckingInterval: CONNECTION_CHECK_MS },
+    requestTimeout: http.requestTimeoutMs,
+    keepAliveTimeout: http.keepAliveTimeoutMs,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: connectionErrorHandler(deps.logger),
   });
   app.setValidatorCompiler(validatorCompiler());
   registerJsonParsers(app, deps.config.track);
-  registerErrorHandling(app, deps.metrics);
+  const addMethodNotAllowedRoutes = registerErrorHandling(app, { metrics: deps.metrics, maxBodyBytes: deps.config.track.maxBodyBytes });
   const countRequest = requestCounter(deps.metrics);
   app.addHook('onResponse', (request, reply, done) => {
     countRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
@@ -59,12 +78,13 @@ export function buildApi(deps: ApiDeps): Api {
   const identity = new IdentityResolver(deps.cache, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, profileTtlSeconds: deps.config.cache.profileTtlSeconds });
   const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);
   void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, retries, metrics: deps.metrics, isDraining }));
-  void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining }));
+  void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining, adminToken: http.adminToken }));
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));
     await admin.register(readRoutes({ store: deps.store }));
     await admin.register(sourceRoutes({ configStore: deps.configStore }));
   });
+  addMethodNotAllowedRoutes();
   return {
     app,
     startDraining: () => {

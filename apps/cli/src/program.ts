@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { loadConfig, renderConfigurationDoc } from '@sluice/config';
+import { loadConfig, redactedConfig, renderConfigurationDoc } from '@sluice/config';
 import { createLogger } from '@sluice/observability';
 import { initEngines } from '@sluice/wiring';
 import { registerDlqCommands } from './dlq.ts';
@@ -26,10 +26,9 @@ export function buildProgram(print: (line: string) => void = (line) => process.s
   const config = program.command('config').description('configuration');
   config
     .command('check')
-    .description('validate the environment and print the resulting configuration (secrets hidden)')
+    .description('validate the environment and print the resulting configuration (secrets and URL credentials redacted)')
     .action(() => {
-      const parsed = loadConfig();
-      print(JSON.stringify({ ...parsed, http: { ...parsed.http, adminToken: parsed.http.adminToken === undefined ? undefined : '[set]' } }, null, 2));
+      print(JSON.stringify(redactedConfig(loadConfig()), null, 2));
     });
   config.command('docs').description('print docs/configuration.md').action(() => print(renderConfigurationDoc()));
   registerSourceCommands(program, print);

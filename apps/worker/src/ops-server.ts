@@ -1,11 +1,13 @@
 import { createServer, type Server } from 'node:http';
-import { checkReadiness, type HealthCheck, type Logger, type Metrics } from '@sluice/observability';
+import { checkReadiness, hasBearerToken, readinessBody, type HealthCheck, type Logger, type Metrics } from '@sluice/observability';
 
 /**
  * The standalone worker's operations endpoints on HOST:PORT, for probes and scraping:
  * `/healthz` (alive), `/readyz` (each dependency; 503 while draining), `/metrics`.
+ * `/readyz` shows each dependency's detail only to `Authorization: Bearer <adminToken>`
+ * (none configured: to nobody), as the API's does.
  */
-export async function startOpsServer(deps: { host: string; port: number; checks: Readonly<Record<string, HealthCheck>>; metrics: Metrics; logger: Logger; isDraining: () => boolean }): Promise<{ server: Server; url: string }> {
+export async function startOpsServer(deps: { host: string; port: number; checks: Readonly<Record<string, HealthCheck>>; metrics: Metrics; logger: Logger; isDraining: () => boolean; adminToken?: string | undefined }): Promise<{ server: Server; url: string }> {
   const server = createServer((request, response) => {
     const reply = (status: number, body: string, type = 'application/json; charset=utf-8') => {
       response.writeHead(status, { 'content-type': type }).end(body);
@@ -17,13 +19,13 @@ export async function startOpsServer(deps: { host: string; port: number; checks:
           return reply(200, JSON.stringify({ status: 'ok' }));
         case '/readyz': {
           const report = await checkReadiness(deps.checks);
-          const ready = report.ready && !deps.isDraining();
-          return reply(ready ? 200 : 503, JSON.stringify({ ready, draining: deps.isDraining(), dependencies: report.dependencies }));
+          const body = readinessBody(report, deps.isDraining(), hasBearerToken(request.headers.authorization, deps.adminToken));
+          return reply(body.ready ? 200 : 503, JSON.stringify(body));
         }
         case '/metrics':
           return reply(200, await deps.metrics.registry.metrics(), deps.metrics.registry.contentType);
         default:
-          return reply(404, JSON.stringify({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: `no route ${request.url ?? ''}` }));
+          return reply(404, JSON.stringify({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: `no route ${request.url?.split('?')[0] ?? ''}` }));
       }
     };
     route().catch((error: unknown) => {

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import { SluiceError } from '@sluice/core';
+import { redactUrl } from '@sluice/observability';
 import type { EnvSpec } from './spec.ts';
 import { SPECS, type SpecName } from './specs.ts';
 
@@ -16,6 +17,12 @@ export interface Config {
     readonly trustProxy: boolean;
     readonly adminToken: string | undefined;
     readonly sourceCacheTtlMs: number;
+    /** Request line and headers must arrive within this; else 408 and the connection is closed. */
+    readonly headersTimeoutMs: number;
+    /** The whole request, body included, must arrive within this; else 408 and the connection is closed. */
+    readonly requestTimeoutMs: number;
+    /** Idle keep-alive connections are closed after this. */
+    readonly keepAliveTimeoutMs: number;
   };
   readonly track: { readonly maxBodyBytes: number; readonly maxEvents: number; readonly maxPropertiesBytes: number; readonly maxDepth: number; readonly maxKeys: number; readonly publishTimeoutMs: number; readonly retryMemorySeconds: number };
   readonly logging: { readonly level: LogLevel };
@@ -95,6 +102,9 @@ export function loadConfig(environment: Environment = process.env): Config {
   const { values, problems } = parseAll(environment);
   const topicProblem = values.BUS_TOPIC_EVENTS !== undefined && values.BUS_TOPIC_EVENTS === values.BUS_TOPIC_DEAD_LETTERS;
   if (topicProblem) problems.push('BUS_TOPIC_DEAD_LETTERS: must differ from BUS_TOPIC_EVENTS');
+  if (values.HTTP_HEADERS_TIMEOUT !== undefined && values.HTTP_REQUEST_TIMEOUT !== undefined && values.HTTP_HEADERS_TIMEOUT > values.HTTP_REQUEST_TIMEOUT) {
+    problems.push('HTTP_HEADERS_TIMEOUT: must be at most HTTP_REQUEST_TIMEOUT');
+  }
   if (values.STORAGE_RETRY_BASE_DELAY !== undefined && values.STORAGE_RETRY_MAX_DELAY !== undefined && values.STORAGE_RETRY_BASE_DELAY > values.STORAGE_RETRY_MAX_DELAY) {
     problems.push('STORAGE_RETRY_MAX_DELAY: must be at least STORAGE_RETRY_BASE_DELAY');
   }
@@ -134,12 +144,22 @@ function readRaw(environment: Environment, spec: EnvSpec<unknown>): string | und
 
 function describe(error: z.ZodError, spec: EnvSpec<unknown>, raw: string): string {
   const reason = error.issues.map((issue) => issue.message).join('; ');
-  return spec.secret === true ? `${reason} (value hidden)` : `${reason} (got "${raw}")`;
+  // Secrets are never echoed, nor credentials inside a URL.
+  return spec.secret === true ? `${reason} (value hidden)` : `${reason} (got "${redactUrl(raw)}")`;
 }
 
 function toConfig(v: Parsed): Config {
   return {
-    http: { host: v.HOST, port: v.PORT, trustProxy: v.TRUST_PROXY, adminToken: v.ADMIN_TOKEN, sourceCacheTtlMs: v.SOURCE_CACHE_TTL * 1000 },
+    http: {
+      host: v.HOST,
+      port: v.PORT,
+      trustProxy: v.TRUST_PROXY,
+      adminToken: v.ADMIN_TOKEN,
+      sourceCacheTtlMs: v.SOURCE_CACHE_TTL * 1000,
+      headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT,
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT,
+      keepAliveTimeoutMs: v.HTTP_KEEP_ALIVE_TIMEOUT,
+    },
     track: { maxBodyBytes: v.TRACK_MAX_BODY_SIZE, maxEvents: v.TRACK_MAX_EVENTS, maxPropertiesBytes: v.TRACK_MAX_PROPERTIES_SIZE, maxDepth: v.TRACK_MAX_DEPTH, maxKeys: v.TRACK_MAX_KEYS, publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT, retryMemorySeconds: v.TRACK_RETRY_MEMORY },
     logging: { level: v.LOGGING_LEVEL },
     dataDir: resolve(v.DATA_DIR),

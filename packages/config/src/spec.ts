@@ -30,7 +30,12 @@ export const name = () =>
 
 /** An absolute URL with one of the given schemes (trailing slash removed). */
 export const url = (schemes: readonly string[]) =>
-  z.string().url().refine((value) => schemes.includes(new URL(value).protocol.replace(/:$/, '')), `a URL starting with ${schemes.map((scheme) => `${scheme}://`).join(' or ')}`).transform((value) => value.replace(/\/+$/, ''));
+  z
+    .string()
+    .url()
+    // URL.parse, not `new URL`: a value zod takes for a URL that WHATWG does not (a bad port) is a problem, not a throw.
+    .refine((value) => schemes.includes(URL.parse(value)?.protocol.replace(/:$/, '') ?? ''), `a URL starting with ${schemes.map((scheme) => `${scheme}://`).join(' or ')}`)
+    .transform((value) => value.replace(/\/+$/, ''));
 
 const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 

@@ -1,3 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
+import { redactValue } from './redaction.ts';
+
 /** What a dependency says of itself for /readyz. */
 export interface DependencyHealth {
   /** False makes the process not ready. */
@@ -37,4 +40,48 @@ async function boundedCheck(check: HealthCheck, timeoutMs: number): Promise<Depe
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** What /readyz answers. */
+export interface ReadinessBody {
+  ready: boolean;
+  draining: boolean;
+  dependencies: Record<string, DependencyHealth>;
+}
+
+/**
+ * The /readyz body for a caller. Anonymous callers (probes, load balancers, anyone who can
+ * reach the port) learn whether each dependency is ready, which adapter runs, and the
+ * numbers and flags of its detail (backlogs, fill levels, counters) — never a text: no
+ * paths, hosts, names or error messages. Callers with the admin token get each dependency's
+ * whole detail and error, with secrets and URL credentials redacted.
+ */
+export function readinessBody(report: ReadinessReport, draining: boolean, detailed: boolean): ReadinessBody {
+  const dependencies: Record<string, DependencyHealth> = {};
+  for (const [name, health] of Object.entries(report.dependencies)) {
+    if (detailed) dependencies[name] = redactValue(health) as DependencyHealth;
+    else dependencies[name] = { ok: health.ok, adapter: health.adapter, ...(health.detail === undefined ? {} : { detail: numbersOnly(health.detail) as Record<string, unknown> }) };
+  }
+  return { ready: report.ready && !draining, draining, dependencies };
+}
+
+/** True when an `Authorization` header is `Bearer <token>` (constant time); false when no token is configured. */
+export function hasBearerToken(authorization: string | undefined, token: string | undefined): boolean {
+  if (token === undefined || authorization === undefined || !authorization.startsWith('Bearer ')) return false;
+  const given = Buffer.from(authorization.slice(7));
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/** A copy keeping only numbers and booleans (and the objects and arrays that hold them). */
+function numbersOnly(value: unknown, depth = 0): unknown {
+  if (typeof value === 'number' || typeof value === 'boolean') return value;
+  if (typeof value !== 'object' || value === null || depth > 8) return undefined;
+  if (Array.isArray(value)) return value.map((item: unknown) => numbersOnly(item, depth + 1)).filter((item) => item !== undefined);
+  const kept: Record<string, unknown> = {};
+  for (const [key, child] of Object.entries(value)) {
+    const copy = numbersOnly(child, depth + 1);
+    if (copy !== undefined) kept[key] = copy;
+  }
+  return kept;
 }

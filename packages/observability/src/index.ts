@@ -1,4 +1,5 @@
 export * from './logger.ts';
+export { REDACTED, isSecretKey, redactValue, textRedactor } from './redaction.ts';
 export * from './metrics.ts';
 export * from './health.ts';
 export * from './shutdown.ts';

@@ -1,9 +1,10 @@
-import { open as openFile, readdir, readFile, rm, mkdir } from 'node:fs/promises';
+import { readdir, readFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { deadLetterOf } from '../dead-letter.ts';
 import { type Consumer, type ConsumerOptions, type DeliveryFailure, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
+import { lockDirectory, type DirLock } from './dir-lock.ts';
 import { encodeRecord } from './record.ts';
 import { Subscription } from './subscription.ts';
 import { TopicLog } from './topic-log.ts';
@@ -24,7 +25,8 @@ const CURSOR_PATTERN = /^cursor-(.+)\.json$/;
 /**
  * The embedded EventBus: a durable, group-committed log per topic under DATA_DIR, with
  * shared subscriptions, redelivery and dead letters. One process owns the directory
- * (a lock file guards it; a lock left by a killed process is taken over).
+ * (a heartbeat lock guards it, see dir-lock.ts; a lock left by a killed process is taken
+ * over within LOCK_STALE_MS).
  */
 export class EmbeddedBus implements EventBus {
   private readonly logs = new Map<string, TopicLog>();
@@ -33,18 +35,25 @@ export class EmbeddedBus implements EventBus {
   private closing: Promise<void> | undefined;
 
   private readonly options: EmbeddedBusOptions;
+  private readonly lock: DirLock;
 
-  private constructor(options: EmbeddedBusOptions) {
+  private constructor(options: EmbeddedBusOptions, lock: DirLock) {
     this.options = options;
+    this.lock = lock;
     this.compactionTimer = setInterval(() => void this.compact().catch(() => undefined), options.compactionIntervalMs ?? 10_000);
     this.compactionTimer.unref();
   }
 
   static async open(options: EmbeddedBusOptions): Promise<EmbeddedBus> {
     await mkdir(options.dir, { recursive: true });
-    await takeLock(join(options.dir, 'lock'));
-    const bus = new EmbeddedBus(options);
-    for (const topic of Object.values(options.topics)) bus.logs.set(topic, await TopicLog.open(join(options.dir, topic), options));
+    const lock = await lockDirectory(options.dir);
+    const bus = new EmbeddedBus(options, lock);
+    try {
+      for (const topic of Object.values(options.topics)) bus.logs.set(topic, await TopicLog.open(join(options.dir, topic), options));
+    } catch (error) {
+      await bus.close();
+      throw error;
+    }
     return bus;
   }
 
@@ -108,9 +117,7 @@ export class EmbeddedBus implements EventBus {
     clearInterval(this.compactionTimer);
     for (const pending of this.subscriptions.values()) await (await pending).close();
     for (const log of this.logs.values()) await log.close();
-    const lock = join(this.options.dir, 'lock');
-    await rm(lock, { force: true });
-    locksHeldHere.delete(lock);
+    await this.lock.release();
   }
 
   private log(output: OutputName): TopicLog {
@@ -148,38 +155,5 @@ export class EmbeddedBus implements EventBus {
       if (subscriptionTopic === topic && name !== undefined) offsets.set(name, (await pending).committedOffset);
     }
     return [...offsets.values()];
-  }
-}
-
-const locksHeldHere = new Set<string>();
-
-/** Takes the directory lock, or fails naming the live process that holds it. */
-async function takeLock(path: string): Promise<void> {
-  if (locksHeldHere.has(path)) throw new SluiceError('CONFIG_INVALID', `the bus directory ${path} is already open in this process`);
-  for (let attempt = 0; attempt < 2; attempt += 1) {
-    try {
-      const handle = await openFile(path, 'wx');
-      await handle.writeFile(String(process.pid));
-      await handle.close();
-      locksHeldHere.add(path);
-      return;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(holder) && holder > 0 && holder !== process.pid && isAlive(holder)) {
-        throw new SluiceError('CONFIG_INVALID', `the bus directory ${path} is in use by process ${holder}; one process owns a DATA_DIR`);
-      }
-      await rm(path, { force: true });
-    }
-  }
-  throw new Error(`could not take the lock ${path}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
