@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadConfig } from '@sluice/config';
 import { SluiceError } from '@sluice/core';
 import {
@@ -14,13 +14,20 @@ interface FilterOptions {
   code?: string;
   kind?: LetterKind;
   id?: string[];
-  idle: string;
+  idle: number;
 }
 
 const EMBEDDED_NOTE = 'embedded bus: stop Sluice first, it owns DATA_DIR';
 
+/** A whole number ≥ 1, else commander reports the option as invalid. */
+function positive(value: string): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return number;
+}
+
 const kindOption = () => new Option('--kind <kind>', 'only letters of this kind').choices(LETTER_KINDS);
-const idleOption = () => new Option('--idle <ms>', 'stop reading once no dead letter arrived for this long').default('2000');
+const idleOption = () => new Option('--idle <ms>', 'stop reading once no dead letter arrived for this long').argParser(positive).default(2000);
 
 function filterOf(options: FilterOptions): LetterFilter {
   return { ...(options.code === undefined ? {} : { code: options.code }), ...(options.kind === undefined ? {} : { kind: options.kind }), ...(options.id === undefined ? {} : { ids: options.id }) };
@@ -48,7 +55,8 @@ async function runAction(request: DlqJobRequest, print: Print): Promise<void> {
     for (const letter of result.letters) print(letter);
     if (result.lettersOmitted > 0) print(JSON.stringify({ lettersOmitted: result.lettersOmitted }));
     const done = request.action === 'drop' ? 'dropped' : 'replayed';
-    print(JSON.stringify({ [request.dryRun ? `would be ${done}` : done]: result.acted, stillUndecodable: result.undecodable, kept: result.kept, ...(result.more ? { more: 'stopped with the most letters one run holds; run again' } : {}) }));
+    const undecodable = request.action === 'replay' ? { stillUndecodable: result.undecodable } : {};
+    print(JSON.stringify({ [request.dryRun ? `would be ${done}` : done]: result.acted, ...undecodable, kept: result.kept, ...(result.more ? { more: 'stopped with the most letters one run holds; run again' } : {}) }));
   });
 }
 
@@ -65,12 +73,12 @@ export function registerDlqCommands(program: Command, print: Print): void {
     .description('list the dead letters, oldest first, without consuming them')
     .option('--code <code>', 'only letters with this error code (e.g. STORE_REJECTED, MESSAGE_INVALID)')
     .addOption(kindOption())
-    .option('--limit <n>', 'most letters to print', '100')
+    .option('--limit <n>', 'most letters to print', positive, 100)
     .option('--json', 'print one JSON document: letters, matched, seen, more')
     .addOption(idleOption())
-    .action((options: FilterOptions & { limit: string; json?: boolean }) =>
+    .action((options: FilterOptions & { limit: number; json?: boolean }) =>
       withAdapters(['bus'], async ({ bus }) => {
-        const report = await listDeadLetters(bus, { filter: filterOf(options), limit: Number(options.limit), idleMs: Number(options.idle) });
+        const report = await listDeadLetters(bus, { filter: filterOf(options), limit: options.limit, idleMs: options.idle });
         if (options.json === true) return print(JSON.stringify(report));
         print(['id', 'kind', 'code', 'attempts', 'failedAt', 'origin', 'reason'].join('  '));
         for (const letter of report.letters) print(line(letter));
@@ -81,9 +89,9 @@ export function registerDlqCommands(program: Command, print: Print): void {
     .command('show <id>')
     .description('print one dead letter in full (JSON; a message payload as text where it is UTF-8)')
     .addOption(idleOption())
-    .action((id: string, options: { idle: string }) =>
+    .action((id: string, options: { idle: number }) =>
       withAdapters(['bus'], async ({ bus }) => {
-        const letter = await showDeadLetter(bus, id, { idleMs: Number(options.idle) });
+        const letter = await showDeadLetter(bus, id, { idleMs: options.idle });
         if (letter === undefined) throw new SluiceError('NOT_FOUND', `no dead letter ${id} (sluice dlq list shows their ids)`);
         print(JSON.stringify(letter, null, 2));
       }),
@@ -97,7 +105,7 @@ export function registerDlqCommands(program: Command, print: Print): void {
     .option('--dry-run', 'print what would be replayed; change nothing')
     .addOption(idleOption())
     .action((options: FilterOptions & { dryRun?: boolean }) =>
-      runAction({ action: 'replay', filter: filterOf(options), dryRun: options.dryRun === true, idleMs: Number(options.idle) }, print),
+      runAction({ action: 'replay', filter: filterOf(options), dryRun: options.dryRun === true, idleMs: options.idle }, print),
     );
   dlq
     .command('drop')
@@ -112,6 +120,6 @@ export function registerDlqCommands(program: Command, print: Print): void {
       const filter = filterOf(options);
       const filtered = Object.keys(filter).length > 0;
       if (filtered === (options.all === true)) command.error('sluice dlq drop: give --code, --kind or --id, or --all (not both)');
-      return runAction({ action: 'drop', filter, all: options.all === true, dryRun: options.dryRun === true, idleMs: Number(options.idle) }, print);
+      return runAction({ action: 'drop', filter, all: options.all === true, dryRun: options.dryRun === true, idleMs: options.idle }, print);
     });
 }
