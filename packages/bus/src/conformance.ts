@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { DEAD_LETTER_REASON, type Consumer, type ConsumerOptions, type EventBus, type ReceivedMessage } from './port.ts';
+import { decodeDeadLetter } from '@sluice/core';
+import { DEAD_LETTER_CODE, DEAD_LETTER_REASON, type Consumer, type ConsumerOptions, type EventBus, type ReceivedMessage } from './port.ts';
 
 /**
  * A place the suite can open buses on: every `open()` returns a new bus instance on the
@@ -145,27 +146,59 @@ export function runEventBusConformance(adapterName: string, createContext: () =>
       await bus.publish('events', [message(7)]);
       const consumer = await bus.consumer('events', 'conformance', OPTIONS);
       const [first] = await receiveAll(consumer, 1);
-      await consumer.nack(first as ReceivedMessage, 'transient');
+      await consumer.nack(first as ReceivedMessage, { code: 'STORE_UNAVAILABLE', reason: 'transient' });
       const [second] = await receiveAll(consumer, 1, 5000);
       expect(second === undefined ? undefined : numberOf(second)).toBe(7);
       expect(second?.redeliveryCount).toBe(1);
     });
 
-    it('dead-letters a message after maxRedeliver deliveries, with the reason', async () => {
+    it('dead-letters a message after maxRedeliver deliveries as a message dead letter: code, reason, origin, attempts, the message byte for byte', async () => {
       context = await createContext();
       const bus = await open();
-      await bus.publish('events', [message(9)]);
+      // Not UTF-8, not JSON: the dead letter must keep the bytes, not a decoding of them.
+      const payload = Uint8Array.from([0xff, 0xfe, 0x00, 0x7b, 0x22, 0xc3, 0x28, 0x0a, 0x80]);
+      await bus.publish('events', [message(8), { key: 'poison-key', payload, properties: { origin: 'test' } }]);
       const consumer = await bus.consumer('events', 'conformance', OPTIONS);
+      const [good] = await receiveAll(consumer, 1, 5000);
+      await consumer.ack(good as ReceivedMessage);
+      const failure = { code: 'MESSAGE_INVALID', reason: 'the message is not JSON: Unexpected token' } as const;
       for (let delivery = 0; delivery < OPTIONS.maxRedeliver; delivery += 1) {
         const [received] = await receiveAll(consumer, 1, 5000);
-        expect(received).toBeDefined();
-        await consumer.nack(received as ReceivedMessage, 'always fails');
+        expect(received?.key).toBe('poison-key');
+        await consumer.nack(received as ReceivedMessage, failure);
       }
       expect(await consumer.receive(1, 500)).toEqual([]);
       const deadLetters = await bus.consumer('dead-letters', 'conformance-dlq', OPTIONS);
-      const [dead] = await receiveAll(deadLetters, 1, 5000);
-      expect(dead === undefined ? undefined : numberOf(dead)).toBe(9);
-      expect(dead?.properties[DEAD_LETTER_REASON]).toBe('always fails');
+      const dead = await receiveAll(deadLetters, 2, 3000);
+      expect(dead.length).toBe(1);
+      const [received] = dead as [ReceivedMessage];
+      expect(received.key).toBe('poison-key');
+      expect(received.properties[DEAD_LETTER_CODE]).toBe('MESSAGE_INVALID');
+      expect(received.properties[DEAD_LETTER_REASON]).toBe(failure.reason);
+      const decoded = decodeDeadLetter(received.payload);
+      if (!decoded.ok) throw new Error(`not a dead letter: ${decoded.reason}`);
+      const { letter } = decoded;
+      if (letter.kind !== 'message') throw new Error(`a ${letter.kind} dead letter`);
+      expect(letter).toMatchObject({ v: 1, code: 'MESSAGE_INVALID', reason: failure.reason, attempts: OPTIONS.maxRedeliver });
+      expect(letter.origin).toMatch(/\S/);
+      expect(Math.abs(Date.parse(letter.failedAt) - Date.now())).toBeLessThan(60_000);
+      expect(letter.message.key).toBe('poison-key');
+      expect(letter.message.properties).toEqual({ origin: 'test' });
+      expect(Buffer.from(letter.message.payload, 'base64').equals(Buffer.from(payload))).toBe(true);
+    });
+
+    it('gives messages a consumer held back in order when it closes, however often, and never dead-letters them for it', async () => {
+      context = await createContext();
+      const bus = await open();
+      await bus.publish('events', Array.from({ length: 5 }, (_, n) => message(n)));
+      // More closes than maxRedeliver: only a nack counts towards a dead letter.
+      for (let pass = 0; pass < OPTIONS.maxRedeliver + 2; pass += 1) {
+        const consumer = await bus.consumer('events', 'conformance', OPTIONS);
+        expect((await receiveAll(consumer, 5, 10_000)).map(numberOf)).toEqual([0, 1, 2, 3, 4]);
+        await consumer.close();
+      }
+      const deadLetters = await bus.consumer('dead-letters', 'conformance-dlq', OPTIONS);
+      expect(await deadLetters.receive(1, 500)).toEqual([]);
     });
 
     it('keeps unacknowledged messages across a restart', async () => {

@@ -18,7 +18,8 @@ export class Metrics {
   readonly eventsAccepted = new Counter({ name: 'sluice_events_accepted_total', help: 'Events acknowledged by the bus and answered 200.', registers: [this.registry] });
   readonly eventsRejected = new Counter({ name: 'sluice_events_rejected_total', help: 'Requests rejected by code.', labelNames: ['code'] as const, registers: [this.registry] });
   readonly eventsStored = new Counter({ name: 'sluice_events_stored_total', help: 'Events the store confirmed (created or already there).', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly eventsDeadLettered = new Counter({ name: 'sluice_events_dead_lettered_total', help: 'Events sent to the dead-letter output, by code.', labelNames: ['code'] as const, registers: [this.registry] });
+  /** Dead letters written, by code and kind: one per event for `event` letters, one per message for `message` letters. */
+  readonly eventsDeadLettered = new Counter({ name: 'sluice_dead_letters_total', help: 'Dead letters written, by code and kind (event: one per event; message: one per bus message).', labelNames: ['code', 'kind'] as const, registers: [this.registry] });
   readonly storeRetries = new Counter({ name: 'sluice_store_retries_total', help: 'Retried store writes after retryable failures.', registers: [this.registry] });
   readonly batchSize = new Histogram({ name: 'sluice_worker_batch_events', help: 'Events per store write.', buckets: [1, 10, 50, 100, 250, 500, 1000, 2000, 5000], registers: [this.registry] });
   readonly messagesNacked = new Counter({ name: 'sluice_worker_messages_nacked_total', help: 'Messages the worker isolated and handed back to the bus (dead-lettered after BUS_MAX_REDELIVER deliveries), by code.', labelNames: ['code'] as const, registers: [this.registry] });
