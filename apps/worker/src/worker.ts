@@ -279,7 +279,7 @@ export class StorageWorker implements HealthCheck {
       if (this.abandon) throw new Error('shutdown abandoned a dead-letter publish');
       await sleep(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures));
     }
-    for (const letter of letters) this.deps.metrics.eventsDeadLettered.inc({ code: letter.code });
+    for (const letter of letters) this.deps.metrics.eventsDeadLettered.inc({ code: letter.code, kind: letter.kind });
     this.deps.logger.warn({ count: letters.length, codes: [...new Set(letters.map((letter) => letter.code))] }, 'dead-lettered');
   }
 
@@ -288,6 +288,8 @@ export class StorageWorker implements HealthCheck {
     for (const holder of new Set<HeldMessage>(group.map((pending) => pending.holder))) {
       holder.failed = true;
       this.deps.metrics.messagesNacked.inc({ code: failure.code });
+      // The bus dead-letters a message on its last allowed delivery; count it here, where the code is known.
+      if (holder.message.redeliveryCount + 1 >= this.deps.config.bus.maxRedeliver) this.deps.metrics.eventsDeadLettered.inc({ code: failure.code, kind: 'message' });
       this.deps.logger.warn({ message: holder.message.id, deliveries: holder.message.redeliveryCount + 1, code: failure.code, reason: failure.reason }, 'message isolated and nacked');
       await this.settle(consumer, holder.message, 'nack', failure);
     }
