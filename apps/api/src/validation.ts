@@ -40,6 +40,13 @@ export interface JsonLimits {
  * unchanged.
  */
 export function registerJsonParsers(app: FastifyInstance, limits: JsonLimits): void {
+  // Bodies are read as sent: a compressed one would reach the JSON parser as bytes (and a
+  // decompression without a limit is a bomb), so it is refused by name until Sluice inflates
+  // bodies itself, within TRACK_MAX_BODY_SIZE.
+  app.addHook('onRequest', async (request) => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding.slice(0, 32)} is not supported; send the body uncompressed`);
+  });
   const parse = app.getDefaultJsonParser('error', 'error');
   app.decorateRequest('rawBody', '');
   app.removeContentTypeParser('application/json');

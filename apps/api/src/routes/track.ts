@@ -40,6 +40,7 @@ export function trackRoutes(deps: TrackRouteDeps) {
       if (origin !== undefined && originAllowed(source.allowedOrigins, origin)) allowOrigin(reply, origin);
       const payload = request.body;
       assertUniqueIds(payload);
+      if (request.rawBody.includes('\\u0000')) assertNoNulInKeys(payload);
       assertPropertiesWithin(payload, { maxPropertiesBytes: deps.track.maxPropertiesBytes, maxExpansionBytes: deps.track.maxBodyBytes }, bodyBytesOf(request));
       const retryKey = deps.retries.keyOf(source.id, request.rawBody);
       const decisions = (retryKey === undefined ? undefined : await deps.retries.recall(retryKey)) ?? { ...(await deps.identity.resolve(payload)), receivedAt: new Date().toISOString(), ids: eventIds(payload) };
@@ -84,6 +85,25 @@ function assertUniqueIds(payload: TrackPayload): void {
     if (seen.has(event.id)) throw new SluiceError('DUPLICATE_EVENT_ID', `event ${index} repeats the id ${event.id} of an earlier event`, { details: [{ path: `/events/${index}/id`, message: 'repeats an earlier event\'s id' }] });
     seen.add(event.id);
   });
+}
+
+/**
+ * Throws VALIDATION_FAILED naming the first object key, at any depth, that holds U+0000:
+ * Elasticsearch's `flattened` fields cannot index such a key, so the event could never be
+ * stored. Only run when the body's text has the escape (a JSON text cannot hold a raw NUL).
+ * Iterative: the depth is bounded before parsing, but no recursion is needed.
+ */
+function assertNoNulInKeys(payload: TrackPayload): void {
+  const pending: { value: unknown; path: string }[] = [{ value: payload, path: '' }];
+  for (let item = pending.pop(); item !== undefined; item = pending.pop()) {
+    const { value, path } = item;
+    if (typeof value !== 'object' || value === null) continue;
+    for (const [key, child] of Object.entries(value)) {
+      const childPath = `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+      if (key.includes('\u0000')) throw new SluiceError('VALIDATION_FAILED', `${childPath.replaceAll('\u0000', '\\u0000')}: a key must not contain U+0000`, { details: [{ path: childPath.replaceAll('\u0000', '\\u0000'), message: 'a key must not contain U+0000' }] });
+      pending.push({ value: child, path: childPath });
+    }
+  }
 }
 
 /** The body's size from Content-Length (fastify enforced it while reading); unknown when chunked. */
