@@ -35,7 +35,7 @@ export const ERROR_CATALOGUE = {
   REQUEST_TIMEOUT: { statusCode: 408, retryable: true, description: 'The request headers did not arrive within HTTP_HEADERS_TIMEOUT, or the whole request within HTTP_REQUEST_TIMEOUT. The connection is closed; send the request again at once.' },
   URI_TOO_LONG: { statusCode: 414, retryable: false, description: 'A path segment is longer than any id Sluice accepts (ids are at most 128 characters, 384 once percent-encoded).' },
   HEADERS_TOO_LARGE: { statusCode: 431, retryable: false, description: 'The request line and headers together are larger than 16 KiB (Node.js\'s limit). The connection is closed.' },
-  BUS_UNAVAILABLE: { statusCode: 503, retryable: true, description: 'The bus did not acknowledge the events in time; nothing was accepted. Retry after `Retry-After` seconds.' },
+  BUS_UNAVAILABLE: { statusCode: 503, retryable: true, description: 'The bus did not acknowledge the events in time. Retry the same body after `Retry-After` seconds: Sluice remembers the ids it gave this body (TRACK_RETRY_MEMORY), so the events are stored once even if the first attempt reached the bus after all.' },
   SHUTTING_DOWN: { statusCode: 503, retryable: true, description: 'The process is shutting down; retry on another replica.' },
   STORE_UNAVAILABLE: { statusCode: 503, retryable: true, description: 'The event store could not answer; retry later.' },
   STORE_REJECTED: { statusCode: 500, retryable: false, description: 'The store rejected an event permanently (for example a mapping conflict); the event is dead-lettered with this reason.' },
