@@ -2,14 +2,12 @@
 // provisioned CA): npm run engines:up -- elasticsearch.
 import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
-import { describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { ElasticStore, type ElasticStoreOptions } from '../src/index.ts';
 import { eventsOnly, runStoreConformance, sampleEvent } from '../src/conformance.ts';
 import { engineEnv, randomName } from '@sluice/testkit';
 
 const env = engineEnv('elasticsearch');
-// Every write waits for a refresh (up to 1 s) so that reads see it; the machine is shared.
-jest.setTimeout(30_000);
 
 /**
  * A store on the secured node under `prefix`, as the least-privilege user
