@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import type { LifecycleSettings } from './lifecycle.ts';
 import type { StoreNames } from './names.ts';
-import type { SnapshotSettings } from './snapshots.ts';
 
 export interface ElasticStoreOptions {
   readonly nodes: readonly string[];
@@ -27,6 +26,17 @@ export interface ElasticStoreOptions {
   readonly lifecycle?: LifecycleSettings;
   /** Snapshots of Sluice's indices; absent: none. */
   readonly snapshots?: SnapshotSettings;
+}
+
+/** Snapshots of Sluice's indices (ELASTIC_SNAPSHOT_*). */
+export interface SnapshotSettings {
+  readonly repository: string;
+  /** `existing`: registered by the operator; `fs`/`s3`: registered by init with `location`. */
+  readonly type: 'existing' | 'fs' | 's3';
+  readonly location?: string;
+  readonly intervalMs: number;
+  /** Most recent successful snapshots kept. */
+  readonly keep: number;
 }
 
 /** What every part of the Elasticsearch store shares: the client, the names, the write refresh. */

@@ -1,20 +1,10 @@
 import type { estypes } from '@elastic/elasticsearch';
 import type { MaintenanceReport } from '../port.ts';
-import type { ElasticContext } from './connection.ts';
+import type { ElasticContext, SnapshotSettings } from './connection.ts';
 import { isErrorType, isNotFound, request, storeError } from './errors.ts';
 import type { ClusterFeatures } from './features.ts';
 import { esTime } from './lifecycle.ts';
 import type { StoreNames } from './names.ts';
-
-export interface SnapshotSettings {
-  readonly repository: string;
-  /** `existing`: registered by the operator; `fs`/`s3`: registered by init with `location`. */
-  readonly type: 'existing' | 'fs' | 's3';
-  readonly location?: string;
-  readonly intervalMs: number;
-  /** Most recent successful snapshots kept. */
-  readonly keep: number;
-}
 
 /** Every day at 01:30 (and more often for shorter intervals), as SLM's cron schedules want it. */
 export function slmSchedule(intervalMs: number): string {
