@@ -38,7 +38,7 @@ runStoreConformance('elasticsearch', async ({ retentionMs }) => {
 });
 
 describe('Elasticsearch event documents', () => {
-  it('derive their _id from source and id, so two sources\' equal ids are two documents', async () => {
+  it('derive their _id from source and id, so two sources\' equal ids are two documents; older documents stay readable by their source', async () => {
     const prefix = `${randomName('ids')}-`;
     const store = new ElasticStore(storeOptions(prefix));
     try {
@@ -49,6 +49,12 @@ describe('Elasticsearch event documents', () => {
       const admin = new Client({ node: env['ELASTIC_HOST']!.split(',')[0]!, auth: { username: env['ELASTIC_HTTP_AUTH_USERNAME']!, password: env['ELASTIC_HTTP_AUTH_PASSWORD']! }, tls: { ca: readFileSync(env['ELASTIC_CA_FILE']!) } });
       const hits = await admin.search({ index: store.names.eventsPattern, query: { term: { id: 'order-1' } }, sort: [{ sourceId: 'asc' }] });
       expect(hits.hits.hits.map((hit) => hit._id)).toEqual(['demo/order-1', 'shop/order-1']);
+      // A document written before ids were per source (`_id` = the event id) is still read
+      // back by its own source, and by no other.
+      const legacy = sampleEvent({ id: 'legacy-1', sourceId: 'shop' });
+      await admin.index({ index: store.names.eventsAlias, id: legacy.id, document: legacy, refresh: 'wait_for' });
+      expect(await store.getEvent('shop', 'legacy-1')).toEqual(legacy);
+      expect(await store.getEvent('demo', 'legacy-1')).toBeUndefined();
       await admin.close();
     } finally {
       await store.dropAll();

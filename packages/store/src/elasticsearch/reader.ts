@@ -15,12 +15,18 @@ export class ElasticReader implements EventReader {
     this.context = context;
   }
 
-  /** Searches every events generation for the document id derived from source and id. */
+  /**
+   * Searches every events generation for the document id derived from source and id — and
+   * for the bare event id, the `_id` of documents written before ids were per source, taken
+   * only when the document's own source matches.
+   */
   async getEvent(sourceId: string, eventId: string): Promise<TrackedEvent | undefined> {
     const { client, names } = this.context;
-    const response = await request(() => client.search<TrackedEvent>({ index: names.eventsPattern, query: { ids: { values: [eventDocumentId({ sourceId, id: eventId })] } }, size: 1 }));
-    if (response.hits.hits.length === 0) assertComplete(response);
-    return response.hits.hits[0]?._source;
+    const documentId = eventDocumentId({ sourceId, id: eventId });
+    const response = await request(() => client.search<TrackedEvent>({ index: names.eventsPattern, query: { ids: { values: [documentId, eventId] } }, size: 10 }));
+    const hits = response.hits.hits.filter((hit) => hit._source?.sourceId === sourceId && hit._source.id === eventId);
+    if (hits.length === 0) assertComplete(response);
+    return (hits.find((hit) => hit._id === documentId) ?? hits[0])?._source;
   }
 
   getProfile(id: string): Promise<ProfileRecord | undefined> {
