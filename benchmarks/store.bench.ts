@@ -11,7 +11,7 @@ import { EmbeddedBus } from '@sluice/bus';
 import { loadConfig } from '@sluice/config';
 import { createLogger, Metrics } from '@sluice/observability';
 import { encodeReceived, normaliseTrack, type TrackPayload, type TrackedEvent } from '@sluice/core';
-import { ElasticStore } from '@sluice/store';
+import { ElasticStore, eventDocumentId } from '@sluice/store';
 import { StorageWorker, profileAndSessionUpdates } from '@sluice/worker';
 import { engineEnv, randomName, runEngines, waitFor } from '@sluice/testkit';
 
@@ -65,7 +65,7 @@ function settle(): void {
 
 async function freshStore(): Promise<ElasticStore> {
   const store = new ElasticStore({ ...connection, prefix: `${randomName('bench')}-` });
-  await store.init();
+  await store.provision();
   return store;
 }
 
@@ -76,7 +76,7 @@ async function rawBulk(events: TrackedEvent[], batchSize: number): Promise<numbe
   const started = performance.now();
   for (let at = 0; at < events.length; at += batchSize) {
     const batch = events.slice(at, at + batchSize);
-    const response = await raw.bulk({ operations: batch.flatMap((event) => [{ create: { _index: store.names.eventsAlias, _id: event.id } }, event]) });
+    const response = await raw.bulk({ operations: batch.flatMap((event) => [{ create: { _index: store.names.eventsAlias, _id: eventDocumentId(event) } }, event]) });
     if (response.errors) throw new Error('raw bulk had item errors');
   }
   const seconds = (performance.now() - started) / 1000;
@@ -100,7 +100,7 @@ async function rawBulkAllDocuments(events: TrackedEvent[], batchSize: number): P
     const { profiles, sessions } = profileAndSessionUpdates(batch);
     const response = await raw.bulk({
       operations: [
-        ...batch.flatMap((event) => [{ create: { _index: names.eventsAlias, _id: event.id } }, event]),
+        ...batch.flatMap((event) => [{ create: { _index: names.eventsAlias, _id: eventDocumentId(event) } }, event]),
         ...profiles.flatMap((profile) => [{ index: { _index: names.profiles, _id: profile.id } }, profile]),
         ...sessions.flatMap((session) => [{ index: { _index: names.sessions, _id: session.id } }, session]),
       ],

@@ -4,7 +4,7 @@ import type { ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import type { ConfigStore } from '@sluice/config-store';
 import type { HealthCheck, Logger, Metrics } from '@sluice/observability';
-import type { EventStore } from '@sluice/store';
+import type { EventReader } from '@sluice/store';
 import { requireAdmin } from './admin-auth.ts';
 import { registerJsonParsers, validatorCompiler } from './validation.ts';
 import { connectionErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors.ts';
@@ -19,7 +19,7 @@ import { SourceResolver } from './sources.ts';
 export interface ApiDeps {
   readonly config: Pick<Config, 'http' | 'track' | 'cache'>;
   readonly bus: EventBus;
-  readonly store: EventStore;
+  readonly store: EventReader;
   readonly cache: ProfileCache;
   readonly configStore: ConfigStore;
   readonly logger: Logger;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { sampleEvent } from '@sluice/store/conformance';
+import { eventsOnly, sampleEvent } from '@sluice/store/conformance';
 import { ADMIN_TOKEN, startHarness, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -18,21 +18,36 @@ describe('operator read API', () => {
   });
 
   it('returns a profile, 404 for an unknown one', async () => {
-    await h.adapters.store.upsertProfiles([{ id: 'p1', firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-02T00:00:00.000Z', lastSessionId: 's', lastSourceId: 'demo', version: 3 }]);
+    await h.adapters.store.writeBatch({ events: [], profiles: [{ id: 'p1', firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-02T00:00:00.000Z', lastSessionId: 's', lastSourceId: 'demo', version: 3 }], sessions: [] });
     expect((await get('/v1/profiles/p1')).json()).toMatchObject({ id: 'p1', version: 3 });
     expect((await get('/v1/profiles/nobody')).json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
   });
 
-  it('pages a profile\'s events newest first', async () => {
-    const events = Array.from({ length: 5 }, (_, n) => sampleEvent({ profileId: 'p2', time: `2026-01-0${n + 1}T00:00:00.000Z` }));
-    await h.adapters.store.writeEvents(events);
-    const first = (await get('/v1/profiles/p2/events?limit=3')).json<{ events: { time: string }[]; next: string }>();
-    expect(first.events.map((event) => event.time)).toEqual(['2026-01-05T00:00:00.000Z', '2026-01-04T00:00:00.000Z', '2026-01-03T00:00:00.000Z']);
+  it('pages a profile\'s events newest first by receive time, not by client time', async () => {
+    const base = Date.now() - 60_000;
+    const received = (n: number) => new Date(base + n * 1000).toISOString();
+    const events = Array.from({ length: 5 }, (_, n) => sampleEvent({ profileId: 'p2', receivedAt: received(n), time: n === 0 ? '9999-12-31T23:59:59.999Z' : `2026-01-0${String(6 - n)}T00:00:00.000Z` }));
+    await h.adapters.store.writeBatch(eventsOnly(events));
+    const first = (await get('/v1/profiles/p2/events?limit=3')).json<{ events: { receivedAt: string }[]; next: string }>();
+    expect(first.events.map((event) => event.receivedAt)).toEqual([received(4), received(3), received(2)]);
     const second = (await get(`/v1/profiles/p2/events?limit=3&cursor=${first.next}`)).json<{ events: unknown[]; next?: string }>();
     expect(second.events).toHaveLength(2);
     expect(second.next).toBeUndefined();
     expect((await get('/v1/profiles/p2/events?cursor=garbage')).json()).toMatchObject({ code: 'INVALID_CURSOR' });
     expect((await get('/v1/profiles/p2/events?limit=5000')).json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+  });
+
+  it('returns an event by its source and id, never another source\'s event of that id', async () => {
+    const shop = sampleEvent({ id: 'order-1001', sourceId: 'shop', properties: { total: 99 } });
+    const demo = sampleEvent({ id: 'order-1001', sourceId: 'demo', properties: { total: 1 } });
+    await h.adapters.store.writeBatch(eventsOnly([demo, shop]));
+    expect((await get('/v1/sources/shop/events/order-1001')).json()).toEqual(shop);
+    expect((await get('/v1/sources/demo/events/order-1001')).json()).toEqual(demo);
+    expect((await get('/v1/sources/other/events/order-1001')).json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+    expect((await get('/v1/sources/shop/events/order-1001', null)).json()).toMatchObject({ statusCode: 401, code: 'UNAUTHORIZED' });
+    expect((await get('/v1/sources/shop/events/%2Fbad')).json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED' });
+    // The route before per-source ids is gone.
+    expect((await get('/v1/events/order-1001')).json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
   });
 
   it('answers 403 ADMIN_DISABLED when no ADMIN_TOKEN is configured', async () => {

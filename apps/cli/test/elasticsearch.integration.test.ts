@@ -63,6 +63,10 @@ describe('Sluice on Elasticsearch', () => {
       return ((await page.json()) as { events: { id: string }[] }).events.some((event) => event.id === 'es-1');
     }, 10_000, () => 'the event did not become readable');
     expect(Date.now() - acceptedAt).toBeLessThan(5000);
+    // One event by its source and id; the same id under another source is not it.
+    const byId = await fetch(`${sluice.url}/v1/sources/demo/events/es-1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(await byId.json()).toMatchObject({ id: 'es-1', sourceId: 'demo', profileId: 'p-es' });
+    expect((await fetch(`${sluice.url}/v1/sources/shop/events/es-1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(404);
 
     const ready = (await (await fetch(`${sluice.url}/readyz`)).json()) as { dependencies: Record<string, { ok: boolean; adapter: string }> };
     expect(ready.dependencies['store']).toMatchObject({ ok: true, adapter: 'elasticsearch' });

@@ -67,7 +67,7 @@ async function publishRequests(requests: number, eventsPerRequest: number, overr
 
 async function storedCount(events: readonly TrackedEvent[]): Promise<number> {
   let found = 0;
-  for (const event of events) if ((await inner.getEvent(event.id)) !== undefined) found += 1;
+  for (const event of events) if ((await inner.getEvent(event.sourceId, event.id)) !== undefined) found += 1;
   return found;
 }
 
@@ -165,7 +165,7 @@ describe('storage worker', () => {
     await waitFor(async () => (await storedCount(good)) === 6, 5000);
     const [letter] = await deadLetters(1);
     expect(letter).toMatchObject({ v: 1, kind: 'event', code: 'STORE_REJECTED', attempts: 1, reason: expect.stringContaining('mapper_parsing_exception'), event: { id: poison?.id } });
-    expect(await inner.getEvent(poison?.id ?? '')).toBeUndefined();
+    expect(await inner.getEvent(poison?.sourceId ?? '', poison?.id ?? '')).toBeUndefined();
   });
 
   it('dead-letters a message that is not a version-1 events message, as received, instead of blocking the subscription', async () => {

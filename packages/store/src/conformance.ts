@@ -1,20 +1,27 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { TrackedEvent } from '@sluice/core';
-import type { EventStore, ProfileRecord } from './port.ts';
+import type { ProfileRecord, SessionRecord, StoreAdapter, StoreBatch } from './port.ts';
+
+export interface StoreTestOptions {
+  /** What `maintain()` keeps: events received within this many ms before its `now`. */
+  readonly retentionMs: number;
+}
 
 export interface StoreTestContext {
-  /** A store on fresh, empty storage (random names). */
-  readonly store: EventStore;
+  /** A provisioned store on fresh, empty storage (random names), with `options` applied. */
+  readonly store: StoreAdapter;
   cleanup(): Promise<void>;
 }
 
+const DAY_MS = 86_400_000;
+
 let counter = 0;
 
-/** A tracked event with unique ids; `overrides` set what a test cares about. */
+/** A tracked event with unique ids, received now; `overrides` set what a test cares about. */
 export function sampleEvent(overrides: Partial<TrackedEvent> = {}): TrackedEvent {
   counter += 1;
   return {
-    id: `evt-${Date.now()}-${counter}`,
+    id: `evt-${String(Date.now())}-${String(counter)}`,
     type: 'page-view',
     sourceId: 'source-1',
     sessionId: 'session-1',
@@ -29,6 +36,9 @@ export function sampleEvent(overrides: Partial<TrackedEvent> = {}): TrackedEvent
   };
 }
 
+/** A batch of events alone (no profile or session updates). */
+export const eventsOnly = (events: readonly TrackedEvent[]): StoreBatch => ({ events, profiles: [], sessions: [] });
+
 const profile = (overrides: Partial<ProfileRecord>): ProfileRecord => ({
   id: 'p-1',
   firstSeen: '2026-01-01T00:00:00.000Z',
@@ -39,93 +49,96 @@ const profile = (overrides: Partial<ProfileRecord>): ProfileRecord => ({
   ...overrides,
 });
 
-/** The EventStore contract. Every adapter runs it unchanged. */
-export function runEventStoreConformance(adapterName: string, createContext: () => Promise<StoreTestContext>): void {
-  describe(`EventStore conformance: ${adapterName}`, () => {
-    let context: StoreTestContext | undefined;
-    const store = async () => {
-      context = await createContext();
-      return context.store;
-    };
+/** Properties nested `depth` arrays deep: JSON.stringify overflows the stack on them. */
+function nestedArrays(depth: number): unknown {
+  let value: unknown = [];
+  for (let level = 0; level < depth; level += 1) value = [value];
+  return value;
+}
 
-    afterEach(async () => {
-      await context?.store.close();
-      await context?.cleanup();
-      context = undefined;
-    });
+/** Receive times `seconds` apart, oldest first, ending a minute before now. */
+const receivedAtSteps = (count: number, seconds = 1): string[] =>
+  Array.from({ length: count }, (_, n) => new Date(Date.now() - 60_000 - (count - n) * seconds * 1000).toISOString());
 
+/**
+ * The contract of the four store ports — EventSink, EventReader, StoreMaintenance,
+ * StoreProvisioner — which every adapter runs unchanged.
+ */
+export function runStoreConformance(adapterName: string, createContext: (options: StoreTestOptions) => Promise<StoreTestContext>): void {
+  let context: StoreTestContext | undefined;
+  const store = async (options: StoreTestOptions = { retentionMs: 0 }) => {
+    context = await createContext(options);
+    return context.store;
+  };
+
+  afterEach(async () => {
+    await context?.store.close();
+    await context?.cleanup();
+    context = undefined;
+  });
+
+  describe(`EventSink conformance: ${adapterName}`, () => {
     it('writes a batch and reads every event back unchanged', async () => {
       const s = await store();
       const events = Array.from({ length: 500 }, () => sampleEvent());
-      const outcomes = await s.writeEvents(events);
+      const outcomes = await s.writeBatch(eventsOnly(events));
       expect(outcomes).toHaveLength(500);
       expect(outcomes.every((outcome) => outcome.status === 'created')).toBe(true);
-      expect(await s.getEvent(events[42]?.id ?? '')).toEqual(events[42]);
-      expect(await s.getEvent('no-such-id')).toBeUndefined();
+      expect(await s.getEvent('source-1', events[42]?.id ?? '')).toEqual(events[42]);
+      expect(await s.getEvent('source-1', 'no-such-id')).toBeUndefined();
     });
 
     it('is idempotent: writing the same ids again stores nothing new and reports them as existing', async () => {
       const s = await store();
       const events = [sampleEvent({ profileId: 'idem' }), sampleEvent({ profileId: 'idem' })];
-      await s.writeEvents(events);
-      const again = await s.writeEvents([...events, sampleEvent({ profileId: 'idem' })]);
+      await s.writeBatch(eventsOnly(events));
+      const again = await s.writeBatch(eventsOnly([...events, sampleEvent({ profileId: 'idem' })]));
       expect(again.map((outcome) => outcome.status)).toEqual(['exists', 'exists', 'created']);
-      const page = await s.queryEvents({ profileId: 'idem', limit: 10 });
-      expect(page.events).toHaveLength(3);
+      expect((await s.queryEvents({ profileId: 'idem', limit: 10 })).events).toHaveLength(3);
     });
 
-    it('pages events of a profile newest first without gaps or repeats', async () => {
+    it('keeps ids per source: two sources write the same id, each reads back its own, a redelivery of either exists', async () => {
       const s = await store();
-      const events = Array.from({ length: 25 }, (_, n) => sampleEvent({ profileId: 'pager', time: new Date(Date.UTC(2026, 1, 1, 0, 0, n)).toISOString() }));
-      events.push(sampleEvent({ profileId: 'pager', time: events[3]?.time ?? '' }));
-      await s.writeEvents([...events, sampleEvent({ profileId: 'other' })]);
-      const seen: TrackedEvent[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await s.queryEvents({ profileId: 'pager', limit: 7, ...(cursor === undefined ? {} : { cursor }) });
-        seen.push(...page.events);
-        cursor = page.next;
-      } while (cursor !== undefined);
-      expect(seen).toHaveLength(26);
-      expect(new Set(seen.map((event) => event.id)).size).toBe(26);
-      const times = seen.map((event) => event.time);
-      expect([...times].sort().reverse()).toEqual(times);
+      const shop = sampleEvent({ id: 'order-1001', sourceId: 'shop', profileId: 'two-sources', properties: { total: 99 } });
+      const demo = sampleEvent({ id: 'order-1001', sourceId: 'demo', profileId: 'two-sources', properties: { total: 1 } });
+      expect(await s.writeBatch(eventsOnly([demo]))).toEqual([{ status: 'created' }]);
+      expect(await s.writeBatch(eventsOnly([shop]))).toEqual([{ status: 'created' }]);
+      expect(await s.getEvent('shop', 'order-1001')).toEqual(shop);
+      expect(await s.getEvent('demo', 'order-1001')).toEqual(demo);
+      expect(await s.getEvent('elsewhere', 'order-1001')).toBeUndefined();
+      expect(await s.writeBatch(eventsOnly([shop, demo]))).toEqual([{ status: 'exists' }, { status: 'exists' }]);
+      expect((await s.queryEvents({ profileId: 'two-sources', limit: 10 })).events).toHaveLength(2);
     });
 
-    it('filters by session and by time range', async () => {
+    it('rejects an event that cannot be serialised, alone, with a code; its neighbours are created', async () => {
       const s = await store();
-      const at = (second: number) => new Date(Date.UTC(2026, 2, 1, 0, 0, second)).toISOString();
-      await s.writeEvents([
-        sampleEvent({ sessionId: 'sA', time: at(1) }),
-        sampleEvent({ sessionId: 'sA', time: at(2) }),
-        sampleEvent({ sessionId: 'sB', time: at(3) }),
-      ]);
-      expect((await s.queryEvents({ sessionId: 'sA', limit: 10 })).events.map((event) => event.time)).toEqual([at(2), at(1)]);
-      expect((await s.queryEvents({ from: at(2), to: at(3), limit: 10 })).events.map((event) => event.time)).toEqual([at(2)]);
+      const before = sampleEvent({ profileId: 'deep' });
+      const deep = sampleEvent({ profileId: 'deep', properties: { nested: nestedArrays(10_000) } });
+      const after = sampleEvent({ profileId: 'deep' });
+      const outcomes = await s.writeBatch({ events: [before, deep, after], profiles: [profile({ id: 'p-deep', version: 1 })], sessions: [] });
+      expect(outcomes).toEqual([{ status: 'created' }, { status: 'rejected', code: 'STORE_REJECTED', reason: expect.stringContaining('cannot be serialised') }, { status: 'created' }]);
+      expect(await s.getEvent('source-1', before.id)).toEqual(before);
+      expect(await s.getEvent('source-1', after.id)).toEqual(after);
+      expect(await s.getEvent('source-1', deep.id)).toBeUndefined();
+      expect(await s.getProfile('p-deep')).toMatchObject({ version: 1 });
     });
 
-    it('rejects a malformed cursor with INVALID_CURSOR', async () => {
+    it('writes profile and session updates with the batch; an older update never overwrites a newer one', async () => {
       const s = await store();
-      await expect(s.queryEvents({ limit: 5, cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
-    });
-
-    it('never lets an older profile update overwrite a newer one', async () => {
-      const s = await store();
-      await s.upsertProfiles([profile({ id: 'pv', version: 10, lastSeen: '2026-01-10T00:00:00.000Z', lastSessionId: 'new', firstSeen: '2026-01-05T00:00:00.000Z' })]);
-      await s.upsertProfiles([profile({ id: 'pv', version: 5, lastSeen: '2026-01-02T00:00:00.000Z', lastSessionId: 'old', firstSeen: '2026-01-02T00:00:00.000Z' })]);
-      const stored = await s.getProfile('pv');
-      expect(stored).toMatchObject({ version: 10, lastSessionId: 'new', lastSeen: '2026-01-10T00:00:00.000Z', firstSeen: '2026-01-02T00:00:00.000Z' });
-      await s.upsertProfiles([profile({ id: 'pv', version: 11, lastSessionId: 'newest', lastSeen: '2026-01-11T00:00:00.000Z' })]);
+      const write = (profiles: ProfileRecord[], sessions: SessionRecord[] = []) => s.writeBatch({ events: [], profiles, sessions });
+      expect(await write([profile({ id: 'pv', version: 10, lastSeen: '2026-01-10T00:00:00.000Z', lastSessionId: 'new', firstSeen: '2026-01-05T00:00:00.000Z' })])).toEqual([]);
+      await write([profile({ id: 'pv', version: 5, lastSeen: '2026-01-02T00:00:00.000Z', lastSessionId: 'old', firstSeen: '2026-01-02T00:00:00.000Z' })]);
+      expect(await s.getProfile('pv')).toMatchObject({ version: 10, lastSessionId: 'new', lastSeen: '2026-01-10T00:00:00.000Z', firstSeen: '2026-01-02T00:00:00.000Z' });
+      await write([profile({ id: 'pv', version: 11, lastSessionId: 'newest', lastSeen: '2026-01-11T00:00:00.000Z' })]);
       expect(await s.getProfile('pv')).toMatchObject({ version: 11, lastSessionId: 'newest' });
       expect(await s.getProfile('missing')).toBeUndefined();
-    });
 
-    it('never lets an older session update overwrite a newer one', async () => {
-      const s = await store();
       const session = { id: 'sv', profileId: 'p-new', sourceId: 'src', firstSeen: '2026-01-03T00:00:00.000Z', lastSeen: '2026-01-04T00:00:00.000Z', version: 4 };
-      await s.upsertSessions([session]);
-      await s.upsertSessions([{ ...session, profileId: 'p-old', version: 2, firstSeen: '2026-01-01T00:00:00.000Z' }]);
+      const event = sampleEvent({ sessionId: 'sv' });
+      expect(await s.writeBatch({ events: [event], profiles: [], sessions: [session] })).toEqual([{ status: 'created' }]);
+      await write([], [{ ...session, profileId: 'p-old', version: 2, firstSeen: '2026-01-01T00:00:00.000Z' }]);
       expect(await s.getSession('sv')).toMatchObject({ profileId: 'p-new', version: 4, firstSeen: '2026-01-01T00:00:00.000Z' });
+      expect(await s.getSession('missing')).toBeUndefined();
     });
 
     it('reports health, closes idempotently and then refuses writes with a retryable error', async () => {
@@ -133,7 +146,83 @@ export function runEventStoreConformance(adapterName: string, createContext: () 
       expect(await s.health()).toMatchObject({ ok: true, adapter: adapterName });
       await s.close();
       await s.close();
-      await expect(s.writeEvents([sampleEvent()])).rejects.toMatchObject({ retryable: true });
+      await expect(s.writeBatch(eventsOnly([sampleEvent()]))).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE', retryable: true });
+    });
+  });
+
+  describe(`EventReader conformance: ${adapterName}`, () => {
+    it('pages events of a profile newest first by receive time, whatever the client time, without gaps or repeats', async () => {
+      const s = await store();
+      const received = receivedAtSteps(25);
+      // Client times run backwards (and one is far in the future): they must not decide the order.
+      const events = received.map((receivedAt, n) => sampleEvent({ profileId: 'pager', receivedAt, time: n === 7 ? '9999-12-31T23:59:59.999Z' : new Date(Date.UTC(2026, 1, 1, 0, 0, 60 - n)).toISOString() }));
+      events.push(sampleEvent({ profileId: 'pager', receivedAt: events[3]?.receivedAt ?? '' }), sampleEvent({ profileId: 'pager', sourceId: 'source-0', id: events[3]?.id ?? '', receivedAt: events[3]?.receivedAt ?? '' }));
+      await s.writeBatch(eventsOnly([...events, sampleEvent({ profileId: 'other' })]));
+      const seen: TrackedEvent[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await s.queryEvents({ profileId: 'pager', limit: 7, ...(cursor === undefined ? {} : { cursor }) });
+        seen.push(...page.events);
+        cursor = page.next;
+      } while (cursor !== undefined);
+      expect(seen).toHaveLength(27);
+      expect(new Set(seen.map((event) => `${event.sourceId}/${event.id}`)).size).toBe(27);
+      const receivedOrder = seen.map((event) => Date.parse(event.receivedAt));
+      expect([...receivedOrder].sort((a, b) => b - a)).toEqual(receivedOrder);
+      expect(seen[0]?.receivedAt).toBe(received.at(-1));
+    });
+
+    it('filters by session and by receive-time range', async () => {
+      const s = await store();
+      const [r1 = '', r2 = '', r3 = ''] = receivedAtSteps(3, 10);
+      await s.writeBatch(eventsOnly([
+        sampleEvent({ sessionId: 'sA', receivedAt: r1, time: '2020-01-01T00:00:00.000Z' }),
+        sampleEvent({ sessionId: 'sA', receivedAt: r2, time: '9999-01-01T00:00:00.000Z' }),
+        sampleEvent({ sessionId: 'sB', receivedAt: r3, time: '2026-01-01T00:00:00.000Z' }),
+      ]));
+      expect((await s.queryEvents({ sessionId: 'sA', limit: 10 })).events.map((event) => event.receivedAt)).toEqual([r2, r1]);
+      expect((await s.queryEvents({ from: r2, to: r3, limit: 10 })).events.map((event) => event.receivedAt)).toEqual([r2]);
+      await expect(s.queryEvents({ from: 'yesterday', limit: 10 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    });
+
+    it('rejects a malformed cursor with INVALID_CURSOR', async () => {
+      const s = await store();
+      await expect(s.queryEvents({ limit: 5, cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
+      const oldFormat = Buffer.from(JSON.stringify(['2026-01-01T00:00:00.000Z', 'evt-1'])).toString('base64url');
+      await expect(s.queryEvents({ limit: 5, cursor: oldFormat })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
+    });
+  });
+
+  describe(`StoreMaintenance conformance: ${adapterName}`, () => {
+    it('keeps events received within the retention whatever their client time (2020, 9999), in receive order', async () => {
+      const s = await store({ retentionMs: DAY_MS });
+      const [first = '', second = '', third = ''] = receivedAtSteps(3);
+      const events = [
+        sampleEvent({ profileId: 'clock', receivedAt: first, time: '2020-01-01T00:00:00.000Z' }),
+        sampleEvent({ profileId: 'clock', receivedAt: second, time: '9999-12-31T23:59:59.999Z' }),
+        sampleEvent({ profileId: 'clock', receivedAt: third, time: '2020-06-01T00:00:00.000Z' }),
+      ];
+      await s.writeBatch(eventsOnly(events));
+      await s.maintain(new Date());
+      await s.maintain(new Date());
+      expect((await s.queryEvents({ profileId: 'clock', limit: 10 })).events).toEqual([...events].reverse());
+    });
+
+    it('answers a snapshot request with a report (empty where it takes none)', async () => {
+      const s = await store();
+      expect((await s.snapshot(new Date())).actions).toEqual([]);
+    });
+  });
+
+  describe(`StoreProvisioner conformance: ${adapterName}`, () => {
+    it('provisions again without harm: idempotent, data kept, writes still work', async () => {
+      const s = await store();
+      const before = sampleEvent();
+      await s.writeBatch(eventsOnly([before]));
+      expect(Array.isArray(await s.provision())).toBe(true);
+      await s.provision();
+      expect(await s.getEvent(before.sourceId, before.id)).toEqual(before);
+      expect(await s.writeBatch(eventsOnly([before, sampleEvent()]))).toEqual([{ status: 'exists' }, { status: 'created' }]);
     });
   });
 }

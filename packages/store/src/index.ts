@@ -1,5 +1,11 @@
 export * from './port.ts';
 export { encodeCursor, decodeCursor, type PagePosition } from './cursor.ts';
+export { serialiseEvent, type SerialisedEvent } from './serialise.ts';
 export { SqliteEventStore, type SqliteStoreOptions } from './embedded/sqlite-store.ts';
-export { ElasticStore, classify, slmPolicy, slmSchedule, type ElasticStoreOptions, type SnapshotSettings } from './elasticsearch/elastic-store.ts';
+export { SCHEMA_VERSION } from './embedded/schema.ts';
+export { ElasticStore } from './elasticsearch/elastic-store.ts';
+export type { ElasticStoreOptions, SnapshotSettings } from './elasticsearch/connection.ts';
+export { classifyItem, storeError } from './elasticsearch/errors.ts';
+export { eventDocumentId, storeNames, type StoreNames } from './elasticsearch/names.ts';
+export { slmPolicy, slmSchedule } from './elasticsearch/snapshots.ts';
 export { ilmPolicy, planLifecycle, nextIndexName, esTime, esBytes, rolloverConditions, TIER_PREFERENCE, type LifecycleSettings, type LifecycleAction, type EventsIndexState } from './elasticsearch/lifecycle.ts';

@@ -1,14 +1,20 @@
 import type { ErrorCode, TrackedEvent } from '@sluice/core';
 import type { HealthCheck } from '@sluice/observability';
 
+// The store has four callers, each with its own narrow port: the storage worker writes
+// (EventSink), the API's read routes read (EventReader), the jobs run the lifecycle and
+// backups (StoreMaintenance), and `sluice init` creates what the store needs
+// (StoreProvisioner). One adapter object may serve all four (StoreAdapter); each caller is
+// handed, and types itself against, only its own port.
+
 /** What happened to one event of a batch write. */
 export type WriteOutcome =
   | { readonly status: 'created' }
-  /** The id was already stored: success (idempotent write). */
+  /** The (source, id) pair was already stored: success (idempotent write). */
   | { readonly status: 'exists' }
   /** May succeed later (overload, timeout): retry with backoff. */
   | { readonly status: 'retryable'; readonly code: ErrorCode; readonly reason: string }
-  /** Can never succeed (mapping conflict): dead-letter with the reason. */
+  /** Can never succeed (mapping conflict, cannot be serialised): dead-letter with the reason. */
   | { readonly status: 'rejected'; readonly code: ErrorCode; readonly reason: string };
 
 /** Last-known state of a profile. Updates with a lower `version` never overwrite a higher one. */
@@ -22,6 +28,7 @@ export interface ProfileRecord {
   readonly version: number;
 }
 
+/** Last-known state of a session, versioned like a profile. */
 export interface SessionRecord {
   readonly id: string;
   readonly profileId: string;
@@ -31,12 +38,42 @@ export interface SessionRecord {
   readonly version: number;
 }
 
+/** One worker batch: its events and the profile and session updates they imply. */
+export interface StoreBatch {
+  readonly events: readonly TrackedEvent[];
+  readonly profiles: readonly ProfileRecord[];
+  readonly sessions: readonly SessionRecord[];
+}
+
+/** The storage worker's port. */
+export interface EventSink extends HealthCheck {
+  /**
+   * Writes one batch: the events, idempotently by (sourceId, id) — an event id is unique
+   * within its source only — and the profile and session updates, where for each id the
+   * highest version wins and `firstSeen` keeps the earliest (an update already written
+   * changes nothing when sent again). One transaction (SQLite) or one `_bulk` request
+   * (Elasticsearch; conflicting updates are then read, merged and written again).
+   *
+   * Returns one outcome per event, in the order given. An event that can never be stored —
+   * one that cannot even be serialised (say, properties nested 10 000 deep) or that the store
+   * refuses (a mapping conflict) — is a `rejected` outcome for that event alone; its
+   * neighbours are written.
+   *
+   * Throws only a SluiceError: retryable (`STORE_UNAVAILABLE`) when the store cannot be
+   * reached or cannot take the batch now (connection, timeout, overload, 5xx, the profile or
+   * session updates not written); non-retryable (`STORE_REJECTED`) when the request itself
+   * can never succeed. After a throw nothing is known of the events: send the batch again
+   * (every write in it is idempotent).
+   */
+  writeBatch(batch: StoreBatch): Promise<WriteOutcome[]>;
+}
+
 export interface EventQuery {
   readonly profileId?: string;
   readonly sessionId?: string;
-  /** Inclusive lower bound of event time, ISO-8601. */
+  /** Inclusive lower bound of the server receive time (`receivedAt`), ISO-8601. */
   readonly from?: string;
-  /** Exclusive upper bound of event time, ISO-8601. */
+  /** Exclusive upper bound of the server receive time (`receivedAt`), ISO-8601. */
   readonly to?: string;
   /** Page size, 1..1000. */
   readonly limit: number;
@@ -45,59 +82,58 @@ export interface EventQuery {
 }
 
 export interface EventPage {
-  /** Newest first (by event time, then id). */
+  /**
+   * Newest first by server receive time (`receivedAt`), then source id, then id — never by
+   * the client's `time`, which any client can set to any year.
+   */
   readonly events: TrackedEvent[];
   /** Cursor of the next (older) page; absent on the last page. */
   readonly next?: string;
 }
 
+/** The API read routes' port. Reads see every write that returned before them. */
+export interface EventReader {
+  /** The event `eventId` of source `sourceId`; another source's event of that id is not it. */
+  getEvent(sourceId: string, eventId: string): Promise<TrackedEvent | undefined>;
+  getProfile(id: string): Promise<ProfileRecord | undefined>;
+  getSession(id: string): Promise<SessionRecord | undefined>;
+  /** Events matching every given filter, newest first (see EventPage), paged. Throws INVALID_CURSOR on a bad cursor. */
+  queryEvents(query: EventQuery): Promise<EventPage>;
+}
+
+/** What one maintenance run did, one line per action (empty: nothing to do). */
 export interface MaintenanceReport {
   readonly actions: string[];
 }
 
-/** One storage-worker batch: its events and the profile and session updates they imply. */
-export interface StoreBatch {
-  readonly events: readonly TrackedEvent[];
-  readonly profiles: readonly ProfileRecord[];
-  readonly sessions: readonly SessionRecord[];
-}
-
-/** The storage worker's port: one batch write. */
-export interface EventSink extends HealthCheck {
+/** The jobs' port. Both methods are safe to run repeatedly and from several replicas at once. */
+export interface StoreMaintenance {
   /**
-   * Writes the events (idempotently) and upserts the profiles and sessions, in one request
-   * where the store can. One outcome per event, in order; an event the store can never take
-   * is a `rejected` outcome, never a throw. Throws a retryable SluiceError when the store
-   * cannot be reached, a non-retryable one when the request can never succeed.
+   * One lifecycle pass as of `now`: retention (events received more than the retention
+   * period before `now` are deleted — by server receive time, never by the client's `time`),
+   * and in Elasticsearch without ILM rollover and tier moves.
    */
-  writeBatch(batch: StoreBatch): Promise<WriteOutcome[]>;
-}
-
-/**
- * Where events, profiles and sessions are kept. Writes are idempotent by event id.
- */
-export interface EventStore extends EventSink {
-  /**
-   * Writes a batch in one request. Returns one outcome per event, in order. Throws (a
-   * retryable error) only when the store cannot be reached at all.
-   */
-  writeEvents(events: readonly TrackedEvent[]): Promise<WriteOutcome[]>;
-  /** Upserts profiles; for each id the highest version wins, `firstSeen` keeps the earliest. */
-  upsertProfiles(profiles: readonly ProfileRecord[]): Promise<void>;
-  /** Upserts sessions with the same rules as profiles. */
-  upsertSessions(sessions: readonly SessionRecord[]): Promise<void>;
-  getEvent(id: string): Promise<TrackedEvent | undefined>;
-  getProfile(id: string): Promise<ProfileRecord | undefined>;
-  getSession(id: string): Promise<SessionRecord | undefined>;
-  /** Events matching every given filter, newest first, paged. Throws INVALID_CURSOR on a bad cursor. */
-  queryEvents(query: EventQuery): Promise<EventPage>;
-  /** One lifecycle pass (retention, rollover…) as of `now`; safe to run repeatedly. */
   maintain(now: Date): Promise<MaintenanceReport>;
   /**
-   * Takes one backup as of `now` and prunes the oldest beyond the configured count, where
-   * the store takes backups itself (absent where it has none, or where the engine schedules
-   * them on its own).
+   * One backup as of `now`, pruning the oldest beyond the configured count, where the store
+   * takes backups itself. A store without snapshots, or whose engine schedules them itself
+   * (SLM), returns an empty report.
    */
-  snapshot?(now: Date): Promise<MaintenanceReport>;
+  snapshot(now: Date): Promise<MaintenanceReport>;
+}
+
+/** `sluice init`'s port. */
+export interface StoreProvisioner {
+  /**
+   * Creates or updates what the store needs — templates, policies, aliases, first indices,
+   * snapshot repository (Elasticsearch); schema migrations (SQLite). Idempotent and safe
+   * from several processes at once. Returns what it did, one line each.
+   */
+  provision(): Promise<string[]>;
+}
+
+/** One adapter serving all four callers; what wiring builds and closes. */
+export interface StoreAdapter extends EventSink, EventReader, StoreMaintenance, StoreProvisioner {
+  /** Releases the engine connection; idempotent. Afterwards writes throw a retryable error. */
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { engineEnv, randomName } from '@sluice/testkit';
 import { Client } from '@elastic/elasticsearch';
 import { readFileSync } from 'node:fs';
 import { ElasticStore } from '../src/index.ts';
+import { eventsOnly } from '../src/conformance.ts';
 
 const es = engineEnv('elasticsearch');
 const tenant = randomName('snap');
@@ -33,10 +34,10 @@ const event = (id: string): TrackedEvent => ({
 
 describe('Elasticsearch snapshots', () => {
   it('registers the fs repository, snapshots Sluice\'s indices, keeps the newest two, and restores deleted events', async () => {
-    const done = await store.init();
+    const done = await store.provision();
     expect(done).toContain(`snapshot repository ${repository} (fs ${es['ELASTIC_SNAPSHOT_PATH']!}/${repository})`);
     expect(done.some((line) => line.startsWith('SLM policy'))).toBe(false); // no SLM here: Sluice's job
-    await store.writeEvents([event('snap-1'), event('snap-2')]);
+    await store.writeBatch(eventsOnly([event('snap-1'), event('snap-2')]));
 
     const first = await store.snapshot(new Date(Date.now() - 2000));
     expect(first.actions[0]).toMatch(new RegExp(`^snapshot ${tenant}-sluice-\\S+: SUCCESS \\(\\d+ shards\\)$`));
@@ -51,9 +52,9 @@ describe('Elasticsearch snapshots', () => {
     // and their write alias from the latest snapshot.
     const indices = Object.keys(await admin.indices.get({ index: `${tenant}-sluice-events-*` }));
     await admin.indices.delete({ index: indices });
-    expect(await store.getEvent('snap-1')).toBeUndefined();
+    expect(await store.getEvent('web', 'snap-1')).toBeUndefined();
     await admin.snapshot.restore({ repository, snapshot: latest, indices: `${tenant}-sluice-events-*`, include_aliases: true, wait_for_completion: true });
-    expect(await store.getEvent('snap-1')).toMatchObject({ id: 'snap-1' });
-    expect(await store.writeEvents([event('snap-3')])).toEqual([{ status: 'created' }]);
+    expect(await store.getEvent('web', 'snap-1')).toMatchObject({ id: 'snap-1' });
+    expect(await store.writeBatch(eventsOnly([event('snap-3')]))).toEqual([{ status: 'created' }]);
   });
 });

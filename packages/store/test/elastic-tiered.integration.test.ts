@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import type { TrackedEvent } from '@sluice/core';
 import { engineEnv, randomName, waitFor } from '@sluice/testkit';
 import { ElasticStore, TIER_PREFERENCE } from '../src/index.ts';
+import { eventsOnly } from '../src/conformance.ts';
 
 const base = engineEnv('elasticsearch-cluster')['ELASTIC_HOST']!.split(',');
 const es = async <T>(path: string): Promise<{ status: number; body: T }> => {
@@ -33,12 +34,12 @@ const nodesOf = async (name: string) => ((await es<{ node: string | null; state:
 
 describe('Sluice lifecycle on the tiered cluster', () => {
   it('rolls over, moves indices to the warm then the cold node, and deletes them after the retention', async () => {
-    const done = await store.init();
+    const done = await store.provision();
     expect(done).toContain(`index template ${tenant}-sluice-events (lifecycle: sluice)`);
 
     // life-0 was received before index 1 existed: the store checks older generations (there
     // are none) and keeps the list of generations it read.
-    expect(await store.writeEvents([event('life-1'), { ...event('life-0'), receivedAt: new Date(Date.now() - 86_400_000).toISOString() }])).toEqual([{ status: 'created' }, { status: 'created' }]);
+    expect(await store.writeBatch(eventsOnly([event('life-1'), { ...event('life-0'), receivedAt: new Date(Date.now() - 86_400_000).toISOString() }]))).toEqual([{ status: 'created' }, { status: 'created' }]);
     // Taken before the pass: index 2 (whose creation time is index 1's rollover time) is younger.
     const rolledAt = Date.now();
     // Rolled over by another replica: this store's list of generations is now out of date.
@@ -48,9 +49,9 @@ describe('Sluice lifecycle on the tiered cluster', () => {
     // A redelivery of life-1 after the rollover (elastic/elasticsearch#44794): found in the
     // older index, so it is "exists", and the events indices still hold it once.
     const again = { ...event('life-1'), receivedAt: new Date(Date.now() - 60_000).toISOString() };
-    expect(await store.writeEvents([again, event('life-1b')])).toEqual([{ status: 'exists' }, { status: 'created' }]);
+    expect(await store.writeBatch(eventsOnly([again, event('life-1b')]))).toEqual([{ status: 'exists' }, { status: 'created' }]);
     expect((await es<{ count: number }>(`/${tenant}-sluice-events-*/_count?q=id:life-1`)).body.count).toBe(1);
-    await store.writeEvents([event('life-2')]);
+    await store.writeBatch(eventsOnly([event('life-2')]));
     // Two replicas' passes at once (the in-process scheduler on several workers): one rollover.
     const replica = new ElasticStore(options);
     const passes = await Promise.all([store.maintain(new Date()), replica.maintain(new Date())]);
@@ -66,7 +67,7 @@ describe('Sluice lifecycle on the tiered cluster', () => {
     expect(settings.body[index(1)]?.settings).toMatchObject({ 'index.blocks.write': 'true', 'index.routing.allocation.include._tier_preference': TIER_PREFERENCE.warm });
     await waitFor(async () => (await nodesOf(index(1))).every((shard) => shard.node === 'warm' && shard.state === 'STARTED'), 30_000, () => `${index(1)} is not on the warm node`);
     // The write index stays on the content (hot and warm) nodes; the event is still readable.
-    expect(await store.getEvent('life-1')).toMatchObject({ id: 'life-1' });
+    expect(await store.getEvent('web', 'life-1')).toMatchObject({ id: 'life-1' });
 
     // Cold, then deleted after the retention; the younger index follows on its own clock.
     await waitFor(async () => {
@@ -77,10 +78,10 @@ describe('Sluice lifecycle on the tiered cluster', () => {
       await store.maintain(new Date());
       return (await es(`/${index(1)}`)).status === 404;
     }, 30_000, () => `${index(1)} was not deleted`);
-    expect(await store.getEvent('life-1')).toBeUndefined();
-    expect(await store.getEvent('life-2')).toMatchObject({ id: 'life-2' });
+    expect(await store.getEvent('web', 'life-1')).toBeUndefined();
+    expect(await store.getEvent('web', 'life-2')).toMatchObject({ id: 'life-2' });
     expect((await es(`/${index(3)}`)).status).toBe(200);
     // An event received long before the write index existed, but never written: created once.
-    expect(await store.writeEvents([{ ...event('late-1'), receivedAt: new Date(Date.now() - 60_000).toISOString() }])).toEqual([{ status: 'created' }]);
+    expect(await store.writeBatch(eventsOnly([{ ...event('late-1'), receivedAt: new Date(Date.now() - 60_000).toISOString() }]))).toEqual([{ status: 'created' }]);
   });
 });

@@ -6,12 +6,17 @@ import { SluiceError, backoffDelayMs } from '@sluice/core';
 import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
 import { BullMqJobs, InProcessJobs, type Jobs } from '@sluice/jobs';
 import type { HealthCheck, Logger } from '@sluice/observability';
-import { ElasticStore, SqliteEventStore, type EventStore } from '@sluice/store';
+import { ElasticStore, SqliteEventStore, type StoreAdapter, type StoreProvisioner } from '@sluice/store';
 
-/** One instance of each port, as chosen by configuration. */
+/**
+ * One instance of each port, as chosen by configuration. The store is one adapter object
+ * serving four callers; each caller's deps type names only its port (the worker an
+ * EventSink, the API an EventReader, the jobs StoreMaintenance, `sluice init` a
+ * StoreProvisioner), so none can reach the others' operations.
+ */
 export interface Adapters {
   readonly bus: EventBus;
-  readonly store: EventStore;
+  readonly store: StoreAdapter;
   readonly cache: ProfileCache;
   readonly configStore: ConfigStore;
   readonly jobs: Jobs;
@@ -36,11 +41,11 @@ export async function createAdapters<P extends Port>(config: Config, logger: Log
   return built as Pick<Adapters, P>;
 }
 
-async function createStore(config: Config, logger: Logger): Promise<EventStore> {
+async function createStore(config: Config, logger: Logger): Promise<StoreAdapter> {
   if (config.adapters.store === 'embedded') return new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionMs: config.lifecycle.retentionMs });
   const store = elasticStore(config);
   // Templates, the write alias and the first indices: idempotent, safe from every replica.
-  const done = await initWithin(store, STORE_STARTUP_WAIT_MS, logger);
+  const done = await provisionWithin(store, STORE_STARTUP_WAIT_MS, logger);
   logger.info({ done }, 'Elasticsearch indices ready');
   return store;
 }
@@ -77,7 +82,7 @@ export async function initEngines(config: Config, logger: Logger): Promise<strin
   if (config.adapters.store === 'elasticsearch') {
     const store = elasticStore(config);
     try {
-      done.push(...(await initWithin(store, STORE_STARTUP_WAIT_MS, logger)).map((line) => `elasticsearch: ${line}`));
+      done.push(...(await provisionWithin(store, STORE_STARTUP_WAIT_MS, logger)).map((line) => `elasticsearch: ${line}`));
     } finally {
       await store.close();
     }
@@ -90,12 +95,12 @@ export async function initEngines(config: Config, logger: Logger): Promise<strin
 /** How long a process waits at start for an unreachable Elasticsearch before it gives up (exit ≠ 0). */
 const STORE_STARTUP_WAIT_MS = 60_000;
 
-/** Runs the store's idempotent init, retrying with backoff while the cluster cannot answer. */
-async function initWithin(store: ElasticStore, waitMs: number, logger: Logger): Promise<string[]> {
+/** Runs the store's idempotent provisioning, retrying with backoff while the cluster cannot answer. */
+async function provisionWithin(store: StoreProvisioner, waitMs: number, logger: Logger): Promise<string[]> {
   const deadline = Date.now() + waitMs;
   for (let attempt = 0; ; attempt += 1) {
     try {
-      return await store.init();
+      return await store.provision();
     } catch (error) {
       if (!(error instanceof SluiceError) || !error.retryable || Date.now() >= deadline) throw error;
       logger.warn({ err: error, attempt }, 'Elasticsearch is not reachable yet; retrying');

@@ -1,16 +1,23 @@
 import type { FastifyInstance } from 'fastify';
 import { SluiceError } from '@sluice/core';
-import type { EventStore } from '@sluice/store';
+import type { EventReader } from '@sluice/store';
 
 const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
+/** Source and event ids as `/track` and `POST /v1/sources` accept them. */
+const idString = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]*$' } as const;
+const eventParams = { type: 'object', required: ['sourceId', 'eventId'], properties: { sourceId: idString, eventId: idString } } as const;
 const pageQuery = {
   type: 'object',
   additionalProperties: false,
   properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 50 }, cursor: { type: 'string', maxLength: 1024 } },
 } as const;
 
-/** The operator read API: a profile and its events (newest first, paged). Admin token required. */
-export function readRoutes(deps: { store: EventStore }) {
+/**
+ * The operator read API: a profile and its events (newest first by receive time, paged), and
+ * one event by its source and id (an event id is unique within its source only). Admin
+ * token required.
+ */
+export function readRoutes(deps: { store: EventReader }) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get<{ Params: { id: string } }>('/v1/profiles/:id', { schema: { params: idParam } }, async (request) => {
       const profile = await deps.store.getProfile(request.params.id);
@@ -23,9 +30,10 @@ export function readRoutes(deps: { store: EventStore }) {
       return deps.store.queryEvents({ profileId: request.params.id, limit, ...(cursor === undefined ? {} : { cursor }) });
     });
 
-    app.get<{ Params: { id: string } }>('/v1/events/:id', { schema: { params: idParam } }, async (request) => {
-      const event = await deps.store.getEvent(request.params.id);
-      if (event === undefined) throw new SluiceError('NOT_FOUND', `no event ${request.params.id}`);
+    app.get<{ Params: { sourceId: string; eventId: string } }>('/v1/sources/:sourceId/events/:eventId', { schema: { params: eventParams } }, async (request) => {
+      const { sourceId, eventId } = request.params;
+      const event = await deps.store.getEvent(sourceId, eventId);
+      if (event === undefined) throw new SluiceError('NOT_FOUND', `no event ${eventId} of source ${sourceId}`);
       return event;
     });
   };

@@ -3,42 +3,26 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { SluiceError, type TrackedEvent } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
-import { decodeCursor, encodeCursor } from '../cursor.ts';
-import type { StoreBatch, EventPage, EventQuery, EventStore, MaintenanceReport, ProfileRecord, SessionRecord, WriteOutcome } from '../port.ts';
+import { queryTimeMs } from '../query-time.ts';
+import { decodeCursor, encodeCursor, receivedAtMs } from '../cursor.ts';
+import { serialiseEvent } from '../serialise.ts';
+import type { EventPage, EventQuery, MaintenanceReport, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
+import { migrateSchema } from './schema.ts';
 
 export interface SqliteStoreOptions {
   /** The database file (`:memory:` for a throw-away store). */
   readonly path: string;
-  /** Events older than this (ms) are deleted by `maintain()`; 0 keeps them forever. */
+  /** Events received more than this (ms) before a `maintain()` pass are deleted; 0 keeps them forever. */
   readonly retentionMs: number;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS events (
-  id TEXT PRIMARY KEY,
-  profile_id TEXT NOT NULL,
-  session_id TEXT NOT NULL,
-  time TEXT NOT NULL,
-  body TEXT NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS events_by_profile ON events (profile_id, time, id);
-CREATE INDEX IF NOT EXISTS events_by_session ON events (session_id, time, id);
-CREATE INDEX IF NOT EXISTS events_by_time ON events (time, id);
-CREATE TABLE IF NOT EXISTS profiles (
-  id TEXT PRIMARY KEY, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
-  last_session_id TEXT NOT NULL, last_source_id TEXT NOT NULL, version INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sessions (
-  id TEXT PRIMARY KEY, profile_id TEXT NOT NULL, source_id TEXT NOT NULL,
-  first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, version INTEGER NOT NULL
-) WITHOUT ROWID;
-`;
-
 /**
- * The embedded EventStore: one SQLite file (WAL) under DATA_DIR. A batch is one
- * transaction; `INSERT OR IGNORE` on the event id makes writes idempotent.
+ * The embedded store: one SQLite file (WAL) under DATA_DIR, serving all four store ports. A
+ * batch is one transaction; `INSERT OR IGNORE` on (source_id, id) makes event writes
+ * idempotent per source. Opening the file brings its schema up to date (see schema.ts), so
+ * the all-in-one process needs no separate init.
  */
-export class SqliteEventStore implements EventStore {
+export class SqliteEventStore implements StoreAdapter {
   private readonly db: DatabaseSync;
   private readonly insertEvent: StatementSync;
   private readonly upsertProfile: StatementSync;
@@ -54,10 +38,15 @@ export class SqliteEventStore implements EventStore {
     this.options = options;
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
     this.db = new DatabaseSync(options.path);
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
-    this.db.exec(SCHEMA);
-    this.insertEvent = this.db.prepare('INSERT OR IGNORE INTO events (id, profile_id, session_id, time, body) VALUES (?, ?, ?, ?, ?)');
-    this.selectEvent = this.db.prepare('SELECT body FROM events WHERE id = ?');
+    try {
+      this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;');
+      migrateSchema(this.db, options.path);
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
+    this.insertEvent = this.db.prepare('INSERT OR IGNORE INTO events (source_id, id, profile_id, session_id, received_at, body) VALUES (?, ?, ?, ?, ?, ?)');
+    this.selectEvent = this.db.prepare('SELECT body FROM events WHERE source_id = ? AND id = ?');
     this.selectProfile = this.db.prepare('SELECT * FROM profiles WHERE id = ?');
     this.selectSession = this.db.prepare('SELECT * FROM sessions WHERE id = ?');
     this.upsertProfile = this.db.prepare(`
@@ -78,28 +67,21 @@ export class SqliteEventStore implements EventStore {
         version = max(sessions.version, excluded.version)`);
   }
 
-  async writeEvents(events: readonly TrackedEvent[]): Promise<WriteOutcome[]> {
+  /** Brings the schema up to date (already done at open: normally nothing to do). */
+  async provision(): Promise<string[]> {
     this.assertOpen();
-    return this.transaction(() =>
-      events.map((event): WriteOutcome => {
-        const { changes } = this.insertEvent.run(event.id, event.profileId, event.sessionId, event.time, JSON.stringify(event));
-        return changes > 0 ? { status: 'created' } : { status: 'exists' };
-      }),
-    );
+    return migrateSchema(this.db, this.options.path);
   }
 
-  /** The whole batch in one transaction; an event that cannot be serialised is rejected alone. */
+  /** Events, profiles and sessions in one transaction; an event that cannot be serialised is rejected alone. */
   async writeBatch(batch: StoreBatch): Promise<WriteOutcome[]> {
     this.assertOpen();
+    const prepared = batch.events.map(serialiseEvent);
     return this.transaction(() => {
-      const outcomes = batch.events.map((event): WriteOutcome => {
-        let body: string;
-        try {
-          body = JSON.stringify(event);
-        } catch (error) {
-          return { status: 'rejected', code: 'STORE_REJECTED', reason: `the event cannot be serialised: ${error instanceof Error ? error.message : String(error)}` };
-        }
-        const { changes } = this.insertEvent.run(event.id, event.profileId, event.sessionId, event.time, body);
+      const outcomes = prepared.map((row, position): WriteOutcome => {
+        if ('rejected' in row) return row.rejected;
+        const event = batch.events[position]!;
+        const { changes } = this.insertEvent.run(event.sourceId, event.id, event.profileId, event.sessionId, row.receivedAtMs, row.json);
         return changes > 0 ? { status: 'created' } : { status: 'exists' };
       });
       for (const p of batch.profiles) this.upsertProfile.run(p.id, p.firstSeen, p.lastSeen, p.lastSessionId, p.lastSourceId, p.version);
@@ -108,23 +90,9 @@ export class SqliteEventStore implements EventStore {
     });
   }
 
-  async upsertProfiles(profiles: readonly ProfileRecord[]): Promise<void> {
+  async getEvent(sourceId: string, eventId: string): Promise<TrackedEvent | undefined> {
     this.assertOpen();
-    this.transaction(() => {
-      for (const p of profiles) this.upsertProfile.run(p.id, p.firstSeen, p.lastSeen, p.lastSessionId, p.lastSourceId, p.version);
-    });
-  }
-
-  async upsertSessions(sessions: readonly SessionRecord[]): Promise<void> {
-    this.assertOpen();
-    this.transaction(() => {
-      for (const s of sessions) this.upsertSession.run(s.id, s.profileId, s.sourceId, s.firstSeen, s.lastSeen, s.version);
-    });
-  }
-
-  async getEvent(id: string): Promise<TrackedEvent | undefined> {
-    this.assertOpen();
-    const row = this.selectEvent.get(id) as { body: string } | undefined;
+    const row = this.selectEvent.get(sourceId, eventId) as { body: string } | undefined;
     return row === undefined ? undefined : (JSON.parse(row.body) as TrackedEvent);
   }
 
@@ -145,32 +113,40 @@ export class SqliteEventStore implements EventStore {
   async queryEvents(query: EventQuery): Promise<EventPage> {
     this.assertOpen();
     const where: string[] = [];
-    const params: string[] = [];
-    const filter = (clause: string, ...values: string[]): void => {
+    const params: (string | number)[] = [];
+    const filter = (clause: string, ...values: (string | number)[]): void => {
       where.push(clause);
       params.push(...values);
     };
     if (query.profileId !== undefined) filter('profile_id = ?', query.profileId);
     if (query.sessionId !== undefined) filter('session_id = ?', query.sessionId);
-    if (query.from !== undefined) filter('time >= ?', new Date(query.from).toISOString());
-    if (query.to !== undefined) filter('time < ?', new Date(query.to).toISOString());
+    if (query.from !== undefined) filter('received_at >= ?', queryTimeMs(query.from, 'from'));
+    if (query.to !== undefined) filter('received_at < ?', queryTimeMs(query.to, 'to'));
     if (query.cursor !== undefined) {
       const after = decodeCursor(query.cursor);
-      filter('(time < ? OR (time = ? AND id < ?))', after.time, after.time, after.id);
+      filter('(received_at, source_id, id) < (?, ?, ?)', after.receivedAtMs, after.sourceId, after.id);
     }
-    const sql = `SELECT body FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id DESC LIMIT ${Math.trunc(query.limit) + 1}`;
+    const limit = Math.trunc(query.limit);
+    const sql = `SELECT body FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY received_at DESC, source_id DESC, id DESC LIMIT ${String(limit + 1)}`;
     const rows = this.db.prepare(sql).all(...params) as { body: string }[];
-    const events = rows.slice(0, query.limit).map((row) => JSON.parse(row.body) as TrackedEvent);
+    const events = rows.slice(0, limit).map((row) => JSON.parse(row.body) as TrackedEvent);
     const last = events.at(-1);
-    return rows.length > query.limit && last !== undefined ? { events, next: encodeCursor(last) } : { events };
+    return rows.length > limit && last !== undefined ? { events, next: encodeCursor({ receivedAtMs: receivedAtMs(last), sourceId: last.sourceId, id: last.id }) } : { events };
   }
 
+  /** Deletes events received more than the retention period before `now` (client time plays no part). */
   async maintain(now: Date): Promise<MaintenanceReport> {
     this.assertOpen();
     if (this.options.retentionMs <= 0) return { actions: [] };
-    const cutoff = new Date(now.getTime() - this.options.retentionMs).toISOString();
-    const { changes } = this.db.prepare('DELETE FROM events WHERE time < ?').run(cutoff);
-    return { actions: [`deleted ${changes} events older than ${cutoff}`] };
+    const cutoff = now.getTime() - this.options.retentionMs;
+    const { changes } = this.db.prepare('DELETE FROM events WHERE received_at < ?').run(cutoff);
+    return { actions: [`deleted ${String(changes)} events received before ${new Date(cutoff).toISOString()}`] };
+  }
+
+  /** The embedded store takes no backups of its own (copy the file; see docs/operations). */
+  async snapshot(): Promise<MaintenanceReport> {
+    this.assertOpen();
+    return { actions: [] };
   }
 
   async health(): Promise<DependencyHealth> {
@@ -190,18 +166,38 @@ export class SqliteEventStore implements EventStore {
   }
 
   private transaction<T>(work: () => T): T {
-    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      throw sqliteError(error);
+    }
     try {
       const result = work();
       this.db.exec('COMMIT');
       return result;
     } catch (error) {
       this.db.exec('ROLLBACK');
-      throw new SluiceError('STORE_UNAVAILABLE', `sqlite write failed: ${(error as Error).message}`, { cause: error });
+      throw sqliteError(error);
     }
   }
 
   private assertOpen(): void {
     if (this.closed) throw new SluiceError('STORE_UNAVAILABLE', 'the store is closed');
   }
+}
+
+
+/**
+ * SQLite result codes (primary code, the low byte) that a later attempt can get past: busy,
+ * locked, out of memory, I/O error, disk full, cannot open, lock protocol. Every other code
+ * (constraint, mismatch, corrupt…) is a request or a file that will not get better by waiting.
+ */
+const RETRYABLE_SQLITE_CODES = new Set([5, 6, 7, 10, 13, 14, 15]);
+
+/** Classifies a failed SQLite write once: retryable STORE_UNAVAILABLE, or permanent STORE_REJECTED. */
+function sqliteError(error: unknown): SluiceError {
+  if (error instanceof SluiceError) return error;
+  const errcode = (error as { errcode?: unknown }).errcode;
+  const retryable = typeof errcode === 'number' && RETRYABLE_SQLITE_CODES.has(errcode & 0xff);
+  return new SluiceError(retryable ? 'STORE_UNAVAILABLE' : 'STORE_REJECTED', `sqlite write failed: ${(error as Error).message}`, { cause: error });
 }
