@@ -9,3 +9,4 @@ export * from './backoff.ts';
 export * from './time.ts';
 export * from './json-shape.ts';
 export * from './dead-letter.ts';
+export * from './deadline.ts';

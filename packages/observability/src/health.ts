@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { withTimeout } from '@sluice/core';
 import { redactValue } from './redaction.ts';
 
 /** What a dependency says of itself for /readyz. */
@@ -29,16 +30,10 @@ export async function checkReadiness(checks: Readonly<Record<string, HealthCheck
 }
 
 async function boundedCheck(check: HealthCheck, timeoutMs: number): Promise<DependencyHealth> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<DependencyHealth>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, adapter: 'unknown', error: `health check timed out after ${timeoutMs} ms` }), timeoutMs);
-  });
   try {
-    return await Promise.race([check.health(), timeout]);
+    return await withTimeout(timeoutMs, () => check.health(), () => new Error(`health check timed out after ${timeoutMs} ms`));
   } catch (error) {
     return { ok: false, adapter: 'unknown', error: error instanceof Error ? error.message : String(error) };
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { withTimeout } from '@sluice/core';
 
 export interface ShutdownStep {
   readonly name: string;
@@ -40,24 +41,12 @@ export class Shutdown {
     for (const step of this.steps) {
       const started = Date.now();
       try {
-        await withTimeout(Promise.resolve().then(() => step.run()), this.stepTimeoutMs, step.name);
+        await withTimeout(this.stepTimeoutMs, async () => step.run(), () => new Error(`shutdown step "${step.name}" timed out after ${this.stepTimeoutMs} ms`));
         this.logger.info({ step: step.name, ms: Date.now() - started }, 'shutdown step done');
       } catch (error) {
         this.logger.error({ step: step.name, err: error }, 'shutdown step failed; continuing');
       }
     }
-  }
-}
-
-async function withTimeout(work: Promise<void>, timeoutMs: number, name: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`shutdown step "${name}" timed out after ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

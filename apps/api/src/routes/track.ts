@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SluiceError, assertPropertiesWithin, encodeReceived, eventIds, trackPayloadSchema, type TrackPayload } from '@sluice/core';
+import { SluiceError, assertPropertiesWithin, encodeReceived, eventIds, trackPayloadSchema, withTimeout, type TrackPayload } from '@sluice/core';
 import type { EventBus } from '@sluice/bus';
 import type { Config } from '@sluice/config';
 import type { Metrics } from '@sluice/observability';
@@ -123,16 +123,10 @@ function metadataOf(request: FastifyRequest): { ip: string; userAgent?: string; 
 
 /** Publishes and waits for the bus acknowledgement, at most `timeoutMs`; else BUS_UNAVAILABLE. */
 async function publishWithin(bus: EventBus, key: string, payload: Buffer, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new SluiceError('BUS_UNAVAILABLE', `the bus did not acknowledge within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    await Promise.race([bus.publish('events', [{ key, payload }]), timeout]);
+    await withTimeout(timeoutMs, () => bus.publish('events', [{ key, payload }]), () => new SluiceError('BUS_UNAVAILABLE', `the bus did not acknowledge within ${timeoutMs} ms`));
   } catch (error) {
     if (error instanceof SluiceError) throw error;
     throw new SluiceError('BUS_UNAVAILABLE', 'the bus could not accept the events', { cause: error });
-  } finally {
-    clearTimeout(timer);
   }
 }

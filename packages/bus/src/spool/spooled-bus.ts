@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SluiceError, backoffDelayMs } from '@sluice/core';
+import { SluiceError, backoffDelayMs, withTimeout } from '@sluice/core';
 import type { DependencyHealth, Logger } from '@sluice/observability';
 import type { EmbeddedBus } from '../embedded/embedded-bus.ts';
 import type { Consumer, ConsumerOptions, EventBus, OutgoingMessage, OutputName, ReceivedMessage } from '../port.ts';
@@ -50,15 +50,8 @@ export class SpooledBus implements EventBus {
   async publish(output: OutputName, messages: readonly OutgoingMessage[]): Promise<void> {
     if (this.closed) throw new SluiceError('BUS_UNAVAILABLE', 'the bus is closed');
     if (Date.now() >= this.circuitOpenUntil) {
-      const direct = this.primary.publish(output, messages);
-      // One timer per publish, cleared as soon as the primary answers (this is the request path).
-      let timer: NodeJS.Timeout | undefined;
-      const outcome = await Promise.race([
-        direct.then(() => 'ok' as const, () => 'failed' as const),
-        new Promise<'slow'>((resolve) => (timer = setTimeout(() => resolve('slow'), this.options.handoverMs))),
-      ]).finally(() => clearTimeout(timer));
+      const outcome = await withTimeout(this.options.handoverMs, () => this.primary.publish(output, messages).then(() => 'ok' as const, () => 'failed' as const), () => new Error('slow')).catch(() => 'slow' as const);
       if (outcome === 'ok') return;
-      direct.catch(() => undefined);
       this.circuitOpenUntil = Date.now() + this.options.openCircuitMs;
       this.options.logger.warn({ outcome, output }, 'primary bus did not acknowledge; spooling locally');
     }
