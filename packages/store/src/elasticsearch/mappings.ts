@@ -1,6 +1,14 @@
 import type { estypes } from '@elastic/elasticsearch';
 
 /**
+ * How deep a `flattened` field may nest: at least the deepest body the API accepts
+ * (TRACK_MAX_DEPTH, at most 64), so that every event the API accepts can be indexed
+ * (Elasticsearch's default, 20, refused properties the API let through). Updatable on a
+ * live index: `sluice init` puts it there.
+ */
+export const FLATTENED_DEPTH_LIMIT = 64;
+
+/**
  * Strict mappings for Sluice's own fields; free-form `properties` and `context` are one
  * `flattened` field each, so no client can add mapped fields (Tracardi issue #215).
  */
@@ -15,8 +23,8 @@ export function eventsMappings(): estypes.MappingTypeMapping {
       profileId: { type: 'keyword' },
       time: { type: 'date' },
       receivedAt: { type: 'date' },
-      properties: { type: 'flattened', ignore_above: 1024 },
-      context: { type: 'flattened', ignore_above: 1024 },
+      properties: { type: 'flattened', ignore_above: 1024, depth_limit: FLATTENED_DEPTH_LIMIT },
+      context: { type: 'flattened', ignore_above: 1024, depth_limit: FLATTENED_DEPTH_LIMIT },
       tags: { type: 'keyword' },
       metadata: {
         dynamic: 'strict',
