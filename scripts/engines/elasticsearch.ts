@@ -16,14 +16,16 @@ const USERNAME = 'sluice';
 const PASSWORD = 'sluice-engines-password';
 /**
  * One user per Sluice role (deploy/elasticsearch/roles.yml), all with PASSWORD, and the env
- * variable the engine env names each in (tests run each Sluice process as its user).
+ * variable the engine env names each in (tests run each Sluice process as its user); and
+ * the all-in-one `sluice start`'s, which is init, jobs, worker and API at once.
  */
-const ROLE_USERS = [
-  { user: 'sluice-init', role: 'sluice_init', env: 'SLUICE_INIT_USERNAME' },
-  { user: 'sluice-maintainer', role: 'sluice_maintainer', env: 'SLUICE_MAINTAINER_USERNAME' },
-  { user: 'sluice-writer', role: 'sluice_writer', env: 'SLUICE_WRITER_USERNAME' },
-  { user: 'sluice-reader', role: 'sluice_reader', env: 'SLUICE_READER_USERNAME' },
-] as const;
+const ROLE_USERS: readonly { readonly user: string; readonly roles: readonly string[]; readonly env: string }[] = [
+  { user: 'sluice-init', roles: ['sluice_init'], env: 'SLUICE_INIT_USERNAME' },
+  { user: 'sluice-maintainer', roles: ['sluice_maintainer'], env: 'SLUICE_MAINTAINER_USERNAME' },
+  { user: 'sluice-writer', roles: ['sluice_writer'], env: 'SLUICE_WRITER_USERNAME' },
+  { user: 'sluice-reader', roles: ['sluice_reader'], env: 'SLUICE_READER_USERNAME' },
+  { user: 'sluice-all-in-one', roles: ['sluice_init', 'sluice_maintainer', 'sluice_writer', 'sluice_reader'], env: 'SLUICE_ALL_IN_ONE_USERNAME' },
+];
 const ROLES_FILE = join(REPO_ROOT, 'deploy', 'elasticsearch', 'roles.yml');
 /** Marks where Sluice's roles start in the node's roles.yml (the built-in examples come before). */
 const ROLES_MARK = '# --- sluice ---';
@@ -216,14 +218,15 @@ class ElasticsearchEngine implements Engine {
     const toolOptions = { env: { ...process.env, ES_PATH_CONF: config, ES_JAVA_HOME: javaHome() }, uid, gid };
     const has = (user: string) => users.split('\n').some((line) => line.startsWith(`${user}:`));
     if (!has(USERNAME)) run(tool, ['useradd', USERNAME, '-p', PASSWORD, '-r', 'superuser'], toolOptions);
-    for (const { user, role } of ROLE_USERS) if (!has(user)) run(tool, ['useradd', user, '-p', PASSWORD, '-r', role], toolOptions);
+    for (const { user, roles: granted } of ROLE_USERS) if (!has(user)) run(tool, ['useradd', user, '-p', PASSWORD, '-r', granted.join(',')], toolOptions);
   }
 
-  /** True once every role user authenticates with the role it should have (the node has reloaded the realm). */
+  /** True once every role user authenticates with the roles it should have (the node has reloaded the realm). */
   private async realmLoaded(node: NodeSpec): Promise<boolean> {
-    for (const { user, role } of ROLE_USERS) {
+    for (const { user, roles } of ROLE_USERS) {
       const response = await httpJson(`${this.url(node)}/_security/_authenticate`, { username: user, password: PASSWORD, ca: readFileSync(this.caFile()), timeoutMs: 3000 }).catch(() => undefined);
-      if (response?.status !== 200 || !((response.body as { roles?: string[] }).roles ?? []).includes(role)) return false;
+      const has = (response?.body as { roles?: string[] } | undefined)?.roles ?? [];
+      if (response?.status !== 200 || !roles.every((role) => has.includes(role))) return false;
     }
     return true;
   }

@@ -118,13 +118,15 @@ type Expect = (response: Response, what: string, ok: readonly number[]) => Promi
 /** What a replica needs and is not there, reading only (the admin API's 404s and topic metadata). */
 async function missingOf(plan: PulsarNamespacePlan, call: AdminCall, expect: Expect): Promise<string[]> {
   const ns = `${plan.tenant}/${plan.namespace}`;
-  const events = await call('GET', `/persistent/${ns}/${plan.eventsTopic}/partitions`);
+  const namespace = await call('GET', `/namespaces/${ns}/topics`);
   // A missing tenant or namespace answers 404 (then nothing below it exists either).
-  if (events.status === 404) return [`namespace ${ns}`];
-  await expect(events, `read topic ${plan.eventsTopic}`, [200]);
+  if (namespace.status === 404) return [`namespace ${ns}`];
+  await expect(namespace, `list the topics of ${ns}`, [200]);
   const missing: string[] = [];
-  // A topic that does not exist has no partitions; a non-partitioned one is not Sluice's either.
-  if (((await events.json()) as { partitions?: number }).partitions === 0) missing.push(`partitioned topic ${ns}/${plan.eventsTopic}`);
+  // A missing topic answers 404; a non-partitioned one has 0 partitions (not Sluice's either).
+  const events = await call('GET', `/persistent/${ns}/${plan.eventsTopic}/partitions`);
+  if (events.status !== 404) await expect(events, `read topic ${plan.eventsTopic}`, [200]);
+  if (events.status === 404 || ((await events.json()) as { partitions?: number }).partitions === 0) missing.push(`partitioned topic ${ns}/${plan.eventsTopic}`);
   const wanted = new Map<string, string[]>(plan.otherTopics.map((topic) => [topic, []]));
   for (const subscription of plan.subscriptions ?? []) wanted.set(subscription.topic, [...(wanted.get(subscription.topic) ?? []), subscription.name]);
   for (const [topic, subscriptions] of wanted) {
