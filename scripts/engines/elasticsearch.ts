@@ -2,7 +2,7 @@
 // on Java 17). Two shapes: a single secured node (basic auth + TLS on HTTP, certificates
 // from openssl) and a 3-node tiered cluster (hot, warm, cold; all master-eligible; content
 // indices on hot and warm, so that a 1-replica content index is green).
-import { chmodSync, chownSync, cpSync, existsSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, cpSync, existsSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { httpJson } from './http.ts';
 import {
@@ -14,9 +14,21 @@ export const ES_VERSION = process.env.SLUICE_ES_VERSION ?? '8.19.21';
 const HEAP = process.env.SLUICE_ES_HEAP ?? '512m';
 const USERNAME = 'sluice';
 const PASSWORD = 'sluice-engines-password';
-/** A user with only Sluice's least-privilege role (deploy/elasticsearch/roles.yml). */
-const WRITER = 'sluice-writer';
+/**
+ * One user per Sluice role (deploy/elasticsearch/roles.yml), all with PASSWORD, and the env
+ * variable the engine env names each in (tests run each Sluice process as its user); and
+ * the all-in-one `sluice start`'s, which is init, jobs, worker and API at once.
+ */
+const ROLE_USERS: readonly { readonly user: string; readonly roles: readonly string[]; readonly env: string }[] = [
+  { user: 'sluice-init', roles: ['sluice_init'], env: 'SLUICE_INIT_USERNAME' },
+  { user: 'sluice-maintainer', roles: ['sluice_maintainer'], env: 'SLUICE_MAINTAINER_USERNAME' },
+  { user: 'sluice-writer', roles: ['sluice_writer'], env: 'SLUICE_WRITER_USERNAME' },
+  { user: 'sluice-reader', roles: ['sluice_reader'], env: 'SLUICE_READER_USERNAME' },
+  { user: 'sluice-all-in-one', roles: ['sluice_init', 'sluice_maintainer', 'sluice_writer', 'sluice_reader'], env: 'SLUICE_ALL_IN_ONE_USERNAME' },
+];
 const ROLES_FILE = join(REPO_ROOT, 'deploy', 'elasticsearch', 'roles.yml');
+/** Marks where Sluice's roles start in the node's roles.yml (the built-in examples come before). */
+const ROLES_MARK = '# --- sluice ---';
 
 interface NodeSpec {
   readonly name: string;
@@ -180,20 +192,43 @@ class ElasticsearchEngine implements Engine {
     writeFileSync(join(config, 'elasticsearch.yml'), `${lines.join('\n')}\n`);
     writeFileSync(join(config, 'jvm.options.d', 'heap.options'), `-Xms${HEAP}\n-Xmx${HEAP}\n`);
     chownTree(dir, uid, gid);
-    if (this.shape.secured) {
-      // Sluice's role next to the built-in ones (file realm: the minimal distribution cannot
-      // create the .security index the native realm and API keys need).
-      const roles = join(config, 'roles.yml');
-      const builtIn = readFileSync(roles, 'utf8').split('# --- sluice ---')[0] ?? '';
-      writeFileSync(roles, `${builtIn.trimEnd()}\n# --- sluice ---\n${readFileSync(ROLES_FILE, 'utf8')}`);
-      chownSync(roles, uid, gid);
-      const users = readFileSync(join(config, 'users'), 'utf8');
-      const tool = join(home(), 'bin', 'elasticsearch-users');
-      const toolOptions = { env: { ...process.env, ES_PATH_CONF: config, ES_JAVA_HOME: javaHome() }, uid, gid };
-      if (!users.includes(`${USERNAME}:`)) run(tool, ['useradd', USERNAME, '-p', PASSWORD, '-r', 'superuser'], toolOptions);
-      if (!users.includes(`${WRITER}:`)) run(tool, ['useradd', WRITER, '-p', PASSWORD, '-r', 'sluice_writer'], toolOptions);
-    }
+    if (this.shape.secured) this.installRealm(config, uid, gid);
     return config;
+  }
+
+  /**
+   * Sluice's roles next to the built-in ones, and a user per role plus the superuser (file
+   * realm: the minimal distribution cannot create the .security index the native realm and
+   * API keys need). Safe on a running node: the node watches these files and reloads them
+   * within about 5 s (resource.reload.interval.high), no restart; roles.yml is replaced by a
+   * rename, so the node never reads it half-written (other tests' users keep working).
+   */
+  private installRealm(config: string, uid: number, gid: number): void {
+    const roles = join(config, 'roles.yml');
+    const builtIn = readFileSync(roles, 'utf8').split(ROLES_MARK)[0] ?? '';
+    const next = `${builtIn.trimEnd()}\n${ROLES_MARK}\n${readFileSync(ROLES_FILE, 'utf8')}`;
+    if (next !== readFileSync(roles, 'utf8')) {
+      const staged = `${roles}.sluice-new`;
+      writeFileSync(staged, next);
+      chownSync(staged, uid, gid);
+      renameSync(staged, roles);
+    }
+    const users = readFileSync(join(config, 'users'), 'utf8');
+    const tool = join(home(), 'bin', 'elasticsearch-users');
+    const toolOptions = { env: { ...process.env, ES_PATH_CONF: config, ES_JAVA_HOME: javaHome() }, uid, gid };
+    const has = (user: string) => users.split('\n').some((line) => line.startsWith(`${user}:`));
+    if (!has(USERNAME)) run(tool, ['useradd', USERNAME, '-p', PASSWORD, '-r', 'superuser'], toolOptions);
+    for (const { user, roles: granted } of ROLE_USERS) if (!has(user)) run(tool, ['useradd', user, '-p', PASSWORD, '-r', granted.join(',')], toolOptions);
+  }
+
+  /** True once every role user authenticates with the roles it should have (the node has reloaded the realm). */
+  private async realmLoaded(node: NodeSpec): Promise<boolean> {
+    for (const { user, roles } of ROLE_USERS) {
+      const response = await httpJson(`${this.url(node)}/_security/_authenticate`, { username: user, password: PASSWORD, ca: readFileSync(this.caFile()), timeoutMs: 3000 }).catch(() => undefined);
+      const has = (response?.body as { roles?: string[] } | undefined)?.roles ?? [];
+      if (response?.status !== 200 || !roles.every((role) => has.includes(role))) return false;
+    }
+    return true;
   }
 
   private async health(node: NodeSpec): Promise<{ status?: string; number_of_nodes?: number } | undefined> {
@@ -218,7 +253,11 @@ class ElasticsearchEngine implements Engine {
     for (const node of this.shape.nodes) {
       const pidFile = join(this.dir(), `${node.name}.pid`);
       const logFile = join(this.nodeDir(node), 'stdout.log');
-      if (alive(readPid(pidFile))) continue;
+      if (alive(readPid(pidFile))) {
+        // Running already: bring its roles and users up to date (the node reloads them).
+        if (this.shape.secured) this.installRealm(join(this.nodeDir(node), 'config'), uid, gid);
+        continue;
+      }
       if (await portOpen(node.httpPort)) throw new Error(`port ${String(node.httpPort)} is taken by a process that is not ${this.name}'s; stop it first`);
       const config = this.configure(node, uid, gid);
       log(`starting ${this.name} node ${node.name} (heap ${HEAP})`);
@@ -230,6 +269,8 @@ class ElasticsearchEngine implements Engine {
     }
     const watched = started[0];
     await waitUntil(`${this.name}`, () => this.ready(), 180_000, watched?.log, watched?.pid);
+    const first = this.shape.nodes[0];
+    if (this.shape.secured && first) await waitUntil(`${this.name}'s Sluice users`, () => this.realmLoaded(first), 60_000, watched?.log, watched?.pid);
   }
 
   async down(): Promise<void> {
@@ -252,8 +293,8 @@ class ElasticsearchEngine implements Engine {
     if (this.shape.secured) {
       env.ELASTIC_HTTP_AUTH_USERNAME = USERNAME;
       env.ELASTIC_HTTP_AUTH_PASSWORD = PASSWORD;
-      // The same node as the least-privilege user (deploy/elasticsearch/roles.yml).
-      env.SLUICE_WRITER_USERNAME = WRITER;
+      // The same node as each least-privilege user (deploy/elasticsearch/roles.yml), same password.
+      for (const { user, env: name } of ROLE_USERS) env[name] = user;
       env.ELASTIC_CA_FILE = this.caFile();
       env.ELASTIC_VERIFY_CERTS = 'yes';
     }

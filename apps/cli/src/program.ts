@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { loadConfig, redactedConfig, renderConfigurationDoc } from '@sluice/config';
+import { loadConfig, redactedConfig, renderConfigurationDoc, secretValues } from '@sluice/config';
 import { createLogger } from '@sluice/observability';
 import { initEngines } from '@sluice/wiring';
 import { registerDlqCommands } from './dlq.ts';
@@ -9,19 +9,22 @@ import { startAllInOne } from './start.ts';
 /** The `sluice` command line. */
 export function buildProgram(print: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Command {
   const program = new Command('sluice').description('Sluice event ingestion').showHelpAfterError();
-  program.command('start').description('run API, storage worker and jobs in one process').action(startAllInOne);
-  program.command('api').description('run the HTTP API alone').action(async () => {
+  program.command('start').description('run init, API, storage worker and jobs in one process (one machine)').action(startAllInOne);
+  program.command('api').description('run the HTTP API alone (waits for `sluice init`)').action(async () => {
     await import('@sluice/api/main');
   });
-  program.command('worker').description('run a storage worker alone').action(async () => {
+  program.command('worker').description('run a storage worker alone (waits for `sluice init`)').action(async () => {
     await import('@sluice/worker/main');
+  });
+  program.command('jobs').description('run the maintenance jobs alone: lifecycle, snapshots, dead-letter replay (waits for `sluice init`)').action(async () => {
+    await import('@sluice/jobs-app/main');
   });
   program
     .command('init')
-    .description('create or update indices, templates, policies and topics of the configured engines (idempotent; every start does it too)')
+    .description('create or update indices, templates, mappings, policies, topics and subscriptions of the configured engines (idempotent; run it before api, worker and jobs, and on every upgrade)')
     .action(async () => {
       const parsed = loadConfig();
-      for (const line of await initEngines(parsed, createLogger(parsed.logging.level))) print(line);
+      for (const line of await initEngines(parsed, createLogger(parsed.logging.level, { secrets: secretValues() }))) print(line);
     });
   const config = program.command('config').description('configuration');
   config

@@ -2,16 +2,21 @@ import { startApi } from '@sluice/api';
 import { scheduleJobs } from '@sluice/jobs-app';
 import { exitOnSignals } from '@sluice/observability';
 import { startWorker } from '@sluice/worker';
-import { closeAdapters, createAdapters, createRuntime, healthChecks } from '@sluice/wiring';
+import { closeAdapters, createAdapters, createRuntime, healthChecks, initEngines } from '@sluice/wiring';
 import type { HealthCheck } from '@sluice/observability';
 
 /**
- * The all-in-one process: API, storage worker and jobs on one set of adapters.
+ * The all-in-one process: `sluice init`, API, storage worker and jobs on one set of adapters
+ * (the one-machine mode). It provisions what it uses first — nothing to do on the embedded
+ * defaults (their files migrate when opened); templates, indices, namespace and topics on
+ * production engines, so it needs the init role there.
  * Shutdown order: stop accepting HTTP → drain and flush the worker → finish jobs → close engines.
  */
 export async function startAllInOne(): Promise<void> {
   const runtime = createRuntime('sluice');
-  const adapters = await createAdapters(runtime.config, runtime.logger, ['bus', 'store', 'cache', 'configStore', 'jobs'], { publisher: true });
+  const { config, logger } = runtime;
+  if (config.adapters.store !== 'embedded' || config.adapters.bus !== 'embedded') logger.info({ done: await initEngines(config, logger) }, 'engines provisioned');
+  const adapters = await createAdapters(config, logger, ['bus', 'store', 'cache', 'configStore', 'jobs'], { publisher: true });
   // The API starts first (its shutdown step must run first); the worker's check joins
   // /readyz once the worker exists.
   const checks: Record<string, HealthCheck> = { ...healthChecks(adapters) };
@@ -19,6 +24,6 @@ export async function startAllInOne(): Promise<void> {
   checks['worker'] = await startWorker(runtime, adapters);
   scheduleJobs(runtime, adapters);
   runtime.shutdown.add('close engines', () => closeAdapters(adapters));
-  exitOnSignals(runtime.shutdown, runtime.logger);
-  process.stdout.write(`sluice is running at ${url} (data in ${runtime.config.dataDir}); Ctrl-C stops it\n`);
+  exitOnSignals(runtime.shutdown, logger);
+  process.stdout.write(`sluice is running at ${url} (data in ${config.dataDir}); Ctrl-C stops it\n`);
 }

@@ -1,8 +1,9 @@
-// Sluice on the real Pulsar broker (npm run engines:up -- pulsar): the whole path, and a
-// broker restart under load.
+// Sluice on the real Pulsar broker (npm run engines:up -- pulsar): the whole path, replicas
+// that wait for `sluice init` (with Elasticsearch and its roles), and a broker restart under load.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { REPO_ROOT, engineEnv, profileEventIds as readIds, randomName, runEngines, startSluice, tempDir, trackEvents, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { ElasticStore } from '@sluice/store';
+import { REPO_ROOT, engineEnv, profileEventIds as readIds, randomName, readiness, runEngines, runSluice, startSluice, tempDir, trackEvents, waitFor, type SluiceProcess } from '@sluice/testkit';
 
 const ADMIN_TOKEN = 'pulsar-test-admin-token-123';
 const pulsar = engineEnv('pulsar');
@@ -27,6 +28,8 @@ async function start(command: string, extra: Record<string, string> = {}): Promi
     BUS_ADAPTER: 'pulsar', PULSAR_WEB_HOST: pulsar['PULSAR_WEB_HOST']!, PULSAR_NAMESPACE: namespace, PULSAR_TOPIC_PARTITIONS: '2',
     ...extra,
   };
+  // Replicas (api, worker) provision nothing: `sluice init` first. The all-in-one does it itself.
+  if (command !== 'start') expect((await runSluice(['init'], env)).code).toBe(0);
   const sluice = await startSluice(command, env, 60_000);
   processes.push(sluice);
   return { sluice, namespace, env };
@@ -57,7 +60,7 @@ async function consumersOf(namespace: string, subscription: string): Promise<num
 const engines = (command: 'up' | 'down') => runEngines(command, ['pulsar']);
 
 describe('Sluice on Pulsar', () => {
-  it('creates its namespace and topics, and stores what /track accepted', async () => {
+  it('all-in-one: creates its namespace and topics, and stores what /track accepted', async () => {
     const { sluice, namespace } = await start('start');
     const web = pulsar['PULSAR_WEB_HOST']!;
     const partitions = (await (await fetch(`${web}/admin/v2/persistent/public/${namespace}/events/partitions`)).json()) as { partitions: number };
@@ -142,6 +145,8 @@ describe('Sluice on Pulsar', () => {
     // The survivor is probed as an orchestrator would: /healthz, then /readyz per dependency.
     const survivor = await startSluice('worker', workerEnv, 60_000);
     processes.push(survivor);
+    // Alive first, ready once it has checked that init ran and has subscribed.
+    await waitFor(async () => (await readiness(survivor.url)).status === 200, 20_000, () => `the worker did not become ready:\n${survivor.output()}`);
     const ready = await fetch(`${survivor.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(((await ready.json()) as { dependencies: Record<string, { adapter: string }> }).dependencies).toMatchObject({ bus: { adapter: 'pulsar' }, store: { adapter: 'embedded' } });
@@ -161,5 +166,42 @@ describe('Sluice on Pulsar', () => {
     expect(new Set(stored).size).toBe(stored.length);
     expect(new Set(stored)).toEqual(new Set(ids));
     expect(survivor.child.exitCode).toBeNull();
+  });
+
+  it('replicas create no namespace or topic: a worker started first waits, not ready; `sluice init` creates them and the dead letters\' subscription; then API and worker store on Elasticsearch with their roles', async () => {
+    const es = engineEnv('elasticsearch');
+    const { dir, cleanup } = await tempDir('sluice-pulsar-es-');
+    const namespace = randomName('roles-');
+    const tenant = randomName('pr');
+    const web = pulsar['PULSAR_WEB_HOST']!;
+    cleanups.push(cleanup, async () => {
+      await fetch(`${web}/admin/v2/namespaces/public/${namespace}?force=true`, { method: 'DELETE' }).catch(() => undefined);
+      const store = new ElasticStore({ nodes: [es['ELASTIC_HOST']!], username: es['ELASTIC_HTTP_AUTH_USERNAME']!, password: es['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: es['ELASTIC_CA_FILE']!, verifyCerts: true, maxConnections: 1, requestTimeoutMs: 30_000, compression: false, prefix: `${tenant}-`, shards: 1, replicas: 0, refreshInterval: '1s' });
+      await store.dropAll();
+      await store.close();
+    });
+    const env = {
+      ...es, DATA_DIR: dir, ADMIN_TOKEN, LOGGING_LEVEL: 'warning', STORAGE_FLUSH_INTERVAL: '200', STORE_ADAPTER: 'elasticsearch', TENANT_NAME: tenant, ELASTIC_INDEX_REPLICAS: '0',
+      BUS_ADAPTER: 'pulsar', PULSAR_WEB_HOST: web, PULSAR_NAMESPACE: namespace, PULSAR_TOPIC_PARTITIONS: '2',
+    };
+    const worker = await startSluice('worker', { ...env, ELASTIC_HTTP_AUTH_USERNAME: es['SLUICE_WRITER_USERNAME']! }, 60_000);
+    processes.push(worker);
+    await waitFor(async () => (await readiness(worker.url, ADMIN_TOKEN)).body.dependencies['init']?.error?.includes(`Pulsar: namespace public/${namespace}`) === true, 10_000, () => `the worker did not say what is missing:\n${worker.output()}`);
+    expect((await readiness(worker.url)).status).toBe(503);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect((await fetch(`${web}/admin/v2/namespaces/public/${namespace}/topics`)).status).toBe(404);
+
+    const init = await runSluice(['init'], { ...env, ELASTIC_HTTP_AUTH_USERNAME: es['SLUICE_INIT_USERNAME']! });
+    expect(init.code).toBe(0);
+    expect(init.output).toContain(`pulsar: subscription dlq-replay on dead-letters (from the earliest message)`);
+    const subscriptions = (await (await fetch(`${web}/admin/v2/persistent/public/${namespace}/dead-letters/subscriptions`)).json()) as string[];
+    expect(subscriptions).toEqual(['dlq-replay']);
+    await waitFor(async () => (await readiness(worker.url)).status === 200, 20_000, () => `the worker did not become ready after init:\n${worker.output()}`);
+
+    const api = await startSluice('api', { ...env, ELASTIC_HTTP_AUTH_USERNAME: es['SLUICE_READER_USERNAME']! }, 60_000);
+    processes.push(api);
+    expect((await readiness(api.url)).status).toBe(200);
+    expect(await track(api.url, 'roles-profile', ['r-1', 'r-2'])).toBe(200);
+    await waitFor(async () => (await profileEventIds(api.url, 'roles-profile')).length === 2, 15_000, () => `events did not reach Elasticsearch:\n${worker.output()}`);
   });
 });

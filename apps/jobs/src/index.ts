@@ -5,9 +5,10 @@ import { defineDlqReplay } from './dlq-replay.ts';
 export * from './dlq-replay.ts';
 
 /**
- * Registers the background jobs of a process that runs them (the all-in-one process, the
- * storage workers): `lifecycle` runs the store's lifecycle pass (retention in the embedded
- * store; rollover, tiers, forcemerge and deletion in Elasticsearch without ILM), `snapshot`
+ * Registers the background jobs of a process that runs them (`sluice jobs`, the all-in-one
+ * `sluice start`; never the storage workers, whose role cannot create or delete indices):
+ * `lifecycle` runs the store's lifecycle pass (retention in the embedded store; rollover,
+ * tiers, forcemerge and deletion in Elasticsearch without ILM), `snapshot`
  * (where snapshots are configured) the store's backup, and `dlq-replay` can be asked for by
  * `sluice dlq replay`. With BullMQ each run happens once across all replicas. The jobs see
  * the store only as StoreMaintenance.

@@ -130,6 +130,12 @@ export interface StoreProvisioner {
    * from several processes at once. Returns what it did, one line each.
    */
   provision(): Promise<string[]>;
+  /**
+   * What `provision` creates that the API, workers and jobs need, when it is missing: one
+   * line each (empty: provisioned). Reads only, with a replica's privileges: replicas call it
+   * at start instead of provisioning, and wait for `sluice init` while it is not empty.
+   */
+  unprovisioned(): Promise<string[]>;
 }
 
 /** One adapter serving all four callers; what wiring builds and closes. */

@@ -10,12 +10,14 @@ import { engineEnv, randomName } from '@sluice/testkit';
 const env = engineEnv('elasticsearch');
 
 /**
- * A store on the secured node under `prefix`, as the least-privilege user
- * (deploy/elasticsearch/roles.yml) unless `asSuperuser`; writes visible at once.
+ * A store on the secured node under `prefix`, as the all-in-one user unless `asSuperuser`:
+ * the suite provisions, writes, reads and maintains through one store, so it needs the
+ * init, maintainer, writer and reader roles together (deploy/elasticsearch/roles.yml) —
+ * no more. Writes visible at once.
  */
 function storeOptions(prefix: string, asSuperuser = false): ElasticStoreOptions {
   return {
-    nodes: env['ELASTIC_HOST']!.split(','), username: asSuperuser ? env['ELASTIC_HTTP_AUTH_USERNAME']! : env['SLUICE_WRITER_USERNAME']!, password: env['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: env['ELASTIC_CA_FILE']!,
+    nodes: env['ELASTIC_HOST']!.split(','), username: asSuperuser ? env['ELASTIC_HTTP_AUTH_USERNAME']! : env['SLUICE_ALL_IN_ONE_USERNAME']!, password: env['ELASTIC_HTTP_AUTH_PASSWORD']!, caFile: env['ELASTIC_CA_FILE']!,
     verifyCerts: true, maxConnections: 4, requestTimeoutMs: 30_000, compression: true, prefix, shards: 1, replicas: 0, refreshInterval: '1s', refreshOnWrite: true,
   };
 }

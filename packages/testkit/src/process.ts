@@ -70,3 +70,20 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
   }
   throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
 }
+
+/** Runs a one-shot `sluice <args…>` (init, dlq …) with `env` and waits: its exit code and output. */
+export function runSluice(args: readonly string[], env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(process.execPath, ['apps/cli/src/bin.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => resolveRun({ code, output }));
+  });
+}
+
+/** GET /readyz: its status and body (each dependency's detail and error with the admin token). */
+export async function readiness(url: string, adminToken?: string): Promise<{ status: number; body: { ready: boolean; dependencies: Record<string, { ok: boolean; adapter: string; detail?: Record<string, unknown>; error?: string }> } }> {
+  const response = await fetch(`${url}/readyz`, adminToken === undefined ? {} : { headers: { authorization: `Bearer ${adminToken}` } });
+  return { status: response.status, body: (await response.json()) as never };
+}

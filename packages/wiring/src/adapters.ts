@@ -1,12 +1,13 @@
 import { join } from 'node:path';
-import { EmbeddedBus, PulsarNativeBus, PulsarWsBus, SpooledBus, bootstrapPulsarNamespace, loadNativePulsar, type EventBus } from '@sluice/bus';
+import { EmbeddedBus, PulsarNativeBus, PulsarWsBus, SpooledBus, loadNativePulsar, type EventBus } from '@sluice/bus';
 import { LruProfileCache, type ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
-import { SluiceError, backoffDelayMs } from '@sluice/core';
+import { SluiceError } from '@sluice/core';
 import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
 import { BullMqJobs, InProcessJobs, type Jobs } from '@sluice/jobs';
 import type { HealthCheck, Logger } from '@sluice/observability';
-import { ElasticStore, SqliteEventStore, type StoreAdapter, type StoreProvisioner } from '@sluice/store';
+import { SqliteEventStore, type StoreAdapter } from '@sluice/store';
+import { elasticStore } from './elastic.ts';
 
 /**
  * One instance of each port, as chosen by configuration. The store is one adapter object
@@ -35,83 +36,25 @@ export async function createAdapters<P extends Port>(config: Config, logger: Log
   const wanted = new Set<Port>(ports);
   if (wanted.has('configStore')) built.configStore = await createConfigStore(config, logger);
   if (wanted.has('cache')) built.cache = new LruProfileCache({ maxEntries: config.cache.maxEntries });
-  if (wanted.has('store')) built.store = await createStore(config, logger);
+  if (wanted.has('store')) built.store = createStore(config);
   if (wanted.has('bus')) built.bus = await createBus(config, logger, options.publisher === true);
   if (wanted.has('jobs')) built.jobs = createJobs(config, logger);
   return built as Pick<Adapters, P>;
 }
 
-async function createStore(config: Config, logger: Logger): Promise<StoreAdapter> {
-  if (config.adapters.store === 'embedded') return new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionMs: config.lifecycle.retentionMs });
-  const store = elasticStore(config);
-  // Templates, the write alias and the first indices: idempotent, safe from every replica.
-  const done = await provisionWithin(store, STORE_STARTUP_WAIT_MS, logger);
-  logger.info({ done }, 'Elasticsearch indices ready');
-  return store;
-}
-
-function elasticStore(config: Config): ElasticStore {
-  const elastic = config.elastic;
-  return new ElasticStore({
-    nodes: elastic.nodes,
-    ...(elastic.username === undefined ? {} : { username: elastic.username }),
-    ...(elastic.password === undefined ? {} : { password: elastic.password }),
-    ...(elastic.apiKey === undefined ? {} : { apiKey: elastic.apiKey }),
-    ...(elastic.caFile === undefined ? {} : { caFile: elastic.caFile }),
-    verifyCerts: elastic.verifyCerts,
-    maxConnections: elastic.maxConnections,
-    requestTimeoutMs: elastic.requestTimeoutMs,
-    compression: elastic.compression,
-    prefix: elastic.prefix,
-    shards: elastic.shards,
-    replicas: elastic.replicas,
-    refreshInterval: elastic.refreshInterval,
-    lifecycle: config.elasticLifecycle,
-    ...(config.snapshots.enabled ? { snapshots: { repository: config.snapshots.repository, type: config.snapshots.type, ...(config.snapshots.location === undefined ? {} : { location: config.snapshots.location }), intervalMs: config.snapshots.intervalMs, keep: config.snapshots.keep } } : {}),
-  });
-}
-
 /**
- * `sluice init`: creates or updates what the configured engines need — Elasticsearch
- * templates, ILM/SLM policies, the write alias, first indices, the snapshot repository;
- * Pulsar's tenant, namespace, policies and topics. Idempotent, safe from every replica at
- * once (each start runs it too). Returns what it did, one line each.
+ * The configured store. Provisions nothing: on Elasticsearch that is `sluice init`'s (the
+ * all-in-one runs it first); the SQLite file migrates its own schema when opened.
  */
-export async function initEngines(config: Config, logger: Logger): Promise<string[]> {
-  const done: string[] = [];
-  if (config.adapters.store === 'elasticsearch') {
-    const store = elasticStore(config);
-    try {
-      done.push(...(await provisionWithin(store, STORE_STARTUP_WAIT_MS, logger)).map((line) => `elasticsearch: ${line}`));
-    } finally {
-      await store.close();
-    }
-  }
-  if (config.adapters.bus === 'pulsar') done.push(...(await bootstrapPulsar(config)).map((line) => `pulsar: ${line}`));
-  if (done.length === 0) done.push('embedded adapters: nothing to create (their files are created under DATA_DIR at start)');
-  return done;
-}
-
-/** How long a process waits at start for an unreachable Elasticsearch before it gives up (exit ≠ 0). */
-const STORE_STARTUP_WAIT_MS = 60_000;
-
-/** Runs the store's idempotent provisioning, retrying with backoff while the cluster cannot answer. */
-async function provisionWithin(store: StoreProvisioner, waitMs: number, logger: Logger): Promise<string[]> {
-  const deadline = Date.now() + waitMs;
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      return await store.provision();
-    } catch (error) {
-      if (!(error instanceof SluiceError) || !error.retryable || Date.now() >= deadline) throw error;
-      logger.warn({ err: error, attempt }, 'Elasticsearch is not reachable yet; retrying');
-      await new Promise((resolve) => setTimeout(resolve, backoffDelayMs({ baseDelayMs: 250, maxDelayMs: 5000 }, attempt)));
-    }
-  }
+function createStore(config: Config): StoreAdapter {
+  if (config.adapters.store === 'embedded') return new SqliteEventStore({ path: join(config.dataDir, 'events.sqlite'), retentionMs: config.lifecycle.retentionMs });
+  return elasticStore(config);
 }
 
 /**
  * The configured bus. `spool`: wrap Pulsar with the local spool (publishers only: the API,
- * the all-in-one process); a worker alone reads Pulsar directly.
+ * the all-in-one process); a worker alone reads Pulsar directly. Creates no namespace or
+ * topic: that is `sluice init`'s (replicas wait for it, see ProvisioningGate).
  */
 async function createBus(config: Config, logger: Logger, spool: boolean): Promise<EventBus> {
   const topics = { events: config.bus.topics.events, 'dead-letters': config.bus.topics.deadLetters };
@@ -119,8 +62,6 @@ async function createBus(config: Config, logger: Logger, spool: boolean): Promis
     return EmbeddedBus.open({ dir: join(config.dataDir, 'bus'), topics, segmentBytes: config.bus.segmentBytes, fsync: config.bus.fsync });
   }
   const pulsar = config.pulsar;
-  const changed = await bootstrapPulsar(config);
-  if (changed.length > 0) logger.warn({ changed }, 'created or updated Pulsar tenant, namespace, policies or topics');
   const common = {
     ...(pulsar.authToken === undefined ? {} : { authToken: pulsar.authToken }),
     tenant: pulsar.tenant,
@@ -153,24 +94,6 @@ function createJobs(config: Config, logger: Logger): Jobs {
   const onError = (job: string, error: unknown) => logger.error({ job, err: error }, 'job failed');
   if (config.adapters.jobs === 'embedded') return new InProcessJobs(onError);
   return new BullMqJobs({ url: config.redis.url, ...(config.redis.password === undefined ? {} : { password: config.redis.password }), prefix: config.jobs.prefix }, onError);
-}
-
-/** Pulsar's tenant, namespace, policies and topics (idempotent); what changed. */
-async function bootstrapPulsar(config: Config): Promise<string[]> {
-  const pulsar = config.pulsar;
-  const report = await bootstrapPulsarNamespace({
-    webServiceUrl: pulsar.webHost,
-    ...(pulsar.authToken === undefined ? {} : { authToken: pulsar.authToken }),
-    tenant: pulsar.tenant,
-    namespace: pulsar.namespace,
-    cluster: pulsar.cluster,
-    eventsTopic: config.bus.topics.events,
-    partitions: pulsar.topicPartitions,
-    otherTopics: [config.bus.topics.deadLetters],
-    retentionMinutes: pulsar.retentionMinutes,
-    retentionSizeMb: pulsar.retentionSizeMb,
-  });
-  return report.changed;
 }
 
 async function createConfigStore(config: Config, logger: Logger): Promise<ConfigStore> {

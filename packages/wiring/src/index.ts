@@ -1,2 +1,3 @@
 export * from './adapters.ts';
+export * from './provisioning.ts';
 export * from './runtime.ts';

@@ -1,4 +1,4 @@
-import { loadConfig, type Config, type Environment } from '@sluice/config';
+import { loadConfig, secretValues, type Config, type Environment } from '@sluice/config';
 import { createLogger, Metrics, Shutdown, type Logger } from '@sluice/observability';
 
 /** What every deployable starts from: the frozen config, a logger, metrics and a shutdown plan. */
@@ -21,6 +21,8 @@ export function createRuntime(name: string, environment: Environment = process.e
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(78);
   }
-  const logger = createLogger(config.logging.level, { name });
+  // Known secret values are masked by value too, wherever a log line carries them (an
+  // engine's error message quoting a URL or a header, say).
+  const logger = createLogger(config.logging.level, { name, secrets: secretValues(environment) });
   return { config, logger, metrics: new Metrics(), shutdown: new Shutdown(logger, config.shutdownTimeoutMs) };
 }

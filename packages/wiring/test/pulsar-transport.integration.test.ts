@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { loadNativePulsar } from '@sluice/bus';
 import { loadConfig } from '@sluice/config';
 import { createLogger } from '@sluice/observability';
-import { closeAdapters, createAdapters } from '../src/index.ts';
+import { closeAdapters, createAdapters, initEngines } from '../src/index.ts';
 import { engineEnv, randomName, tempDir } from '@sluice/testkit';
 
 const pulsar = engineEnv('pulsar');
@@ -16,6 +16,8 @@ describe('PULSAR_TRANSPORT', () => {
     try {
     const namespace = randomName('transport-');
       const env = { BUS_ADAPTER: 'pulsar', PULSAR_HOST: pulsar['PULSAR_HOST'], PULSAR_WEB_HOST: pulsar['PULSAR_WEB_HOST'], PULSAR_NAMESPACE: namespace, DATA_DIR: dir };
+      // The namespace and topics are `sluice init`'s; the bus adapter creates none.
+      await initEngines(loadConfig(env), createLogger('error'));
       const adapters = await createAdapters(loadConfig({ ...env, PULSAR_TRANSPORT: 'auto' }), createLogger('error'), ['bus']);
       try {
         const health = await adapters.bus.health();

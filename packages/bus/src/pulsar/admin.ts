@@ -13,20 +13,36 @@ export interface PulsarNamespacePlan {
   readonly otherTopics: readonly string[];
   readonly retentionMinutes: number;
   readonly retentionSizeMb: number;
+  /**
+   * Durable subscriptions created from the earliest message, so that what a topic holds is
+   * kept by the subscription's backlog (not only by retention) until someone reads it: the
+   * dead letters' `dlq-replay`.
+   */
+  readonly subscriptions?: readonly { readonly topic: string; readonly name: string }[];
 }
 
 export interface BootstrapReport {
-  /** What was created or changed, in order. */
+  /** What was created or changed, in order (`check` mode: nothing). */
   readonly changed: string[];
+  /** `check` mode: what a replica needs that is not there, one line each (empty: all there). */
+  readonly missing: string[];
 }
 
 /**
- * Creates or updates, through the admin REST API, everything Sluice's topics need:
- * tenant, namespace, retention, a backlog quota that fits inside it, and the partitioned
- * events topic. Idempotent, and safe when every replica runs it at once (409 = already
- * there). An existing partitioned topic keeps its partition count.
+ * `create` (`sluice init`, the all-in-one): creates or updates everything. `check` (API,
+ * worker and jobs replicas): changes nothing and reports what is missing — tenant,
+ * namespace, topics, subscriptions; retention and quota are init's business.
  */
-export async function bootstrapPulsarNamespace(plan: PulsarNamespacePlan): Promise<BootstrapReport> {
+export type BootstrapMode = 'create' | 'check';
+
+/**
+ * Creates or updates, through the admin REST API, everything Sluice's topics need:
+ * tenant, namespace, retention, a backlog quota that fits inside it, the partitioned
+ * events topic, the other topics and the subscriptions of the plan. Idempotent, and safe
+ * when several processes run it at once (409 = already there). An existing partitioned
+ * topic keeps its partition count. In `check` mode it only reads (see BootstrapMode).
+ */
+export async function bootstrapPulsarNamespace(plan: PulsarNamespacePlan, mode: BootstrapMode = 'create'): Promise<BootstrapReport> {
   const changed: string[] = [];
   const base = plan.webServiceUrl.replace(/\/$/, '');
   const call = async (method: string, path: string, body?: unknown): Promise<Response> => {
@@ -45,6 +61,7 @@ export async function bootstrapPulsarNamespace(plan: PulsarNamespacePlan): Promi
     throw new SluiceError('BUS_UNAVAILABLE', `Pulsar admin API: ${what} answered HTTP ${String(response.status)} ${text}`);
   };
   const ns = `${plan.tenant}/${plan.namespace}`;
+  if (mode === 'check') return { changed, missing: await missingOf(plan, call, expect) };
 
   const tenant = await call('GET', `/tenants/${plan.tenant}`);
   if (tenant.status === 404) {
@@ -84,7 +101,45 @@ export async function bootstrapPulsarNamespace(plan: PulsarNamespacePlan): Promi
     await expect(created, `create topic ${topic}`, [204, 409]);
     if (created.status === 204) changed.push(`topic ${topic}`);
   }
-  return { changed };
+  for (const subscription of plan.subscriptions ?? []) {
+    const created = await call('PUT', `/persistent/${ns}/${subscription.topic}/subscription/${subscription.name}`, EARLIEST);
+    await expect(created, `create subscription ${subscription.name} on ${subscription.topic}`, [204, 409]);
+    if (created.status === 204) changed.push(`subscription ${subscription.name} on ${subscription.topic} (from the earliest message)`);
+  }
+  return { changed, missing: [] };
+}
+
+/** Pulsar's `MessageId.earliest`: a subscription created at it starts with what the topic holds. */
+const EARLIEST = { ledgerId: -1, entryId: -1, partitionIndex: -1 };
+
+type AdminCall = (method: string, path: string, body?: unknown) => Promise<Response>;
+type Expect = (response: Response, what: string, ok: readonly number[]) => Promise<void>;
+
+/** What a replica needs and is not there, reading only (the admin API's 404s and topic metadata). */
+async function missingOf(plan: PulsarNamespacePlan, call: AdminCall, expect: Expect): Promise<string[]> {
+  const ns = `${plan.tenant}/${plan.namespace}`;
+  const namespace = await call('GET', `/namespaces/${ns}/topics`);
+  // A missing tenant or namespace answers 404 (then nothing below it exists either).
+  if (namespace.status === 404) return [`namespace ${ns}`];
+  await expect(namespace, `list the topics of ${ns}`, [200]);
+  const missing: string[] = [];
+  // A missing topic answers 404; a non-partitioned one has 0 partitions (not Sluice's either).
+  const events = await call('GET', `/persistent/${ns}/${plan.eventsTopic}/partitions`);
+  if (events.status !== 404) await expect(events, `read topic ${plan.eventsTopic}`, [200]);
+  if (events.status === 404 || ((await events.json()) as { partitions?: number }).partitions === 0) missing.push(`partitioned topic ${ns}/${plan.eventsTopic}`);
+  const wanted = new Map<string, string[]>(plan.otherTopics.map((topic) => [topic, []]));
+  for (const subscription of plan.subscriptions ?? []) wanted.set(subscription.topic, [...(wanted.get(subscription.topic) ?? []), subscription.name]);
+  for (const [topic, subscriptions] of wanted) {
+    const listed = await call('GET', `/persistent/${ns}/${topic}/subscriptions`);
+    if (listed.status === 404) {
+      missing.push(`topic ${ns}/${topic}`);
+      continue;
+    }
+    await expect(listed, `read the subscriptions of ${topic}`, [200]);
+    const present = (await listed.json()) as string[];
+    for (const name of subscriptions) if (!present.includes(name)) missing.push(`subscription ${name} on ${ns}/${topic}`);
+  }
+  return missing;
 }
 
 /**

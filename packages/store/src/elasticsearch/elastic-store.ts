@@ -7,7 +7,7 @@ import { createClient, type ElasticContext, type ElasticStoreOptions } from './c
 import { ClusterFeatures } from './features.ts';
 import { runLifecyclePass } from './lifecycle-executor.ts';
 import { storeNames, type StoreNames } from './names.ts';
-import { dropAll, provision } from './provisioning.ts';
+import { dropAll, provision, unprovisioned } from './provisioning.ts';
 import { ElasticReader } from './reader.ts';
 import { takeSnapshot } from './snapshots.ts';
 import { VersionedUpserts } from './upserts.ts';
@@ -39,6 +39,11 @@ export class ElasticStore implements StoreAdapter {
   async provision(): Promise<string[]> {
     this.assertOpen();
     return provision(this.context, this.features);
+  }
+
+  async unprovisioned(): Promise<string[]> {
+    this.assertOpen();
+    return unprovisioned(this.context);
   }
 
   /** Deletes every index, template and policy of this prefix (tests, teardown tooling). Not on any port. */

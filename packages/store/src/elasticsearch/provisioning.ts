@@ -1,4 +1,5 @@
 import type { estypes } from '@elastic/elasticsearch';
+import { SluiceError } from '@sluice/core';
 import type { ElasticContext } from './connection.ts';
 import { isErrorType, request, storeError } from './errors.ts';
 import type { ClusterFeatures } from './features.ts';
@@ -9,8 +10,11 @@ import { provisionSnapshots } from './snapshots.ts';
 /**
  * Creates or updates the ILM policy (where ILM runs the lifecycle) and the index template,
  * creates the first events index behind its write alias, the profiles and sessions indices,
- * and the snapshot repository and SLM policy. Idempotent; safe from several processes at
- * once (an index another process just created counts as done). Returns what it did.
+ * puts the current mappings on the indices that existed already (the events write index,
+ * profiles, sessions: how an upgrade's new field or raised `depth_limit` reaches the live
+ * indices; the template only shapes new ones), and the snapshot repository and SLM policy.
+ * Idempotent; safe from several processes at once (an index another process just created
+ * counts as done). Returns what it did.
  */
 export async function provision(context: ElasticContext, features: ClusterFeatures): Promise<string[]> {
   const { client, names, options } = context;
@@ -29,11 +33,48 @@ export async function provision(context: ElasticContext, features: ClusterFeatur
   if (!(await request(() => client.indices.existsAlias({ name: names.eventsAlias })))) {
     if (await createIndex(context, names.firstEventsIndex, { aliases: { [names.eventsAlias]: { is_write_index: true } } })) done.push(`index ${names.firstEventsIndex} (write alias ${names.eventsAlias})`);
   }
+  else done.push(...(await updateMappings(context, names.eventsAlias, eventsMappings())));
   for (const [index, mappings] of [[names.profiles, profileMappings()], [names.sessions, sessionMappings()]] as const) {
     if (await createIndex(context, index, { settings, mappings })) done.push(`index ${index}`);
+    else done.push(...(await updateMappings(context, index, mappings)));
   }
   done.push(...(await provisionSnapshots(context, features)));
   return done;
+}
+
+/**
+ * Puts `mappings` on an existing index (through an alias: on its write index only; older
+ * generations are read-only and keep theirs). Elasticsearch merges them: new fields are
+ * added and updatable parameters (`depth_limit`, `ignore_above`…) changed; a change it
+ * cannot make in place (a field's type) is a permanent STORE_REJECTED error naming the
+ * index and, in Elasticsearch's reason, the field — such a change needs a new index (a
+ * rollover picks the template up) or a reindex. Reports a line only when the mappings changed.
+ */
+async function updateMappings(context: ElasticContext, target: string, mappings: estypes.MappingTypeMapping): Promise<string[]> {
+  const { client } = context;
+  const read = async () => JSON.stringify(Object.values(await request(() => client.indices.getMapping({ index: target }))).map((index) => index.mappings));
+  const before = await read();
+  try {
+    await client.indices.putMapping({ index: target, write_index_only: true, ...mappings });
+  } catch (error) {
+    const failure = storeError(error);
+    if (failure.retryable) throw failure;
+    throw new SluiceError('STORE_REJECTED', `the current mappings cannot be put on ${target} in place (${failure.message}); a type change needs a new index: roll the events over, or reindex`, { cause: error });
+  }
+  return (await read()) === before ? [] : [`mappings of ${target} updated`];
+}
+
+/**
+ * What the API, workers and jobs need and `sluice init` creates, when it is not there: the
+ * events write alias, the profiles and sessions indices. Reads only (view_index_metadata):
+ * replicas call it at start instead of provisioning. Empty: all there.
+ */
+export async function unprovisioned(context: ElasticContext): Promise<string[]> {
+  const { client, names } = context;
+  const missing: string[] = [];
+  if (!(await request(() => client.indices.existsAlias({ name: names.eventsAlias })))) missing.push(`the events write alias ${names.eventsAlias}`);
+  for (const index of [names.profiles, names.sessions]) if (!(await request(() => client.indices.exists({ index })))) missing.push(`the index ${index}`);
+  return missing;
 }
 
 /** False when the index exists already. */

@@ -73,6 +73,12 @@ export class SqliteEventStore implements StoreAdapter {
     return migrateSchema(this.db, this.options.path);
   }
 
+  /** Nothing: the schema is migrated when the file is opened (the all-in-one's own store). */
+  async unprovisioned(): Promise<string[]> {
+    this.assertOpen();
+    return [];
+  }
+
   /** Events, profiles and sessions in one transaction; an event that cannot be serialised is rejected alone. */
   async writeBatch(batch: StoreBatch): Promise<WriteOutcome[]> {
     this.assertOpen();
