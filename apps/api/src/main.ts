@@ -1,8 +1,7 @@
 import type { Server } from 'node:http';
-import { exitOnSignals, type HealthCheck } from '@sluice/observability';
+import { exitOnSignals, type HealthCheck, startOpsServer } from '@sluice/observability';
 import { ProvisioningGate, closeAdapters, createAdapters, createRuntime, healthChecks } from '@sluice/wiring';
 // The worker's probe server serves this process too while it waits for `sluice init`.
-import { startOpsServer } from '../../worker/src/ops-server.ts';
 import { startApi } from './start.ts';
 
 /**

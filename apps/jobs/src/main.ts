@@ -1,7 +1,6 @@
-import { exitOnSignals, type HealthCheck } from '@sluice/observability';
+import { exitOnSignals, type HealthCheck, startOpsServer } from '@sluice/observability';
 import { closeAdapters, createAdapters, createRuntime, healthChecks, waitForInit } from '@sluice/wiring';
 // The storage worker's probe server: /healthz, /readyz, /metrics.
-import { startOpsServer } from '../../worker/src/ops-server.ts';
 import { scheduleJobs } from './index.ts';
 
 /**

@@ -1,6 +1,5 @@
-import { exitOnSignals, type HealthCheck } from '@sluice/observability';
+import { exitOnSignals, type HealthCheck, startOpsServer } from '@sluice/observability';
 import { closeAdapters, createAdapters, createRuntime, healthChecks, waitForInit } from '@sluice/wiring';
-import { startOpsServer } from './ops-server.ts';
 import { startWorker } from './start.ts';
 
 /**

@@ -1,8 +1,11 @@
 import { createServer, type Server } from 'node:http';
-import { checkReadiness, hasBearerToken, readinessBody, type HealthCheck, type Logger, type Metrics } from '@sluice/observability';
+import { checkReadiness, hasBearerToken, readinessBody, type HealthCheck } from './health.ts';
+import type { Logger } from './logger.ts';
+import type { Metrics } from './metrics.ts';
 
 /**
- * The standalone worker's operations endpoints on HOST:PORT, for probes and scraping:
+ * The operations endpoints of a process that serves no API (a storage worker, `sluice jobs`,
+ * an API replica waiting for `sluice init`) on HOST:PORT, for probes and scraping:
  * `/healthz` (alive), `/readyz` (each dependency; 503 while draining), `/metrics`.
  * `/readyz` shows each dependency's detail only to `Authorization: Bearer <adminToken>`
  * (none configured: to nobody), as the API's does.
@@ -13,7 +16,7 @@ export async function startOpsServer(deps: { host: string; port: number; checks:
       response.writeHead(status, { 'content-type': type }).end(body);
     };
     const route = async (): Promise<void> => {
-      if (request.method !== 'GET') return reply(404, JSON.stringify({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'the worker serves GET /healthz, /readyz and /metrics only' }));
+      if (request.method !== 'GET') return reply(404, JSON.stringify({ statusCode: 404, code: 'NOT_FOUND', error: 'Not Found', message: 'this process serves GET /healthz, /readyz and /metrics only' }));
       switch (request.url?.split('?')[0]) {
         case '/healthz':
           return reply(200, JSON.stringify({ status: 'ok' }));
