@@ -32,12 +32,16 @@ export class IdentityResolver {
     const sessionId = payload.session?.id ?? newProfileId();
     const givenProfile = payload.profile?.id;
     if (givenProfile !== undefined) {
-      await this.cache.set(sessionKey(sessionId), givenProfile, this.options.sessionTtlSeconds);
+      await this.cache.set(sessionKey(payload.source.id, sessionId), givenProfile, this.options.sessionTtlSeconds);
       return { profileId: givenProfile, sessionId };
     }
-    const profileId = await this.cache.claim(sessionKey(sessionId), newProfileId(), this.options.sessionTtlSeconds);
+    const profileId = await this.cache.claim(sessionKey(payload.source.id, sessionId), newProfileId(), this.options.sessionTtlSeconds);
     return { profileId, sessionId };
   }
 }
 
-const sessionKey = (sessionId: string) => `session:${sessionId}`;
+/**
+ * A session belongs to its source: the key holds both (ids cannot contain `/`), so no
+ * source can read or rebind another source's session through a shared session id.
+ */
+const sessionKey = (sourceId: string, sessionId: string) => `session:${sourceId}/${sessionId}`;

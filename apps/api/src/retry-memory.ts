@@ -11,8 +11,9 @@ export type Decisions = Omit<RequestFacts, 'metadata'>;
  * decided for a request it answered 503 — ids, profile, session, receive time — keyed by
  * the source and a SHA-256 of the body; the client's retry of the same body (to any replica
  * sharing the cache) reuses them, and the store, idempotent per source and id, keeps one
- * copy whichever attempts land. Only 503'd bodies are remembered: a body sent twice after
- * a 200 is two requests.
+ * copy whichever attempts land. Only 503'd bodies that name their session or profile are
+ * remembered, until a retry is accepted: a body sent again after a 200 is a new request.
+ * (Events with client ids need none of this: their ids are their idempotency keys.)
  */
 export class RetryMemory {
   private readonly cache: ProfileCache;
@@ -24,9 +25,13 @@ export class RetryMemory {
     this.ttlSeconds = ttlSeconds;
   }
 
-  /** The cache key of one request body of one source, or undefined when the memory is off. */
-  keyOf(sourceId: string, body: string): string | undefined {
-    if (this.ttlSeconds === 0) return undefined;
+  /**
+   * The cache key of one request body of one source, or undefined when the memory is off or
+   * the body names no session and no profile: such a body (a visitor's first hit) can be
+   * byte for byte the same for many visitors, so it cannot tell a retry from a stranger.
+   */
+  keyOf(sourceId: string, body: string, identified: boolean): string | undefined {
+    if (this.ttlSeconds === 0 || !identified) return undefined;
     return `retry:${createHash('sha256').update(sourceId).update('\0').update(body).digest('base64url')}`;
   }
 
@@ -38,5 +43,10 @@ export class RetryMemory {
 
   async remember(key: string, decisions: Decisions): Promise<void> {
     await this.cache.set(key, JSON.stringify(decisions), this.ttlSeconds);
+  }
+
+  /** The retry was accepted: the same body sent again is a new request. */
+  async forget(key: string): Promise<void> {
+    await this.cache.delete(key);
   }
 }

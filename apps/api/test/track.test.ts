@@ -110,6 +110,15 @@ describe('POST /track', () => {
     expect(message?.tracked.map((event) => event.time)).toEqual(['2016-12-31T23:59:59.999Z', '2026-01-01T00:00:00.500Z']);
   });
 
+  it('keeps only an IP address from X-Forwarded-For behind TRUST_PROXY, so every message it publishes decodes', async () => {
+    await h.close();
+    h = await startHarness({ TRUST_PROXY: 'true' });
+    for (const forwarded of [`1.2.3.4${'x'.repeat(300)}`, '<script>', '2001:db8::1', '198.51.100.7']) expect((await post(trackBody(), { 'x-forwarded-for': forwarded })).statusCode).toBe(200);
+    const messages = await busMessages(4);
+    expect(messages.map((message) => message.tracked.length)).toEqual([1, 1, 1, 1]); // every one decodes
+    expect(messages.map((message) => message.tracked[0]?.metadata.ip)).toEqual([undefined, undefined, '2001:db8::1', '198.51.100.7']);
+  });
+
   it('names the path of a repeated event id', async () => {
     const response = await post(trackBody({ events: [{ id: 'same', type: 'a' }, { id: 'same', type: 'b' }] }));
     expect(response.json<{ details: { path: string }[] }>().details[0]?.path).toBe('/events/1/id');
@@ -164,7 +173,7 @@ describe('bus acknowledgement', () => {
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       return publish(output, messages);
     };
-    const body = trackBody({ session: undefined, events: [{ type: 'a' }, { type: 'b' }] });
+    const body = trackBody({ events: [{ type: 'a' }, { type: 'b' }] });
     const first = await post(body);
     expect(first.statusCode).toBe(503);
     expect(first.json()).toMatchObject({ code: 'BUS_UNAVAILABLE' });
@@ -175,11 +184,37 @@ describe('bus acknowledgement', () => {
     expect(messages).toHaveLength(2);
     expect(messages[0]?.tracked).toEqual(messages[1]?.tracked.map((event, index) => ({ ...event, metadata: messages[0]?.tracked[index]?.metadata })));
     expect(messages[1]?.tracked.map((event) => event.id)).toEqual(retry.json<{ events: string[] }>().events);
-    // Another body, and the same body after a 200, get new ids.
-    const other = await post(trackBody({ session: undefined, events: [{ type: 'a' }, { type: 'c' }] }));
+    // Another body, and the same body again after the retry's 200, are new requests with new ids.
+    const other = await post(trackBody({ events: [{ type: 'a' }, { type: 'c' }] }));
     const again = await post(body);
     expect(other.json<{ events: string[] }>().events).not.toContain(retry.json<{ events: string[] }>().events[0]);
-    expect(again.json<{ events: string[] }>().events).toEqual(retry.json<{ events: string[] }>().events); // still remembered: it was answered 503 once
+    expect(again.json<{ events: string[] }>().events).not.toContain(retry.json<{ events: string[] }>().events[0]);
+  });
+
+  it('never hands one visitor\'s decisions to another: an anonymous body (no session, no profile) is not remembered, and the same body from another source is another request', async () => {
+    await h.close();
+    h = await startHarness({ BUS_PUBLISH_TIMEOUT: '10' });
+    await h.adapters.configStore.createSource({ id: 'shop', name: 'Shop' });
+    const bus = h.adapters.bus;
+    const publish = bus.publish.bind(bus);
+    let delayMs = 200;
+    bus.publish = async (output, messages) => {
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      return publish(output, messages);
+    };
+    const anonymous = { source: { id: 'demo' }, events: [{ type: 'page-view' }] };
+    expect((await post(anonymous)).statusCode).toBe(503);
+    const named = trackBody({ events: [{ type: 'page-view' }] });
+    expect((await post(named)).statusCode).toBe(503);
+    delayMs = 0;
+    const first = await post(anonymous);
+    const second = await post(anonymous);
+    expect(first.json<{ profile: { id: string } }>().profile.id).not.toBe(second.json<{ profile: { id: string } }>().profile.id);
+    const fromShop = await post({ ...named, source: { id: 'shop' } });
+    const retried = await post(named);
+    expect(fromShop.json<{ events: string[] }>().events).not.toEqual(retried.json<{ events: string[] }>().events);
+    // A session belongs to its source: shop's session-1 is not demo's.
+    expect(fromShop.json<{ profile: { id: string } }>().profile.id).not.toBe(retried.json<{ profile: { id: string } }>().profile.id);
   });
 
   it('answers 503 SHUTTING_DOWN and fails readiness while draining', async () => {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError, assertPropertiesWithin, encodeReceived, eventIds, trackPayloadSchema, withTimeout, type TrackPayload } from '@sluice/core';
 import type { EventBus } from '@sluice/bus';
@@ -42,8 +43,9 @@ export function trackRoutes(deps: TrackRouteDeps) {
       assertUniqueIds(payload);
       if (request.rawBody.includes('\\u0000')) assertNoNulInKeys(payload);
       assertPropertiesWithin(payload, { maxPropertiesBytes: deps.track.maxPropertiesBytes, maxExpansionBytes: deps.track.maxBodyBytes }, bodyBytesOf(request));
-      const retryKey = deps.retries.keyOf(source.id, request.rawBody);
-      const decisions = (retryKey === undefined ? undefined : await deps.retries.recall(retryKey)) ?? { ...(await deps.identity.resolve(payload)), receivedAt: new Date().toISOString(), ids: eventIds(payload) };
+      const retryKey = deps.retries.keyOf(source.id, request.rawBody, payload.session?.id !== undefined || payload.profile?.id !== undefined);
+      const recalled = retryKey === undefined ? undefined : await deps.retries.recall(retryKey);
+      const decisions = recalled ?? { ...(await deps.identity.resolve(payload)), receivedAt: new Date().toISOString(), ids: eventIds(payload) };
       // The body goes on the bus as the client sent it, beside what was decided here; the
       // worker normalises it (normaliseTrack). Nothing is re-serialised on this path.
       const message = encodeReceived({ ...decisions, metadata: metadataOf(request) }, request.rawBody);
@@ -54,6 +56,7 @@ export function trackRoutes(deps: TrackRouteDeps) {
         if (retryKey !== undefined) await deps.retries.remember(retryKey, decisions).catch((cacheError: unknown) => request.log.warn({ err: cacheError }, 'could not remember the ids of a 503 request'));
         throw error;
       }
+      if (recalled !== undefined && retryKey !== undefined) await deps.retries.forget(retryKey).catch((cacheError: unknown) => request.log.warn({ err: cacheError }, 'could not forget the ids of a retried request'));
       deps.metrics.eventsAccepted.inc(decisions.ids.length);
       const body: TrackResponse = { profile: { id: decisions.profileId }, session: { id: decisions.sessionId }, events: decisions.ids };
       return body;
@@ -114,8 +117,11 @@ function bodyBytesOf(request: FastifyRequest): number | undefined {
   return Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : undefined;
 }
 
-function metadataOf(request: FastifyRequest): { ip: string; userAgent?: string; origin?: string } {
-  const metadata: { ip: string; userAgent?: string; origin?: string } = { ip: request.ip };
+function metadataOf(request: FastifyRequest): { ip?: string; userAgent?: string; origin?: string } {
+  const metadata: { ip?: string; userAgent?: string; origin?: string } = {};
+  // Behind TRUST_PROXY the address comes from X-Forwarded-For, which any client can write:
+  // only an IP address is kept.
+  if (isIP(request.ip) !== 0) metadata.ip = request.ip;
   if (request.headers['user-agent'] !== undefined) metadata.userAgent = request.headers['user-agent'];
   if (request.headers.origin !== undefined) metadata.origin = request.headers.origin;
   return metadata;
