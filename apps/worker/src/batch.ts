@@ -7,11 +7,22 @@ export interface HeldMessage {
   pendingEvents: number;
   /** Nacked: never acknowledged, and its events still buffered are not written (it comes back whole). */
   failed: boolean;
+  /** Acknowledged (once). */
+  acked: boolean;
 }
 
 export interface PendingEvent {
   readonly event: TrackedEvent;
   readonly holder: HeldMessage;
+  /** Stored or dead-lettered: counted off its message once (`settleEvent`). */
+  settled: boolean;
+}
+
+/** Marks an event stored or dead-lettered, counting it off its message exactly once. */
+export function settleEvent(pending: PendingEvent): void {
+  if (pending.settled) return;
+  pending.settled = true;
+  pending.holder.pendingEvents -= 1;
 }
 
 /**
@@ -33,8 +44,8 @@ export class EventBuffer {
   }
 
   add(message: ReceivedMessage, events: readonly TrackedEvent[], now: number): HeldMessage {
-    const holder: HeldMessage = { message, pendingEvents: events.length, failed: false };
-    for (const event of events) this.events.push({ event, holder });
+    const holder: HeldMessage = { message, pendingEvents: events.length, failed: false, acked: false };
+    for (const event of events) this.events.push({ event, holder, settled: false });
     if (events.length > 0) this.oldestAt ??= now;
     return holder;
   }

@@ -4,7 +4,7 @@ import { DEAD_LETTER_CODE, DEAD_LETTER_ORIGIN, DEAD_LETTER_REASON, type Consumer
 import type { Config } from '@sluice/config';
 import type { DependencyHealth, HealthCheck, Logger, Metrics } from '@sluice/observability';
 import type { EventSink, WriteOutcome } from '@sluice/store';
-import { EventBuffer, type HeldMessage, type PendingEvent } from './batch.ts';
+import { EventBuffer, settleEvent, type HeldMessage, type PendingEvent } from './batch.ts';
 import { stepAfterFailure } from './isolation.ts';
 import { profileAndSessionUpdates } from './profiles.ts';
 
@@ -23,8 +23,25 @@ interface Failure {
   readonly retryable: boolean;
 }
 
-/** How one group of events ended: written (stored or dead-lettered), handed back to the bus, or left for shutdown. */
-type GroupResult = { readonly step: 'done' } | { readonly step: 'split' | 'nack'; readonly failure: Failure } | { readonly step: 'abandoned' };
+/** A part of a batch being written, and what the isolation needs to know of it. */
+interface Group {
+  readonly events: PendingEvent[];
+  /** The batch's count of successful writes when this group was formed. */
+  readonly bornAfterWrites: number;
+  /** A whole batch not yet split. */
+  readonly probe: boolean;
+  /** When this group's events first failed together (ms since the epoch). */
+  readonly failingSince: number | undefined;
+}
+
+/** How writing one group ended: every event settled, a failure to decide on, or left for shutdown. */
+type GroupResult =
+  | { readonly step: 'done'; readonly settledAny: boolean }
+  | { readonly step: 'abandoned'; readonly settledAny: boolean }
+  | { readonly step: 'failed'; readonly failure: Failure; readonly remaining: PendingEvent[]; readonly settledAny: boolean };
+
+/** Shutdown gave up on work in progress: what was not written stays on the bus. */
+class AbandonedError extends Error {}
 
 const RECEIVE_WAIT_MS = 100;
 /** Receive wait while every write slot is taken: short, so a finished write is noticed at once. */
@@ -57,6 +74,8 @@ export class StorageWorker implements HealthCheck {
   private writing = 0;
   /** When a message was last acknowledged, nacked or dead-lettered (ms since the epoch). */
   private lastProgressAt = Date.now();
+  /** When each batch being written was started. */
+  private readonly batchesWriting = new Set<{ readonly at: number }>();
 
   private readonly deps: WorkerDeps;
 
@@ -75,15 +94,19 @@ export class StorageWorker implements HealthCheck {
   }
 
   /**
-   * Not ready while stalled: holding events and settling no message for two of its longest
-   * retry delays (STORAGE_RETRY_MAX_DELAY × 2) — a store outage, or a failure not yet isolated.
+   * Not ready while stalled for two of its longest retry delays (STORAGE_RETRY_MAX_DELAY × 2):
+   * holding events and settling no message, or one batch still being written (with
+   * STORAGE_CONCURRENCY > 1 the others may progress) — a store outage, or a failure not yet
+   * isolated.
    */
   async health(): Promise<DependencyHealth> {
-    const sinceProgressMs = Date.now() - this.lastProgressAt;
-    const stalled = this.heldEvents > 0 && sinceProgressMs > this.stallAfterMs;
+    const now = Date.now();
+    const sinceProgressMs = now - this.lastProgressAt;
+    const oldestBatchMs = Math.max(0, ...[...this.batchesWriting].map((batch) => now - batch.at));
+    const stalled = (this.heldEvents > 0 && sinceProgressMs > this.stallAfterMs) || oldestBatchMs > this.stallAfterMs;
     this.deps.metrics.workerStalled.set(stalled ? 1 : 0);
-    const detail = { heldEvents: this.heldEvents, sinceProgressMs };
-    return stalled ? { ok: false, adapter: 'storage-worker', detail, error: `no message settled for ${Math.round(sinceProgressMs / 1000)} s while holding ${this.heldEvents} events` } : { ok: true, adapter: 'storage-worker', detail };
+    const detail = { heldEvents: this.heldEvents, sinceProgressMs, oldestBatchMs };
+    return stalled ? { ok: false, adapter: 'storage-worker', detail, error: `no progress: ${Math.round(sinceProgressMs / 1000)} s since a message was settled, a batch written for ${Math.round(oldestBatchMs / 1000)} s, ${this.heldEvents} events held` } : { ok: true, adapter: 'storage-worker', detail };
   }
 
   private get stallAfterMs(): number {
@@ -125,10 +148,15 @@ export class StorageWorker implements HealthCheck {
     const inFlight = new Set<Promise<void>>();
     const launch = (batch: PendingEvent[]) => {
       this.writing += batch.length;
-      const writing: Promise<void> = this.writeBatch(consumer, batch).finally(() => {
-        this.writing -= batch.length;
-        inFlight.delete(writing);
-      });
+      const started = { at: Date.now() };
+      this.batchesWriting.add(started);
+      const writing: Promise<void> = this.writeBatch(consumer, batch)
+        .catch((error: unknown) => this.deps.logger.error({ err: error }, 'a batch write failed; its messages stay on the bus and are delivered again'))
+        .finally(() => {
+          this.writing -= batch.length;
+          this.batchesWriting.delete(started);
+          inFlight.delete(writing);
+        });
       inFlight.add(writing);
     };
     while (!this.stopping) {
@@ -144,7 +172,7 @@ export class StorageWorker implements HealthCheck {
       if (inFlight.size < concurrency && (this.buffer.size >= batchSize || (this.buffer.size > 0 && this.buffer.ageMs(now) >= flushIntervalMs))) launch(this.buffer.take(batchSize, now));
     }
     await Promise.all(inFlight);
-    while (this.buffer.size > 0 && !this.abandon) await this.writeBatch(consumer, this.buffer.take(batchSize, Date.now()));
+    while (this.buffer.size > 0 && !this.abandon) await this.writeBatch(consumer, this.buffer.take(batchSize, Date.now())).catch((error: unknown) => this.deps.logger.error({ err: error }, 'a batch write failed at shutdown; its messages stay on the bus'));
     this.buffer.clear();
     this.deps.metrics.workerInFlight.set(0);
   }
@@ -185,72 +213,127 @@ export class StorageWorker implements HealthCheck {
   }
 
   /**
-   * Writes one batch: each group until it is done, split, or its message nacked (see the
-   * class comment); then acknowledges the messages whose events are all settled. Events of a
-   * message nacked meanwhile (by another group) are skipped: it comes back whole.
+   * Writes one batch (see `stepAfterFailure`): groups of its events are written until every
+   * event is stored or dead-lettered, split, deferred while the store takes no writes, or
+   * handed back to the bus (nack) when their failure is isolated to one message; then the
+   * messages whose events are all settled are acknowledged. Events of a message nacked
+   * meanwhile are skipped: it comes back whole.
    */
   private async writeBatch(consumer: Consumer, batch: PendingEvent[]): Promise<void> {
     this.deps.metrics.batchSize.observe(batch.length);
-    const groups: PendingEvent[][] = [batch];
-    for (let group = groups.shift(); group !== undefined; group = groups.shift()) {
-      const live = group.filter((pending) => !pending.holder.failed);
+    const { retryBaseDelayMs, retryMaxDelayMs } = this.deps.config.worker;
+    let writes = 0; // groups that settled at least one event: evidence the store takes writes
+    let queue: Group[] = [{ events: batch, bornAfterWrites: 0, probe: true, failingSince: undefined }];
+    let deferred: Group[] = [];
+    for (let idleRounds = 0; ; ) {
+      const group = queue.shift();
+      if (group === undefined) {
+        if (deferred.length === 0) return;
+        // Every group left failed retryably with nothing written in between: an outage or
+        // an overload. Wait, then try them again; nothing is nacked.
+        this.deps.metrics.storeRetries.inc();
+        if (!(await this.pause(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, idleRounds)))) return;
+        idleRounds += 1;
+        [queue, deferred] = [deferred, []];
+        continue;
+      }
+      const live = group.events.filter((pending) => !pending.settled && !pending.holder.failed);
       if (live.length === 0) continue;
       const result = await this.writeGroup(live);
+      if (result.settledAny) {
+        writes += 1;
+        idleRounds = 0;
+        queue.push(...deferred);
+        deferred = [];
+      }
       if (result.step === 'abandoned') return;
-      if (result.step === 'split') groups.unshift(...splitByMessage(live));
-      else if (result.step === 'nack') await this.nackMessages(consumer, live, result.failure);
-      else await this.ackCompleted(consumer, live);
+      // Messages whose events are all settled now are done, whatever happens to the rest.
+      await this.ackCompleted(consumer, live);
+      if (result.step === 'done') continue;
+      const failingSince = group.failingSince ?? Date.now();
+      const step = stepAfterFailure({
+        messages: messagesIn(result.remaining),
+        retryable: result.failure.retryable,
+        probe: group.probe,
+        othersWritten: writes > group.bornAfterWrites,
+        storeHealthy: result.failure.retryable ? await this.storeHealthy() : true,
+        failingForMs: Date.now() - failingSince,
+        suspectAfterMs: this.stallAfterMs,
+      });
+      this.deps.logger.warn({ code: result.failure.code, reason: result.failure.reason, events: result.remaining.length, step }, 'store write failed');
+      if (step === 'split') queue.unshift(...splitByMessage(result.remaining).map((events): Group => ({ events, bornAfterWrites: writes, probe: false, failingSince: undefined })));
+      else if (step === 'nack') await this.nackMessages(consumer, result.remaining, result.failure);
+      else deferred.push({ events: result.remaining, bornAfterWrites: group.bornAfterWrites, probe: false, failingSince });
     }
   }
 
-  /** Writes one group until nothing in it is left to retry, or its failure calls for a split or a nack. */
+  /**
+   * Writes one group until every event is settled, or it failed STORAGE_ISOLATE_AFTER times
+   * in a row (a throw, or per-event retryable outcomes with none settled), or a permanent
+   * failure; `remaining` is what is still unsettled.
+   */
   private async writeGroup(group: PendingEvent[]): Promise<GroupResult> {
     const { retryBaseDelayMs, retryMaxDelayMs, isolateAfter } = this.deps.config.worker;
     let remaining = group;
+    let settledAny = false;
     for (let failures = 0; ; ) {
+      let failure: Failure;
       try {
-        remaining = await this.writeOnce(remaining);
-        if (remaining.length === 0) return { step: 'done' };
-        // The store answered but asked to retry some events (429, overload): not poison.
-        this.deps.logger.warn({ retry: remaining.length }, 'store asked to retry some events');
+        const { retry, lastRetry } = await this.writeOnce(remaining);
+        if (retry.length < remaining.length) {
+          settledAny = true;
+          failures = 0;
+        }
+        remaining = retry;
+        if (remaining.length === 0) return { step: 'done', settledAny };
+        // The store answered, but asked to retry some events (429, overload).
+        failure = { code: lastRetry?.code ?? 'STORE_UNAVAILABLE', reason: lastRetry?.reason ?? 'the store gave no outcome for some events', retryable: true };
       } catch (error) {
-        failures += 1;
-        const failure = failureOf(error);
-        const storeHealthy = failure.retryable && failures >= isolateAfter ? await this.storeHealthy() : false;
-        const step = stepAfterFailure({ messages: messagesIn(remaining), retryable: failure.retryable, failures, isolateAfter, storeHealthy });
-        this.deps.logger.warn({ code: failure.code, reason: failure.reason, failures, events: remaining.length, step }, 'store write failed');
-        if (step !== 'retry') return { step, failure };
+        if (error instanceof AbandonedError) return { step: 'abandoned', settledAny };
+        failure = failureOf(error);
       }
-      if (this.abandon) return { step: 'abandoned' };
+      failures += 1;
+      if (!failure.retryable || failures >= isolateAfter) return { step: 'failed', failure, remaining, settledAny };
       this.deps.metrics.storeRetries.inc();
-      await sleep(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures));
-      if (this.abandon) return { step: 'abandoned' };
+      if (!(await this.pause(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures - 1)))) return { step: 'abandoned', settledAny };
     }
   }
 
-  /** One write: settles (stores or dead-letters) what it can; returns the events to retry. */
-  private async writeOnce(remaining: PendingEvent[]): Promise<PendingEvent[]> {
+  /** Sleeps `ms`; false when shutdown abandons the work meanwhile. */
+  private async pause(ms: number): Promise<boolean> {
+    if (this.abandon) return false;
+    await sleep(ms);
+    return !this.abandon;
+  }
+
+  /** One write: settles (stores or dead-letters) what it can; returns the events to retry and why the last of them must be. */
+  private async writeOnce(remaining: PendingEvent[]): Promise<{ retry: PendingEvent[]; lastRetry: { code: ErrorCode; reason: string } | undefined }> {
     const events = remaining.map((pending) => pending.event);
     const outcomes = await this.deps.store.writeBatch({ events, ...profileAndSessionUpdates(events) });
     const retry: PendingEvent[] = [];
+    let lastRetry: { code: ErrorCode; reason: string } | undefined;
     const rejected: { pending: PendingEvent; outcome: Extract<WriteOutcome, { status: 'rejected' }> }[] = [];
+    const stored: PendingEvent[] = [];
     remaining.forEach((pending, index) => {
       const outcome = outcomes[index];
-      if (outcome === undefined || outcome.status === 'retryable') retry.push(pending);
-      else if (outcome.status === 'rejected') rejected.push({ pending, outcome });
+      if (outcome === undefined || outcome.status === 'retryable') {
+        retry.push(pending);
+        if (outcome !== undefined) lastRetry = { code: outcome.code, reason: outcome.reason };
+      } else if (outcome.status === 'rejected') rejected.push({ pending, outcome });
       else {
         this.deps.metrics.eventsStored.inc({ outcome: outcome.status });
-        pending.holder.pendingEvents -= 1;
+        stored.push(pending);
       }
     });
+    for (const pending of stored) settleEvent(pending);
     if (rejected.length > 0) {
       const failedAt = new Date().toISOString();
       await this.publishDeadLetters(
         rejected.map(({ pending, outcome }): DeadLetter => ({ v: DEAD_LETTER_VERSION, kind: 'event', code: outcome.code, reason: outcome.reason, origin: `${this.deps.config.bus.subscription} ${pending.holder.message.id}`, attempts: pending.holder.message.redeliveryCount + 1, failedAt, event: pending.event })),
       );
-      for (const { pending } of rejected) pending.holder.pendingEvents -= 1;
+      for (const { pending } of rejected) settleEvent(pending);
     }
-    return retry;
+    return { retry, lastRetry };
   }
 
   private async storeHealthy(): Promise<boolean> {
@@ -276,7 +359,7 @@ export class StorageWorker implements HealthCheck {
       } catch (error) {
         this.deps.logger.warn({ err: error, failures }, 'could not publish dead letters; retrying');
       }
-      if (this.abandon) throw new Error('shutdown abandoned a dead-letter publish');
+      if (this.abandon) throw new AbandonedError('shutdown abandoned a dead-letter publish');
       await sleep(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures));
     }
     for (const letter of letters) this.deps.metrics.eventsDeadLettered.inc({ code: letter.code, kind: letter.kind });
@@ -297,13 +380,30 @@ export class StorageWorker implements HealthCheck {
 
   private async ackCompleted(consumer: Consumer, group: readonly PendingEvent[]): Promise<void> {
     for (const holder of new Set<HeldMessage>(group.map((pending) => pending.holder))) {
-      if (holder.pendingEvents === 0 && !holder.failed) await this.settle(consumer, holder.message, 'ack');
+      if (holder.pendingEvents === 0 && !holder.failed && !holder.acked) {
+        holder.acked = true;
+        await this.settle(consumer, holder.message, 'ack');
+      }
     }
   }
 
+  /**
+   * Acks or nacks, retrying while the bus cannot take it (a Pulsar nack on the last delivery
+   * publishes the dead letter itself); given up only at shutdown, leaving the message to be
+   * delivered again.
+   */
   private async settle(consumer: Consumer, message: ReceivedMessage, how: 'ack' | 'nack', failure?: Failure): Promise<void> {
-    if (how === 'ack') await consumer.ack(message);
-    else await consumer.nack(message, { code: failure?.code ?? 'INTERNAL', reason: failure?.reason ?? 'failed' });
+    const { retryBaseDelayMs, retryMaxDelayMs } = this.deps.config.worker;
+    for (let failures = 0; ; failures += 1) {
+      try {
+        if (how === 'ack') await consumer.ack(message);
+        else await consumer.nack(message, { code: failure?.code ?? 'INTERNAL', reason: failure?.reason ?? 'failed' });
+        break;
+      } catch (error) {
+        this.deps.logger.warn({ err: error, message: message.id, how, failures }, 'could not settle a message with the bus; retrying');
+      }
+      if (!(await this.pause(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures)))) return;
+    }
     this.lastProgressAt = Date.now();
     this.deps.metrics.workerLastProgress.set(this.lastProgressAt / 1000);
   }

@@ -23,6 +23,8 @@ class FaultyStore {
   rejectType: string | undefined;
   /** Every write of a batch holding an event of this type throws `poison.error`. */
   poison: { type: string; error: () => Error } | undefined;
+  /** Runs before each write: may throw, or answer outcomes itself (for scripted failures). */
+  script: ((batch: StoreBatch) => WriteOutcome[] | undefined) | undefined;
   readonly store: EventSink;
 
   constructor(inner: SqliteEventStore) {
@@ -30,6 +32,12 @@ class FaultyStore {
       if (this.down) throw new SluiceError('STORE_UNAVAILABLE', 'store down');
       const poison = this.poison;
       if (poison !== undefined && batch.events.some((event) => event.type === poison.type)) throw poison.error();
+      const scripted = this.script?.(batch);
+      if (scripted !== undefined) {
+        const toStore = batch.events.filter((_, index) => scripted[index]?.status === 'created');
+        const written = await inner.writeBatch({ ...batch, events: toStore });
+        return scripted.map((outcome) => (outcome.status === 'created' ? (written.shift() as WriteOutcome) : outcome));
+      }
       this.writes.push(batch.events.length);
       const outcomes = await inner.writeBatch({ ...batch, events: batch.events.filter((event) => event.type !== this.rejectType) });
       return batch.events.map((event) => (event.type === this.rejectType ? { status: 'rejected', code: 'STORE_REJECTED', reason: 'mapper_parsing_exception: failed to parse field [properties.n]' } : (outcomes.shift() as WriteOutcome)));
@@ -146,7 +154,7 @@ describe('storage worker', () => {
     const watch = setInterval(() => (maxHeld = Math.max(maxHeld, worker.heldEvents)), 5);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(worker.heldEvents).toBeLessThanOrEqual(worker.maxHeldEvents);
-    expect(await worker.health()).toMatchObject({ ok: false, error: expect.stringContaining('no message settled') }); // 2 × STORAGE_RETRY_MAX_DELAY (50 ms) passed
+    expect(await worker.health()).toMatchObject({ ok: false, error: expect.stringContaining('no progress') }); // 2 × STORAGE_RETRY_MAX_DELAY (50 ms) passed
     faulty.down = false;
     await waitFor(async () => (await inner.queryEvents({ limit: 5000 })).events.length === 4000, 20_000, () => `held ${worker.heldEvents}, writes ${faulty.writes.length}`);
     clearInterval(watch);
@@ -208,6 +216,76 @@ describe('storage worker', () => {
     const [letter] = await deadLetters(1);
     expect(letter).toMatchObject({ kind: 'message', code: 'STORE_UNAVAILABLE', attempts: 2 });
     await waitFor(async () => backlog().then((count) => count === 0), 5000);
+  });
+
+  it('acks a message that spans two batches only once every event of it is stored, through per-event retries and a split', async () => {
+    await stopAndRestart({ STORAGE_BATCH_SIZE: '3', STORAGE_FLUSH_INTERVAL: '50' });
+    const [b1] = await publishRequests(1, 1, { type: 'flaky', profileId: 'pb' });
+    const a = [sampleEvent({ profileId: 'pa', type: 'ok' }), sampleEvent({ profileId: 'pa', type: 'flaky' }), sampleEvent({ profileId: 'pa', type: 'ok' })];
+    await bus.publish('events', [{ key: 'pa', payload: Buffer.from(encodeEvents(a)) }]);
+    let call = 0;
+    faulty.script = (batch) => {
+      call += 1;
+      // First write: the flaky events get a per-event 429; second: the whole request fails permanently; then all is well.
+      if (call === 1) return batch.events.map((event): WriteOutcome => (event.type === 'flaky' ? { status: 'retryable', code: 'STORE_UNAVAILABLE', reason: 'es_rejected_execution_exception' } : { status: 'created' }));
+      if (call === 2) throw new SluiceError('STORE_REJECTED', 'HTTP 400 illegal_argument_exception');
+      return undefined;
+    };
+    await worker.start();
+    await waitFor(async () => (await storedCount([b1!, ...a])) === 4 && (await backlog()) === 0, 10_000, () => `stored ${String(call)} calls`);
+    expect(await deadLetters(0)).toEqual([]);
+  });
+
+  it('waits out an overload of a store whose health check passes: nothing is nacked or dead-lettered, then everything is stored once', async () => {
+    // A message is suspected after failing alone for 2 × STORAGE_RETRY_MAX_DELAY (4 s here): the overload is shorter.
+    await stopAndRestart({ BUS_MAX_REDELIVER: '2', BUS_NACK_DELAY: '10', STORAGE_ISOLATE_AFTER: '2', STORAGE_BATCH_SIZE: '10', STORAGE_RETRY_MAX_DELAY: '2000' });
+    faulty.script = () => {
+      throw new SluiceError('STORE_UNAVAILABLE', 'HTTP 429 es_rejected_execution_exception');
+    };
+    const events = await publishRequests(12, 2);
+    await worker.start();
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // many rounds of 2 attempts at 10–50 ms
+    expect(await deadLetters(0)).toEqual([]);
+    expect(await storedCount(events)).toBe(0);
+    faulty.script = undefined;
+    await waitFor(async () => (await storedCount(events)) === 24 && (await backlog()) === 0, 10_000);
+    expect(await deadLetters(0)).toEqual([]);
+  });
+
+  it('isolates an event the store keeps answering "retry" for while it stores its neighbours', async () => {
+    await stopAndRestart({ BUS_MAX_REDELIVER: '2', BUS_NACK_DELAY: '10', STORAGE_ISOLATE_AFTER: '2' });
+    faulty.script = (batch) => batch.events.map((event): WriteOutcome => (event.type === 'stuck' ? { status: 'retryable', code: 'STORE_UNAVAILABLE', reason: 'circuit_breaking_exception' } : { status: 'created' }));
+    const good = await publishRequests(10, 2);
+    const [stuck] = await publishRequests(1, 1, { type: 'stuck' });
+    await worker.start();
+    await waitFor(async () => (await storedCount(good)) === 20, 10_000);
+    const [letter] = await deadLetters(1);
+    expect(letter).toMatchObject({ kind: 'message', code: 'STORE_UNAVAILABLE', attempts: 2, reason: expect.stringContaining('circuit_breaking_exception') });
+    expect(decodeEventsMessageOf(letter).map((event) => event.id)).toEqual([stuck?.id]);
+    await waitFor(async () => backlog().then((count) => count === 0), 5000); // the neighbours' messages are acknowledged too
+  });
+
+  it('survives a bus that fails to take a nack: it retries, and nothing is lost', async () => {
+    await stopAndRestart({ BUS_MAX_REDELIVER: '2', BUS_NACK_DELAY: '10' });
+    faulty.poison = { type: 'poison', error: () => new SluiceError('STORE_REJECTED', 'HTTP 400 parse error') };
+    const good = await publishRequests(5, 1);
+    await publishRequests(1, 1, { type: 'poison' });
+    const consumerOf = bus.consumer.bind(bus);
+    let failNacks = 2;
+    bus.consumer = async (...args) => {
+      const consumer = await consumerOf(...args);
+      const nack = consumer.nack.bind(consumer);
+      consumer.nack = async (message, failure) => {
+        if (failNacks-- > 0) throw new SluiceError('BUS_UNAVAILABLE', 'broker hiccup');
+        return nack(message, failure);
+      };
+      return consumer;
+    };
+    await worker.start();
+    await waitFor(async () => (await storedCount(good)) === 5, 10_000);
+    await deadLetters(1);
+    await waitFor(async () => backlog().then((count) => count === 0), 5000);
+    expect(failNacks).toBeLessThan(0);
   });
 
   it('leaves unwritten messages on the bus when stopped while the store is down', async () => {
