@@ -70,6 +70,8 @@ export class StorageWorker implements HealthCheck {
   private loop: Promise<void> | undefined;
   private stopping = false;
   private abandon = false;
+  /** Aborted when shutdown abandons the work: wakes every backoff wait at once. */
+  private readonly abandoned = new AbortController();
   /** Events of the batches being written. */
   private writing = 0;
   /** When a message was last acknowledged, nacked or dead-lettered (ms since the epoch). */
@@ -134,6 +136,7 @@ export class StorageWorker implements HealthCheck {
     this.stopping = true;
     const timer = setTimeout(() => {
       this.abandon = true;
+      this.abandoned.abort();
     }, deadlineMs);
     try {
       await this.loop?.catch(() => undefined);
@@ -302,7 +305,7 @@ export class StorageWorker implements HealthCheck {
   /** Sleeps `ms`; false when shutdown abandons the work meanwhile. */
   private async pause(ms: number): Promise<boolean> {
     if (this.abandon) return false;
-    await sleep(ms);
+    await sleep(ms, undefined, { signal: this.abandoned.signal }).catch(() => undefined);
     return !this.abandon;
   }
 
@@ -359,8 +362,7 @@ export class StorageWorker implements HealthCheck {
       } catch (error) {
         this.deps.logger.warn({ err: error, failures }, 'could not publish dead letters; retrying');
       }
-      if (this.abandon) throw new AbandonedError('shutdown abandoned a dead-letter publish');
-      await sleep(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures));
+      if (!(await this.pause(backoffDelayMs({ baseDelayMs: retryBaseDelayMs, maxDelayMs: retryMaxDelayMs }, failures)))) throw new AbandonedError('shutdown abandoned a dead-letter publish');
     }
     for (const letter of letters) this.deps.metrics.eventsDeadLettered.inc({ code: letter.code, kind: letter.kind });
     this.deps.logger.warn({ count: letters.length, codes: [...new Set(letters.map((letter) => letter.code))] }, 'dead-lettered');
