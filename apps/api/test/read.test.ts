@@ -21,6 +21,7 @@ describe('operator read API', () => {
     await h.adapters.store.writeBatch({ events: [], profiles: [{ id: 'p1', firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-02T00:00:00.000Z', lastSessionId: 's', lastSourceId: 'demo', version: 3 }], sessions: [] });
     expect((await get('/v1/profiles/p1')).json()).toMatchObject({ id: 'p1', version: 3 });
     expect((await get('/v1/profiles/nobody')).json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+    expect((await get('/v1/profiles/bad%20id!')).json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED', message: expect.stringMatching(/^params \/id: must match pattern/) as unknown });
   });
 
   it('pages a profile\'s events newest first by receive time, not by client time', async () => {
