@@ -1,4 +1,4 @@
-import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { fastify, LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { EventBus } from '@sluice/bus';
 import type { ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
@@ -58,7 +58,8 @@ export function buildApi(deps: ApiDeps): Api {
     // Slow clients are cut off (408, connection closed): headers, then the whole request.
     // Node checks the deadlines every connectionsCheckingInterval, so a client is cut off
     // at most CONNECTION_CHECK_MS after its deadline.
-    http: { headersTimeout: http.headersTimeoutMs, connectionsCheckingInterval: CONNECTION_CHECK_MS },
+    // Node's own Host check answers an empty 400; registerErrorHandling's answers in the catalogue's shape.
+    http: { headersTimeout: http.headersTimeoutMs, connectionsCheckingInterval: CONNECTION_CHECK_MS, requireHostHeader: false },
     requestTimeout: http.requestTimeoutMs,
     keepAliveTimeout: http.keepAliveTimeoutMs,
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
@@ -67,6 +68,7 @@ export function buildApi(deps: ApiDeps): Api {
   });
   app.setValidatorCompiler(validatorCompiler());
   registerJsonParsers(app, deps.config.track);
+  app.addHook('onRequest', acceptEmptyBodyOnBodilessRoutes);
   const addMethodNotAllowedRoutes = registerErrorHandling(app, { metrics: deps.metrics, maxBodyBytes: deps.config.track.maxBodyBytes });
   const countRequest = requestCounter(deps.metrics);
   app.addHook('onResponse', (request, reply, done) => {
@@ -91,6 +93,21 @@ export function buildApi(deps: ApiDeps): Api {
       draining = true;
     },
   };
+}
+
+/** Methods whose routes here take no body. */
+const BODILESS_METHODS = new Set(['DELETE', 'OPTIONS']);
+
+/**
+ * A DELETE or OPTIONS with `Content-Type: application/json` and an empty body (no
+ * Content-Length nor Transfer-Encoding, or Content-Length 0: some HTTP clients send the type
+ * on every request) is taken as having no body, instead of failing
+ * as empty JSON: these routes read none. A non-empty body still goes to the parser.
+ */
+async function acceptEmptyBodyOnBodilessRoutes(request: FastifyRequest): Promise<void> {
+  const { headers } = request.raw;
+  const empty = (headers['content-length'] === undefined || headers['content-length'] === '0') && headers['transfer-encoding'] === undefined;
+  if (BODILESS_METHODS.has(request.method) && empty) delete headers['content-type'];
 }
 
 /**

@@ -91,8 +91,23 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
     if (error.code === 'BODY_TOO_LARGE') await dropBody(request.raw, drainLimit);
     return sendError(reply, error);
   });
+  app.addHook('onRequest', requireHost);
   app.setNotFoundHandler((request, reply) => sendError(reply, new SluiceError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)));
   return answerOtherMethods(app);
+}
+
+/**
+ * An HTTP/1.1 request must name its Host (RFC 9112 §3.2). Node checks that itself unless
+ * told not to (`requireHostHeader: false`, set in app.ts) but answers an empty 400; this
+ * answers MALFORMED_REQUEST in the catalogue's shape and closes the connection, as for other
+ * malformed requests. HTTP/1.0 has no Host requirement.
+ */
+async function requireHost(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const { httpVersionMajor, httpVersionMinor, headers } = request.raw;
+  if (httpVersionMajor === 1 && httpVersionMinor >= 1 && headers.host === undefined) {
+    void reply.header('connection', 'close');
+    throw new SluiceError('MALFORMED_REQUEST', 'an HTTP/1.1 request needs a Host header');
+  }
 }
 
 /** fastify's `frameworkErrors`: router errors (a malformed URL, a path segment over maxParamLength). */
@@ -182,17 +197,26 @@ function toSluiceError(error: FastifyError): SluiceError {
   return new SluiceError('INTERNAL', 'internal error', { cause: error });
 }
 
+/**
+ * VALIDATION_FAILED (or TOO_MANY_EVENTS) from the schema's findings. The message names the
+ * first: its JSON path, in a body, or the request part it is in (`querystring`, `params`),
+ * and the property it is about where there is one.
+ */
 function validationError(error: FastifyError): SluiceError {
   const issues = error.validation ?? [];
   const tooMany = issues.find((issue) => issue.keyword === 'maxItems' && issue.instancePath === '/events');
   if (tooMany !== undefined) return new SluiceError('TOO_MANY_EVENTS', `too many events in one request (the limit is ${String(tooMany.params['limit'])})`);
   const details: ErrorDetail[] = issues.map((issue) => ({ path: issue.instancePath === '' ? '/' : issue.instancePath, message: describeIssue(issue) }));
   const first = details[0];
-  return new SluiceError('VALIDATION_FAILED', first === undefined ? 'invalid body' : `${first.path}: ${first.message}`, { details });
+  if (first === undefined) return new SluiceError('VALIDATION_FAILED', 'invalid request', { details });
+  const part = error.validationContext === undefined || error.validationContext === 'body' ? '' : error.validationContext;
+  const where = part === '' ? first.path : first.path === '/' ? part : `${part} ${first.path}`;
+  return new SluiceError('VALIDATION_FAILED', `${where}: ${first.message}`, { details });
 }
 
 function describeIssue(issue: { keyword: string; message?: string | undefined; params: Record<string, unknown> }): string {
   if (issue.keyword === 'required') return `must have property "${String(issue.params['missingProperty'])}"`;
+  if (issue.keyword === 'additionalProperties') return `must NOT have additional property "${String(issue.params['additionalProperty'])}"`;
   return issue.message ?? issue.keyword;
 }
 

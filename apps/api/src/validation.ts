@@ -58,7 +58,30 @@ export function registerJsonParsers(app: FastifyInstance, limits: JsonLimits): v
       const { depth, members } = measureJson(text);
       if (depth > limits.maxDepth) return done(new SluiceError('NESTING_TOO_DEEP', `the body nests ${depth} levels deep; the limit is ${limits.maxDepth}`), undefined);
       if (members > limits.maxKeys) return done(new SluiceError('TOO_MANY_KEYS', `the body holds ${members} keys; the limit is ${limits.maxKeys}`), undefined);
-      void parse(request, text, done);
+      void parse(request, text, (error, value) => done(error === null ? null : (prototypeKeyError(error, text) ?? error), value));
     });
   }
+}
+
+/**
+ * fastify's parser refuses a `__proto__` key, and a `constructor` key holding `prototype`
+ * (they could change objects' prototypes downstream), with the same error as broken JSON.
+ * For a body that is valid JSON this says which key was refused, as VALIDATION_FAILED;
+ * anything else is left as it is. Runs only on a refused body.
+ */
+function prototypeKeyError(error: Error & { code?: string }, text: string): SluiceError | undefined {
+  if (error.code !== 'FST_ERR_CTP_INVALID_JSON_BODY') return undefined;
+  let refused: string | undefined;
+  try {
+    JSON.parse(text, (key, value: unknown) => {
+      const poisons = key === '__proto__' || (key === 'constructor' && typeof value === 'object' && value !== null && Object.hasOwn(value, 'prototype'));
+      if (poisons) refused ??= key;
+      return value;
+    });
+  } catch {
+    return undefined; // not JSON: the parser's error stands
+  }
+  if (refused === undefined) return undefined;
+  const what = refused === '__proto__' ? 'a "__proto__" key' : 'a "constructor" key holding "prototype"';
+  return new SluiceError('VALIDATION_FAILED', `the body holds ${what}; such keys are refused anywhere in a body (they could change objects' prototypes)`);
 }

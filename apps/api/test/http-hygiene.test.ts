@@ -196,6 +196,62 @@ describe('ids in admin URLs', () => {
   });
 });
 
+describe('HTTP odds', () => {
+  it('400 MALFORMED_REQUEST in the catalogue shape for an HTTP/1.1 request without Host; HTTP/1.0 needs none', async () => {
+    const exchange = await rawExchange((socket) => {
+      socket.write('GET /healthz HTTP/1.1\r\n\r\n');
+    });
+    expect(exchange.status).toBe(400);
+    expectCatalogueError(400, exchange.json, 'MALFORMED_REQUEST');
+    expect((exchange.json as { message: string }).message).toMatch(/Host/);
+    const old = await rawExchange((socket) => {
+      socket.write('GET /healthz HTTP/1.0\r\n\r\n');
+    });
+    expect(old.text).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('takes the bearer scheme in any case (RFC 9110), on the admin API and /readyz', async () => {
+    for (const scheme of ['bearer', 'BEARER', 'Bearer']) {
+      expect({ scheme, status: (await fetch(url('/v1/sources'), { headers: { authorization: `${scheme} ${ADMIN_TOKEN}` } })).status }).toEqual({ scheme, status: 200 });
+    }
+    expect((await fetch(url('/v1/sources'), { headers: { authorization: `Basic ${ADMIN_TOKEN}` } })).status).toBe(401);
+    expect((await fetch(url('/v1/sources'), { headers: { authorization: `bearer${ADMIN_TOKEN}` } })).status).toBe(401);
+    /** The text values of a /readyz body: only callers with the admin token see any. */
+    const texts = async (authorization?: string) => JSON.stringify(await (await fetch(url('/readyz'), authorization === undefined ? {} : { headers: { authorization } })).json()).match(/:"/g)?.length ?? 0;
+    const anonymous = await texts();
+    expect(await texts(`Bearer ${ADMIN_TOKEN}`)).toBeGreaterThan(anonymous);
+    expect(await texts(`bearer ${ADMIN_TOKEN}`)).toBe(await texts(`Bearer ${ADMIN_TOKEN}`));
+  });
+
+  it.each([
+    ['__proto__', '{"source":{"id":"demo"},"events":[{"type":"a","properties":{"__proto__":{"admin":true}}}]}'],
+    ['constructor', '{"source":{"id":"demo"},"events":[{"type":"a","properties":{"constructor":{"prototype":{"admin":true}}}}]}'],
+  ])('refuses a body with a %s key by saying so', async (key, body) => {
+    const response = await fetch(url('/track'), { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const answer = (await response.json()) as { message: string };
+    expectCatalogueError(400, answer, 'VALIDATION_FAILED');
+    expect(answer.message).toContain(`"${key}"`);
+    expect(answer.message).not.toMatch(/not valid JSON/);
+  });
+
+  it('takes an empty body with a JSON Content-Type on routes without a body; still refuses one where a body is due', async () => {
+    const created = await fetch(url('/v1/sources'), { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'empty-body', name: 'E' }) });
+    expect(created.status).toBe(201);
+    const json = { ...auth, 'content-type': 'application/json' };
+    expect((await fetch(url('/v1/sources/empty-body'), { method: 'DELETE', headers: json })).status).toBe(204);
+    expectCatalogueError(404, await (await fetch(url('/v1/sources/empty-body'), { method: 'DELETE', headers: json })).json(), 'NOT_FOUND');
+    expectCatalogueError(404, await (await fetch(url('/v1/sources/empty-body'), { method: 'DELETE', headers: { ...json, 'content-length': '0' } })).json(), 'NOT_FOUND');
+    expectCatalogueError(400, await (await fetch(url('/track'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: '' })).json(), 'INVALID_JSON');
+    expectCatalogueError(400, await (await fetch(url('/v1/sources/demo'), { method: 'PATCH', headers: json, body: '' })).json(), 'INVALID_JSON');
+  });
+
+  it('names an unknown query parameter', async () => {
+    const answer = (await (await fetch(url('/v1/profiles/p/events?from=2026-01-01'), { headers: auth })).json()) as { message: string };
+    expectCatalogueError(400, answer, 'VALIDATION_FAILED');
+    expect(answer.message).toBe('querystring: must NOT have additional property "from"');
+  });
+});
+
 describe('the server keeps serving', () => {
   it('after all of the above, a valid /track is accepted', async () => {
     await sleep(10);

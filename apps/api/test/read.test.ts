@@ -21,6 +21,7 @@ describe('operator read API', () => {
     await h.adapters.store.writeBatch({ events: [], profiles: [{ id: 'p1', firstSeen: '2026-01-01T00:00:00.000Z', lastSeen: '2026-01-02T00:00:00.000Z', lastSessionId: 's', lastSourceId: 'demo', version: 3 }], sessions: [] });
     expect((await get('/v1/profiles/p1')).json()).toMatchObject({ id: 'p1', version: 3 });
     expect((await get('/v1/profiles/nobody')).json()).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
+    expect((await get('/v1/profiles/bad%20id!')).json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED', message: expect.stringMatching(/^params \/id: must match pattern/) as unknown });
   });
 
   it('pages a profile\'s events newest first by receive time, not by client time', async () => {
@@ -72,6 +73,29 @@ describe('admin sources API', () => {
     expect(listed.sources.map((source) => source.id)).toEqual(['demo', 'shop']);
     expect((await h.api.app.inject({ method: 'DELETE', url: '/v1/sources/shop', headers: auth })).statusCode).toBe(204);
     expect((await get('/v1/sources/shop')).statusCode).toBe(404);
+  });
+
+  it('refuses ids and origins /track could not use, with the rules `sluice sources` applies too, and creates nothing', async () => {
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const post = (payload: object) => h.api.app.inject({ method: 'POST', url: '/v1/sources', headers: auth, payload });
+    for (const [id, path] of [['bad id!', '/id'], ['', '/id'], ['a/b', '/id'], ['x'.repeat(129), '/id']] as const) {
+      expect({ id, body: (await post({ id, name: 'N' })).json() }).toMatchObject({ id, body: { statusCode: 400, code: 'VALIDATION_FAILED', details: [{ path }] } });
+    }
+    for (const origin of ['*.example.com', 'javascript:alert(1)', 'not an origin', 'https://shop.example/']) {
+      expect({ origin, body: (await post({ id: 'shop', name: 'Shop', allowedOrigins: ['*', origin] })).json() }).toMatchObject({ origin, body: { statusCode: 400, code: 'VALIDATION_FAILED', details: [{ path: '/allowedOrigins/1' }] } });
+    }
+    const slash = (await post({ id: 'shop', name: 'Shop', allowedOrigins: ['https://shop.example/'] })).json<{ message: string }>();
+    expect(slash.message).toContain('did you mean https://shop.example?');
+    const badPatch = await h.api.app.inject({ method: 'PATCH', url: '/v1/sources/demo', headers: auth, payload: { allowedOrigins: ['javascript:alert(1)'] } });
+    expect(badPatch.json()).toMatchObject({ statusCode: 400, code: 'VALIDATION_FAILED', details: [{ path: '/allowedOrigins/0' }] });
+    expect((await get('/v1/sources')).json<{ sources: { id: string; allowedOrigins: string[] }[] }>().sources).toEqual([expect.objectContaining({ id: 'demo', allowedOrigins: ['*'] })]);
+  });
+
+  it('checks the id in a source URL against the source id rule, as the event routes do', async () => {
+    for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+      const response = await h.api.app.inject({ method, url: '/v1/sources/bad%20id!', headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, ...(method === 'PATCH' ? { payload: { enabled: false } } : {}) });
+      expect({ method, body: response.json() }).toMatchObject({ method, body: { statusCode: 400, code: 'VALIDATION_FAILED', message: expect.stringContaining('id') as unknown } });
+    }
   });
 });
 

@@ -27,7 +27,7 @@ function positive(value: string): number {
 }
 
 const kindOption = () => new Option('--kind <kind>', 'only letters of this kind').choices(LETTER_KINDS);
-const idleOption = () => new Option('--idle <ms>', 'stop reading once no dead letter arrived for this long').argParser(positive).default(2000);
+const idleOption = () => new Option('--idle <ms>', 'stop reading once no dead letter older than the command arrived for this long').argParser(positive).default(2000);
 
 function filterOf(options: FilterOptions): LetterFilter {
   return { ...(options.code === undefined ? {} : { code: options.code }), ...(options.kind === undefined ? {} : { kind: options.kind }), ...(options.id === undefined ? {} : { ids: options.id }) };
@@ -55,9 +55,22 @@ async function runAction(request: DlqJobRequest, print: Print): Promise<void> {
     for (const letter of result.letters) print(letter);
     if (result.lettersOmitted > 0) print(JSON.stringify({ lettersOmitted: result.lettersOmitted }));
     const done = request.action === 'drop' ? 'dropped' : 'replayed';
-    const undecodable = request.action === 'replay' ? { stillUndecodable: result.undecodable } : {};
-    print(JSON.stringify({ [request.dryRun ? `would be ${done}` : done]: result.acted, ...undecodable, kept: result.kept, ...(result.more ? { more: 'stopped with the most letters one run holds; run again' } : {}) }));
+    print(JSON.stringify({
+      [request.dryRun ? `would be ${done}` : done]: result.acted,
+      ...(request.action === 'replay' ? undecodableTotals(result.undecodable, request.force === true) : {}),
+      kept: result.kept,
+      later: result.later,
+      ...(result.later > 0 ? { laterNote: 'dead-lettered after this run started (a replayed letter refused again among them): left for a later run' } : {}),
+      ...(result.more ? { more: 'stopped with the most letters one run holds; run again' } : {}),
+    }));
   });
+}
+
+/** What a replay's totals say of the letters the worker cannot decode. */
+function undecodableTotals(undecodable: number, force: boolean): Record<string, unknown> {
+  if (undecodable === 0) return { undecodable };
+  if (force) return { undecodable, undecodableNote: 'replayed anyway (--force): the worker dead-letters them anew at once' };
+  return { undecodable, undecodableNote: 'kept, not replayed: the worker would dead-letter them anew at once; drop them, or replay them with --force' };
 }
 
 /**
@@ -98,14 +111,15 @@ export function registerDlqCommands(program: Command, print: Print): void {
     );
   dlq
     .command('replay')
-    .description('republish matching dead letters to the events topic, removing each once the republish is acknowledged (none given: all)')
+    .description('republish matching dead letters that exist when it starts to the events topic, removing each once the republish is acknowledged (none given: all); letters the worker cannot decode stay unless --force')
     .option('--code <code>', 'only letters with this error code')
     .addOption(kindOption())
     .option('--id <id...>', 'only these letters')
+    .option('--force', 'republish letters the worker cannot decode too (it dead-letters them anew at once)')
     .option('--dry-run', 'print what would be replayed; change nothing')
     .addOption(idleOption())
-    .action((options: FilterOptions & { dryRun?: boolean }) =>
-      runAction({ action: 'replay', filter: filterOf(options), dryRun: options.dryRun === true, idleMs: options.idle }, print),
+    .action((options: FilterOptions & { dryRun?: boolean; force?: boolean }) =>
+      runAction({ action: 'replay', filter: filterOf(options), dryRun: options.dryRun === true, force: options.force === true, idleMs: options.idle }, print),
     );
   dlq
     .command('drop')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '@sluice/config';
-import type { ConfigStore, EventSource } from '@sluice/config-store';
+import { assertValidSource, type ConfigStore, type EventSource, type NewEventSource } from '@sluice/config-store';
+import { SluiceError, isSluiceError } from '@sluice/core';
 import { createAdapters } from '@sluice/wiring';
 import { createLogger } from '@sluice/observability';
 
@@ -18,6 +19,20 @@ async function withConfigStore<T>(work: (store: ConfigStore) => Promise<T>): Pro
 
 const show = (source: EventSource) => JSON.stringify(source);
 
+/**
+ * `source` when it follows the rules the admin API applies too (assertValidSource), so that
+ * the CLI cannot make a source `/track` cannot use; else the coded error, its code in front.
+ */
+function checked<T extends Partial<NewEventSource>>(source: T): T {
+  try {
+    assertValidSource(source);
+  } catch (error) {
+    if (isSluiceError(error)) throw new SluiceError(error.code, `${error.code}: ${error.message}`, { details: error.details });
+    throw error;
+  }
+  return source;
+}
+
 /** `sluice sources …`: manage event sources in the configured config store. */
 export function registerSourceCommands(program: Command, print: Print): void {
   const sources = program.command('sources').description('manage event sources (the credential sent as source.id)');
@@ -30,10 +45,10 @@ export function registerSourceCommands(program: Command, print: Print): void {
     .command('add <id>')
     .description('create an enabled source')
     .option('-n, --name <name>', 'display name')
-    .option('-o, --origin <origin...>', 'allowed browser origin(s), e.g. https://shop.example, or * for any')
+    .option('-o, --origin <origin...>', 'allowed browser origin(s) as browsers send them, e.g. https://shop.example, or * for any')
     .option('--disabled', 'create it disabled')
     .action((id: string, options: { name?: string; origin?: string[]; disabled?: boolean }) =>
-      withConfigStore(async (store) => print(show(await store.createSource({ id, name: options.name ?? id, enabled: options.disabled !== true, allowedOrigins: options.origin ?? [] })))),
+      withConfigStore(async (store) => print(show(await store.createSource(checked({ id, name: options.name ?? id, enabled: options.disabled !== true, allowedOrigins: options.origin ?? [] }))))),
     );
   sources.command('show <id>').action((id: string) => withConfigStore(async (store) => print(show(await found(store.getSource(id), id)))));
   sources.command('enable <id>').action((id: string) => withConfigStore(async (store) => print(show(await found(store.updateSource(id, { enabled: true }), id)))));
@@ -41,7 +56,7 @@ export function registerSourceCommands(program: Command, print: Print): void {
   sources
     .command('origins <id> <origin...>')
     .description('replace the allowed origins')
-    .action((id: string, origins: string[]) => withConfigStore(async (store) => print(show(await found(store.updateSource(id, { allowedOrigins: origins }), id)))));
+    .action((id: string, origins: string[]) => withConfigStore(async (store) => print(show(await found(store.updateSource(id, checked({ allowedOrigins: origins })), id)))));
   sources.command('remove <id>').action((id: string) =>
     withConfigStore(async (store) => {
       if (!(await store.deleteSource(id))) throw new Error(`no source ${id}`);

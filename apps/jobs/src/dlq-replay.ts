@@ -107,8 +107,9 @@ function summary(letter: Letter, reasonLength = Number.POSITIVE_INFINITY): Lette
  * What a letter puts back on the events output: an `event` letter as a one-event `events`
  * message keyed by its profile id; a `message` letter as the original message, byte for
  * byte, with its key and properties; an `unknown` letter as its own bytes and key (the bus's
- * dead-letter headers dropped). `undecodable` says why the worker will refuse it again (and
- * dead-letter it anew after BUS_MAX_REDELIVER deliveries), where it will.
+ * dead-letter headers dropped). `undecodable` says why the worker would refuse it again, where
+ * it would: the worker dead-letters a message it cannot decode on its first delivery
+ * (MESSAGE_INVALID), so such a replay only writes the letter anew.
  */
 export function replayMessageOf(letter: Letter): { readonly message: OutgoingMessage; readonly undecodable: string | undefined } {
   const message = outgoing(letter);
@@ -146,57 +147,87 @@ function payloadView(bytes: Buffer): { payload: string; encoding: 'utf8' | 'base
 type Verdict = 'remove' | 'keep' | 'stop';
 
 export interface ScanOptions {
-  /** Reading stops once no letter arrived for this long, in milliseconds. */
+  /**
+   * Reading stops once no letter older than the command arrived for this long, in
+   * milliseconds (letters dead-lettered meanwhile do not keep it reading).
+   */
   readonly idleMs: number;
   /** Most letters held at once (MAX_HELD_LETTERS). */
   readonly window?: number;
 }
 
 interface ScanReport {
-  /** Letters read (each once). */
+  /** Letters read (each once), `later` ones included. */
   readonly seen: number;
+  /** Letters dead-lettered after the command started: held, not looked at, they stay. */
+  readonly later: number;
   /** Reading stopped with `window` letters held: more may follow. */
   readonly more: boolean;
 }
 
 /**
- * Reads the dead letters oldest first on DEAD_LETTER_SUBSCRIPTION, hands each to `visit` once,
- * acknowledges those it removes (after `visit` resolved: a replay publishes first) and
- * releases the rest by closing the consumer, never by a nack.
+ * Whether a letter was written at or after `startedAtMs` (its `failedAt`, the clock of the
+ * process that dead-lettered it). Such a letter is not one the command was asked about: a
+ * replayed message the worker refuses again comes back as one, and replaying that in turn
+ * would never end while workers run. A letter without `failedAt` (an older build's) is older.
+ */
+function isLater(letter: LetterSummary, startedAtMs: number): boolean {
+  const failedAtMs = letter.failedAt === undefined ? Number.NaN : Date.parse(letter.failedAt);
+  return failedAtMs >= startedAtMs;
+}
+
+/**
+ * Reads the dead letters oldest first on DEAD_LETTER_SUBSCRIPTION, hands each that existed
+ * when the scan started to `visit` once, acknowledges those it removes (after `visit`
+ * resolved: a replay publishes first) and releases the rest by closing the consumer, never by
+ * a nack. Letters written after the start are held and released unseen, and only the older
+ * ones keep it reading: the scan ends `idleMs` after the last of those, however many new
+ * letters running workers write meanwhile.
  */
 async function scanDeadLetters(bus: EventBus, options: ScanOptions, visit: (letter: Letter) => Promise<Verdict>): Promise<ScanReport> {
   const window = options.window ?? MAX_HELD_LETTERS;
+  const startedAtMs = Date.now();
   const consumer = await bus.consumer('dead-letters', DEAD_LETTER_SUBSCRIPTION, { maxUnacked: window, ...NEVER_NACKED });
   // A reconnect can deliver a letter twice: a removed one is acknowledged again, not replayed again.
   const removed = new Set<string>();
   const kept = new Set<string>();
+  let later = 0;
+  let lastOlderAtMs = Date.now();
+  const report = (more: boolean): ScanReport => ({ seen: removed.size + kept.size, later, more });
   try {
     for (;;) {
-      const batch = await consumer.receive(Math.min(RECEIVE_BATCH, window), options.idleMs);
-      if (batch.length === 0) return { seen: removed.size + kept.size, more: kept.size >= window };
+      const waitMs = options.idleMs - (Date.now() - lastOlderAtMs);
+      if (waitMs <= 0) return report(kept.size >= window);
+      const batch = await consumer.receive(Math.min(RECEIVE_BATCH, window), waitMs);
       for (const received of batch) {
         if (removed.has(received.id)) await consumer.ack(received);
         if (removed.has(received.id) || kept.has(received.id)) continue;
-        const verdict = await visit(readLetter(received));
+        const letter = readLetter(received);
+        if (isLater(letter, startedAtMs)) {
+          later += 1;
+          kept.add(received.id);
+          continue;
+        }
+        lastOlderAtMs = Date.now();
+        const verdict = await visit(letter);
         if (verdict === 'remove') {
           await consumer.ack(received);
           removed.add(received.id);
         } else kept.add(received.id);
-        if (verdict === 'stop') return { seen: removed.size + kept.size, more: false };
+        if (verdict === 'stop') return report(false);
       }
+      if (kept.size >= window) return report(true);
     }
   } finally {
     await consumer.close();
   }
 }
 
-export interface ListReport {
+export interface ListReport extends ScanReport {
   /** The first `limit` matching letters, oldest first. */
   readonly letters: LetterSummary[];
   /** Letters that matched (listed or not). */
   readonly matched: number;
-  readonly seen: number;
-  readonly more: boolean;
 }
 
 /** `sluice dlq list`: the matching letters, oldest first, reasons shortened; nothing is consumed. */
@@ -226,44 +257,66 @@ export async function showDeadLetter(bus: EventBus, id: string, options: ScanOpt
 export interface ActionReport {
   /** Letters replayed (or dropped); with `dryRun`, those that would be. */
   readonly acted: number;
-  /** Replayed messages the worker will refuse again (they come back as dead letters). */
+  /**
+   * Matching letters whose message the worker cannot decode: kept without `force`; with it,
+   * replayed (counted in `acted`) and dead-lettered anew by the worker at once.
+   */
   readonly undecodable: number;
   /** Letters that did not match and stay. */
   readonly kept: number;
+  /** Letters dead-lettered after the run started: not looked at, they stay (run again for them). */
+  readonly later: number;
   readonly more: boolean;
 }
 
 export interface ActionOptions extends ScanOptions {
   readonly filter: LetterFilter;
   readonly dryRun: boolean;
+  /** `replay` only: republish letters the worker cannot decode too. */
+  readonly force?: boolean;
   /** One JSON line per matching letter. */
   readonly print: Print;
 }
 
 /**
- * `sluice dlq replay`: republishes every matching letter to the events output (see
- * replayMessageOf), one at a time, and removes it from the dead letters only once the bus
- * acknowledged the republish. Non-matching letters stay. With `dryRun`, nothing changes.
+ * `sluice dlq replay`: republishes every matching letter that existed when the run started to
+ * the events output (see replayMessageOf), one at a time, and removes it from the dead letters
+ * only once the bus acknowledged the republish. Non-matching letters stay, and so do letters
+ * the worker cannot decode (unless `force`): replaying one would only dead-letter it anew.
+ * A letter the worker refuses again comes back after the start and is not replayed twice.
+ * With `dryRun`, nothing changes.
  */
 export async function replayDeadLetters(bus: EventBus, options: ActionOptions): Promise<ActionReport> {
   let acted = 0;
   let undecodable = 0;
   let kept = 0;
+  const force = options.force === true;
   const report = await scanDeadLetters(bus, options, async (letter) => {
     if (!matchesFilter(letter, options.filter)) {
       kept += 1;
       return 'keep';
     }
     const plan = replayMessageOf(letter);
-    acted += 1;
     if (plan.undecodable !== undefined) undecodable += 1;
-    const note = plan.undecodable === undefined ? {} : { note: `the worker will refuse it again (${plan.undecodable}) and dead-letter it anew after BUS_MAX_REDELIVER deliveries` };
-    options.print(JSON.stringify({ ...summary(letter, LISTED_REASON_LENGTH), action: options.dryRun ? 'would replay' : 'replayed', ...note }));
-    if (options.dryRun) return 'keep';
+    const replays = plan.undecodable === undefined || force;
+    if (replays) acted += 1;
+    options.print(JSON.stringify({ ...summary(letter, LISTED_REASON_LENGTH), action: actionOf(replays, options.dryRun), ...undecodableNote(plan.undecodable, force) }));
+    if (options.dryRun || !replays) return 'keep';
     await bus.publish('events', [plan.message]);
     return 'remove';
   });
-  return { acted, undecodable, kept, more: report.more };
+  return { acted, undecodable, kept, later: report.later, more: report.more };
+}
+
+function actionOf(replays: boolean, dryRun: boolean): string {
+  if (!replays) return dryRun ? 'would keep' : 'kept';
+  return dryRun ? 'would replay' : 'replayed';
+}
+
+function undecodableNote(undecodable: string | undefined, force: boolean): { note?: string } {
+  if (undecodable === undefined) return {};
+  if (force) return { note: `the worker cannot decode it (${undecodable}) and dead-letters it anew at once` };
+  return { note: `not replayed: the worker cannot decode it (${undecodable}) and would dead-letter it anew at once; drop it, or replay it with --force` };
 }
 
 /** `sluice dlq drop`: removes the matching letters for good (an empty filter would remove all: say `all`). */
@@ -279,7 +332,7 @@ export async function dropDeadLetters(bus: EventBus, options: ActionOptions): Pr
     options.print(JSON.stringify({ ...summary(letter, LISTED_REASON_LENGTH), action: options.dryRun ? 'would drop' : 'dropped' }));
     return options.dryRun ? 'keep' : 'remove';
   });
-  return { acted, undecodable: 0, kept, more: report.more };
+  return { acted, undecodable: 0, kept, later: report.later, more: report.more };
 }
 
 /** The job that replays or drops dead letters (one job: two such runs never overlap). */
@@ -294,6 +347,8 @@ export interface DlqJobRequest {
   /** `drop` only: an empty filter is refused unless this is set. */
   readonly all?: boolean;
   readonly dryRun: boolean;
+  /** `replay` only: republish letters the worker cannot decode too. */
+  readonly force?: boolean;
   readonly idleMs: number;
 }
 
@@ -306,7 +361,7 @@ export interface DlqJobResult extends ActionReport {
 
 /** The job data of a request (job data is flat JSON scalars: the filter travels as JSON text). */
 export function dlqJobData(request: DlqJobRequest): JobData {
-  return { action: request.action, filter: JSON.stringify(request.filter), all: request.all === true, dryRun: request.dryRun, idleMs: request.idleMs };
+  return { action: request.action, filter: JSON.stringify(request.filter), all: request.all === true, dryRun: request.dryRun, force: request.force === true, idleMs: request.idleMs };
 }
 
 function dlqJobRequest(data: JobData): DlqJobRequest {
@@ -316,6 +371,7 @@ function dlqJobRequest(data: JobData): DlqJobRequest {
     filter,
     all: data['all'] === true,
     dryRun: data['dryRun'] === true,
+    force: data['force'] === true,
     idleMs: typeof data['idleMs'] === 'number' ? data['idleMs'] : 2000,
   };
 }
@@ -339,7 +395,7 @@ export function defineDlqReplay(jobs: Jobs, bus: EventBus): void {
       if (letters.length < MAX_REPORTED_LETTERS) letters.push(line);
       else lettersOmitted += 1;
     };
-    const options = { filter: request.filter, dryRun: request.dryRun, idleMs: request.idleMs, print };
+    const options = { filter: request.filter, dryRun: request.dryRun, force: request.force === true, idleMs: request.idleMs, print };
     const report = request.action === 'drop' ? await dropDeadLetters(bus, options) : await replayDeadLetters(bus, options);
     return { action: request.action, ...report, letters, lettersOmitted };
   });

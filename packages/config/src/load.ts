@@ -174,7 +174,7 @@ function toConfig(v: Parsed): Config {
       fsync: v.BUS_FSYNC,
     },
     elastic: {
-      nodes: v.ELASTIC_HOST.split(',').map((node) => node.trim().replace(/\/+$/, '')).filter((node) => node !== ''),
+      nodes: v.ELASTIC_HOST,
       username: v.ELASTIC_HTTP_AUTH_USERNAME,
       password: v.ELASTIC_HTTP_AUTH_PASSWORD,
       apiKey: v.ELASTIC_API_KEY,

@@ -37,6 +37,25 @@ export const url = (schemes: readonly string[]) =>
     .refine((value) => schemes.includes(URL.parse(value)?.protocol.replace(/:$/, '') ?? ''), `a URL starting with ${schemes.map((scheme) => `${scheme}://`).join(' or ')}`)
     .transform((value) => value.replace(/\/+$/, ''));
 
+/**
+ * A comma-separated list of absolute URLs (spaces around the commas allowed), each with one
+ * of the given schemes and a valid port; parsed to the URLs, trailing slashes removed. Each
+ * bad item is named by its position (its text may hold credentials; the error quotes the
+ * whole value with them redacted).
+ */
+export const urls = (schemes: readonly string[]) => {
+  const one = url(schemes);
+  return z.string().transform((value, context) => {
+    const parsed: string[] = [];
+    value.split(',').forEach((item, index) => {
+      const result = one.safeParse(item.trim());
+      if (result.success) parsed.push(result.data);
+      else context.addIssue({ code: 'custom', message: `URL ${String(index + 1)}: ${item.trim() === '' ? 'empty' : (result.error.issues[0]?.message ?? 'not a URL')}` });
+    });
+    return parsed;
+  });
+};
+
 const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** A duration: digits with `ms`, `s`, `m`, `h` or `d` (bare digits are in `bareUnit`); parsed to milliseconds. */

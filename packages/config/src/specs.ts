@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { bool, duration, env, int, name, oneOf, size, str, url } from './spec.ts';
+import { bool, duration, env, int, name, oneOf, size, str, url, urls } from './spec.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /** Every environment variable Sluice reads. Names follow Tracardi's where the meaning is the same. */
 export const SPECS = {
-  HOST: env({ name: 'HOST', group: 'HTTP', schema: str(), default: '0.0.0.0', unit: 'address', description: 'Interface the HTTP API listens on.' }),
+  HOST: env({ name: 'HOST', group: 'HTTP', schema: str(), default: '127.0.0.1', unit: 'address', description: 'Interface the HTTP API (and the worker\'s and jobs\' probe servers) listens on. The default, loopback, keeps a fresh all-in-one (with its open `demo` source) off the network; containers and replicas behind a load balancer set `HOST=0.0.0.0`.' }),
   PORT: env({ name: 'PORT', group: 'HTTP', schema: int(0, 65535), default: '8686', unit: 'port', description: 'TCP port of the HTTP API (0 picks a free one).' }),
   TRUST_PROXY: env({ name: 'TRUST_PROXY', group: 'HTTP', schema: bool(), default: 'false', unit: 'boolean', description: 'Take the client IP from X-Forwarded-For (set behind a load balancer).' }),
   TRACK_MAX_BODY_SIZE: env({ name: 'TRACK_MAX_BODY_SIZE', group: 'HTTP', schema: int(1 * KiB, 64 * MiB), default: String(1 * MiB), unit: 'bytes', description: 'Largest request body accepted by /track; larger answers 413 BODY_TOO_LARGE.' }),
@@ -58,7 +58,7 @@ export const SPECS = {
   SPOOL_HANDOVER: env({ name: 'SPOOL_HANDOVER', group: 'Pulsar', schema: int(10, 60_000), default: '1000', unit: 'ms', description: 'How long a publish waits for the broker before it goes to the spool (kept below BUS_PUBLISH_TIMEOUT).' }),
   SPOOL_MAX_SIZE: env({ name: 'SPOOL_MAX_SIZE', group: 'Pulsar', schema: int(1 * MiB, 1024 * 1024 * MiB), default: String(1024 * MiB), unit: 'bytes', description: 'Most bytes the spool holds; when full (and the broker is down) /track answers 503 BUS_UNAVAILABLE.' }),
   SPOOL_READY_THRESHOLD: env({ name: 'SPOOL_READY_THRESHOLD', group: 'Pulsar', schema: int(1, 100), default: '80', unit: '%', description: '/readyz fails once the spool is fuller than this, so a load balancer sends traffic elsewhere.' }),
-  ELASTIC_HOST: env({ name: 'ELASTIC_HOST', group: 'Elasticsearch', schema: str(1, 4096), default: 'http://127.0.0.1:9200', unit: 'URLs', description: 'Comma-separated node URLs (http:// or https://).' }),
+  ELASTIC_HOST: env({ name: 'ELASTIC_HOST', group: 'Elasticsearch', schema: urls(['http', 'https']), default: 'http://127.0.0.1:9200', unit: 'URLs', description: 'Comma-separated node URLs, each http:// or https:// with a valid port (e.g. `https://es-1:9200,https://es-2:9200`).' }),
   ELASTIC_HTTP_AUTH_USERNAME: env({ name: 'ELASTIC_HTTP_AUTH_USERNAME', group: 'Elasticsearch', schema: str(1, 256), default: undefined, unit: 'name', description: 'Basic-auth user (with ELASTIC_HTTP_AUTH_PASSWORD). Unset: no basic auth.' }),
   ELASTIC_HTTP_AUTH_PASSWORD: env({ name: 'ELASTIC_HTTP_AUTH_PASSWORD', group: 'Elasticsearch', schema: str(1, 1024), default: undefined, unit: 'secret', description: 'Basic-auth password.', secret: true }),
   ELASTIC_API_KEY: env({ name: 'ELASTIC_API_KEY', group: 'Elasticsearch', schema: str(1, 4096), default: undefined, unit: 'secret', description: 'API key (base64 `id:key`), used instead of basic auth when set.', secret: true }),

@@ -11,6 +11,28 @@ describe('configuration', () => {
     expect(config.bus.topics).toEqual({ events: 'events', deadLetters: 'dead-letters' });
   });
 
+  it('listens on loopback unless told otherwise (containers and replicas set HOST=0.0.0.0)', () => {
+    expect(loadConfig({}).http.host).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).http.host).toBe('0.0.0.0');
+  });
+
+  it('reads ELASTIC_HOST as http(s) URLs with valid ports, each checked, credentials never echoed', () => {
+    expect(loadConfig({ ELASTIC_HOST: 'https://es-1:9200/, https://es-2:9201' }).elastic.nodes).toEqual(['https://es-1:9200', 'https://es-2:9201']);
+    expect(loadConfig({}).elastic.nodes).toEqual(['http://127.0.0.1:9200']);
+    expect(() => loadConfig({ ELASTIC_HOST: 'ftp://es-1:9200' })).toThrow(/ELASTIC_HOST: URL 1: a URL starting with http:\/\/ or https:\/\//);
+    expect(() => loadConfig({ ELASTIC_HOST: 'https://es-1:9200,not a url' })).toThrow(/ELASTIC_HOST: URL 2: /);
+    expect(() => loadConfig({ ELASTIC_HOST: 'http://es-1:99999' })).toThrow(/ELASTIC_HOST: URL 1: /);
+    expect(() => loadConfig({ ELASTIC_HOST: 'https://es-1:9200,' })).toThrow(/ELASTIC_HOST: URL 2: empty/);
+    let message = '';
+    try {
+      loadConfig({ ELASTIC_HOST: 'https://elastic:hunter2secret@es-1:9200,gopher://x' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/ELASTIC_HOST: URL 2: /);
+    expect(message).not.toContain('hunter2secret');
+  });
+
   it('converts units: seconds to milliseconds where the slice says ms', () => {
     expect(loadConfig({ SOURCE_CACHE_TTL: '3', LIFECYCLE_INTERVAL: '2' })).toMatchObject({ http: { sourceCacheTtlMs: 3000 }, lifecycle: { intervalMs: 2000 } });
   });

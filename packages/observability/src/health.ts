@@ -60,10 +60,17 @@ export function readinessBody(report: ReadinessReport, draining: boolean, detail
   return { ready: report.ready && !draining, draining, dependencies };
 }
 
-/** True when an `Authorization` header is `Bearer <token>` (constant time); false when no token is configured. */
+/** `Bearer` and the spaces after it; the scheme in any case (RFC 9110 §11.1: schemes are case-insensitive). */
+const BEARER_SCHEME = /^bearer +/i;
+
+/**
+ * True when an `Authorization` header is `Bearer <token>` — the scheme in any case, the token
+ * compared in constant time; false when no token is configured.
+ */
 export function hasBearerToken(authorization: string | undefined, token: string | undefined): boolean {
-  if (token === undefined || authorization === undefined || !authorization.startsWith('Bearer ')) return false;
-  const given = Buffer.from(authorization.slice(7));
+  const scheme = authorization === undefined ? null : BEARER_SCHEME.exec(authorization);
+  if (token === undefined || authorization === undefined || scheme === null) return false;
+  const given = Buffer.from(authorization.slice(scheme[0].length));
   const expected = Buffer.from(token);
   return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
-import { SluiceError } from '@sluice/core';
+import { SluiceError, idString } from '@sluice/core';
 import type { EventReader } from '@sluice/store';
 
-const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
-/** Source and event ids as `/track` and `POST /v1/sources` accept them. */
-const idString = { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]*$' } as const;
+/** Profile, source and event ids as `/track` and `POST /v1/sources` accept them (core's `idString`). */
+const idParam = { type: 'object', required: ['id'], properties: { id: idString } } as const;
 const eventParams = { type: 'object', required: ['sourceId', 'eventId'], properties: { sourceId: idString, eventId: idString } } as const;
 const pageQuery = {
   type: 'object',

@@ -1,20 +1,24 @@
 import type { FastifyInstance } from 'fastify';
 import { SluiceError } from '@sluice/core';
-import type { ConfigStore, EventSourcePatch, NewEventSource } from '@sluice/config-store';
+import { MAX_ALLOWED_ORIGINS, MAX_SOURCE_NAME_LENGTH, assertValidSource, sourceIdSchema, type ConfigStore, type EventSourcePatch, type NewEventSource } from '@sluice/config-store';
 
-const origins = { type: 'array', maxItems: 100, items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' } } as const;
-const idParam = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 128 } } } as const;
+// The schemas check shapes; the rules a source's id and origins follow are the config store's
+// (assertValidSource), the same ones `sluice sources` applies.
+const origins = { type: 'array', items: { type: 'string' } } as const;
+const name = { type: 'string', minLength: 1, maxLength: MAX_SOURCE_NAME_LENGTH } as const;
+/** Ids in URLs follow the source id rule too, as the event routes' ids do. */
+const idParam = { type: 'object', required: ['id'], properties: { id: sourceIdSchema } } as const;
 const newSource = {
   type: 'object',
   required: ['id', 'name'],
   additionalProperties: false,
-  properties: { id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$' }, name: { type: 'string', minLength: 1, maxLength: 256 }, enabled: { type: 'boolean' }, allowedOrigins: origins },
+  properties: { id: { type: 'string' }, name, enabled: { type: 'boolean' }, allowedOrigins: { ...origins, maxItems: MAX_ALLOWED_ORIGINS } },
 } as const;
 const patch = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
-  properties: { name: { type: 'string', minLength: 1, maxLength: 256 }, enabled: { type: 'boolean' }, allowedOrigins: origins },
+  properties: { name, enabled: { type: 'boolean' }, allowedOrigins: { ...origins, maxItems: MAX_ALLOWED_ORIGINS } },
 } as const;
 
 /** Admin API for event sources. Changes reach the tracking path within SOURCE_CACHE_TTL. */
@@ -23,6 +27,7 @@ export function sourceRoutes(deps: { configStore: ConfigStore }) {
     app.get('/v1/sources', async () => ({ sources: await deps.configStore.listSources() }));
 
     app.post<{ Body: NewEventSource }>('/v1/sources', { schema: { body: newSource } }, async (request, reply) => {
+      assertValidSource(request.body);
       return reply.code(201).send(await deps.configStore.createSource(request.body));
     });
 
@@ -33,6 +38,7 @@ export function sourceRoutes(deps: { configStore: ConfigStore }) {
     });
 
     app.patch<{ Params: { id: string }; Body: EventSourcePatch }>('/v1/sources/:id', { schema: { params: idParam, body: patch } }, async (request) => {
+      assertValidSource(request.body);
       const source = await deps.configStore.updateSource(request.params.id, request.body);
       if (source === undefined) throw new SluiceError('NOT_FOUND', `no source ${request.params.id}`);
       return source;
