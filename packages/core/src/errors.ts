@@ -16,7 +16,7 @@ export const ERROR_CATALOGUE = {
   INVALID_JSON: { statusCode: 400, retryable: false, description: 'The request body is not valid JSON.' },
   UNSUPPORTED_MEDIA_TYPE: { statusCode: 415, retryable: false, description: 'The body must be sent as application/json (or text/plain holding JSON, as sendBeacon does).' },
   BODY_TOO_LARGE: { statusCode: 413, retryable: false, description: 'The request body is larger than TRACK_MAX_BODY_SIZE.' },
-  VALIDATION_FAILED: { statusCode: 400, retryable: false, description: 'The body does not match the payload schema; `details` lists each bad field by its JSON path.' },
+  VALIDATION_FAILED: { statusCode: 400, retryable: false, description: 'The body, query string or path parameters do not match their schema, or the body holds a refused key (`__proto__`, `constructor`, a key holding U+0000); `details` lists each bad field by its JSON path.' },
   TOO_MANY_EVENTS: { statusCode: 413, retryable: false, description: 'More events in one request than TRACK_MAX_EVENTS; split the batch.' },
   PROPERTIES_TOO_LARGE: { statusCode: 413, retryable: false, description: 'An event\'s properties and context together are larger than TRACK_MAX_PROPERTIES_SIZE once serialised, or payload-level properties and context, copied into every event, would add more than TRACK_MAX_BODY_SIZE to what is stored.' },
   NESTING_TOO_DEEP: { statusCode: 400, retryable: false, description: 'The body nests objects and arrays deeper than TRACK_MAX_DEPTH; checked before the body is parsed.' },
