@@ -162,6 +162,23 @@ describe('CORS', () => {
   });
 });
 
+/**
+ * Restarts the harness with a 10 ms BUS_PUBLISH_TIMEOUT and a bus that acknowledges after
+ * `delayMs` (200 ms at first): the publish times out, then lands anyway.
+ */
+async function restartWithSlowBus(): Promise<{ delayMs: number }> {
+  await h.close();
+  h = await startHarness({ BUS_PUBLISH_TIMEOUT: '10' });
+  const bus = h.adapters.bus;
+  const publish = bus.publish.bind(bus);
+  const control = { delayMs: 200 };
+  bus.publish = async (output, messages) => {
+    await new Promise((resolve) => setTimeout(resolve, control.delayMs));
+    return publish(output, messages);
+  };
+  return control;
+}
+
 describe('bus acknowledgement', () => {
   it('answers 503 BUS_UNAVAILABLE with Retry-After when the bus cannot take the events', async () => {
     await h.adapters.bus.close();
@@ -172,20 +189,12 @@ describe('bus acknowledgement', () => {
   });
 
   it('makes a 503 idempotent: the retry of the same body reuses the ids, profile, session and receive time, even when the first publish landed late', async () => {
-    await h.close();
-    h = await startHarness({ BUS_PUBLISH_TIMEOUT: '10' });
-    const bus = h.adapters.bus;
-    const publish = bus.publish.bind(bus);
-    let delayMs = 200;
-    bus.publish = async (output, messages) => {
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      return publish(output, messages);
-    };
+    const bus = await restartWithSlowBus();
     const body = trackBody({ events: [{ type: 'a' }, { type: 'b' }] });
     const first = await post(body);
     expect(first.statusCode).toBe(503);
     expect(first.json()).toMatchObject({ code: 'BUS_UNAVAILABLE' });
-    delayMs = 0;
+    bus.delayMs = 0;
     const retry = await postUntilAccepted(body); // a 10 ms timeout can fire again under load: the client retries
     expect(retry.statusCode).toBe(200);
     const messages = await busMessages(2); // the late first attempt and the retry
@@ -200,21 +209,13 @@ describe('bus acknowledgement', () => {
   });
 
   it('never hands one visitor\'s decisions to another: an anonymous body (no session, no profile) is not remembered, and the same body from another source is another request', async () => {
-    await h.close();
-    h = await startHarness({ BUS_PUBLISH_TIMEOUT: '10' });
+    const bus = await restartWithSlowBus();
     await h.adapters.configStore.createSource({ id: 'shop', name: 'Shop' });
-    const bus = h.adapters.bus;
-    const publish = bus.publish.bind(bus);
-    let delayMs = 200;
-    bus.publish = async (output, messages) => {
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
-      return publish(output, messages);
-    };
     const anonymous = { source: { id: 'demo' }, events: [{ type: 'page-view' }] };
     expect((await post(anonymous)).statusCode).toBe(503);
     const named = trackBody({ events: [{ type: 'page-view' }] });
     expect((await post(named)).statusCode).toBe(503);
-    delayMs = 0;
+    bus.delayMs = 0;
     const first = await postUntilAccepted(anonymous);
     const second = await postUntilAccepted(anonymous);
     expect(first.json<{ profile: { id: string } }>().profile.id).not.toBe(second.json<{ profile: { id: string } }>().profile.id);
