@@ -1,6 +1,5 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { RequestMetadata, TrackPayload, TrackedEvent } from './event.ts';
-import { measureJson } from './json-shape.ts';
 import { normaliseTrack } from './normalise.ts';
 import { eventTime, idString, trackPayloadSchema } from './schemas.ts';
 import { EVENT_TIME_FORMAT, isEventTime } from './time.ts';
@@ -36,14 +35,6 @@ export type EventsMessage =
 
 /** The outcome of decoding one bus message: its events, or why it can never be stored. */
 export type DecodedMessage = { readonly ok: true; readonly events: TrackedEvent[] } | { readonly ok: false; readonly reason: string };
-
-/**
- * Deepest nesting a message may have. The API refuses bodies deeper than TRACK_MAX_DEPTH
- * (at most 64) before parsing; this bound is the worker's own, above any body the API can
- * accept plus the envelope, and keeps every recursive step after it (validation,
- * serialisation) far from the stack's limit.
- */
-export const MAX_MESSAGE_DEPTH = 100;
 
 /**
  * The message for one request: `payloadJson` must be the text of a payload that parsed and
@@ -124,13 +115,13 @@ function messageValidators(): { readonly received: ValidateFunction; readonly ev
 
 /**
  * The tracked events of one events-topic message, or why it can never be stored: not JSON,
- * nested deeper than MAX_MESSAGE_DEPTH, not version 1, or not exactly one of the two
- * envelopes (every field checked). Never throws.
+ * not version 1, or not exactly one of the two envelopes (every field checked). Never
+ * throws. Nesting needs no bound here: JSON.parse does not recurse, the validator does not
+ * descend into free-form `properties` and `context`, and the stores serialise each event on
+ * its own, refusing (dead-lettering) one that nests too deep — which the API never accepts.
  */
 export function decodeEventsMessage(bytes: Uint8Array | string): DecodedMessage {
   const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
-  const { depth } = measureJson(text);
-  if (depth > MAX_MESSAGE_DEPTH) return { ok: false, reason: `the message nests ${depth} deep; the limit is ${MAX_MESSAGE_DEPTH}` };
   let value: unknown;
   try {
     value = JSON.parse(text);

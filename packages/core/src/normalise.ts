@@ -44,8 +44,13 @@ function normaliseEvent(payload: TrackPayload, event: IncomingEvent, ctx: Normal
   };
 }
 
+/** `2026-12-01T17:02:53.000Z`: UTC, milliseconds (`formatEventTime`'s output for years 0001–9999). */
+const STORED_FORM = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** A client time in the one form the store keeps (UTC, milliseconds); the schema admitted only times this reads. */
 function clientTime(text: string): string {
+  // Already the stored form (what SDKs that send toISOString() send): kept as it is.
+  if (STORED_FORM.test(text) && !text.includes(':60.')) return text;
   const ms = parseEventTime(text);
   if (ms === undefined) throw new Error(`not an event time: ${JSON.stringify(text).slice(0, 64)}`);
   return formatEventTime(ms);

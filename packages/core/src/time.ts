@@ -25,20 +25,28 @@ function daysInMonth(year: number, month: number): number {
 export function parseEventTime(text: string): number | undefined {
   const match = RFC3339.exec(text);
   if (match === null) return undefined;
-  const [year, month, day, hour, minute, second] = match.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  // Every group the pattern requires is digits, so `+` cannot fail here (this runs for every
+  // event, twice: in the validator and in the normaliser).
+  const year = +match[1]!;
+  const month = +match[2]!;
+  const day = +match[3]!;
+  const hour = +match[4]!;
+  const minute = +match[5]!;
+  const second = +match[6]!;
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 60) return undefined;
   let offsetMinutes = 0;
   if (match[9] !== undefined) {
-    const offsetHours = Number(match[10]);
-    const offsetMins = Number(match[11]);
+    const offsetHours = +match[10]!;
+    const offsetMins = +match[11]!;
     if (offsetHours > 23 || offsetMins > 59) return undefined;
     offsetMinutes = (match[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
-  const millis = second === 60 ? 999 : Math.trunc(Number(`0${match[7] ?? ''}`) * 1000);
-  // Date.UTC maps years 0–99 to 1900–1999; setUTCFullYear does not.
-  const local = new Date(Date.UTC(2000, month - 1, day, hour, minute, Math.min(second, 59), millis));
-  local.setUTCFullYear(year);
-  const ms = local.getTime() - offsetMinutes * 60_000;
+  const fraction = match[7];
+  const millis = second === 60 ? 999 : fraction === undefined ? 0 : Math.trunc(+`0${fraction}` * 1000);
+  let local = Date.UTC(year, month - 1, day, hour, minute, Math.min(second, 59), millis);
+  // Date.UTC reads years 0–99 as 1900–1999; setUTCFullYear does not.
+  if (year < 100) local = new Date(local).setUTCFullYear(year);
+  const ms = local - offsetMinutes * 60_000;
   return ms < EARLIEST_MS || ms > LATEST_MS ? undefined : ms;
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { ERROR_CATALOGUE, MAX_MESSAGE_DEPTH, assertPropertiesWithin, backoffDelayMs, decodeDeadLetter, decodeEventsMessage, encodeDeadLetter, encodeEvents, encodeReceived, eventIds, measureJson, messageDeadLetter, newEventId, normaliseTrack, parseEventTime, renderErrorsDoc, type TrackPayload, type TrackedEvent } from '../src/index.ts';
+import { ERROR_CATALOGUE, assertPropertiesWithin, backoffDelayMs, decodeDeadLetter, decodeEventsMessage, encodeDeadLetter, encodeEvents, encodeReceived, eventIds, measureJson, messageDeadLetter, newEventId, normaliseTrack, parseEventTime, renderErrorsDoc, type TrackPayload, type TrackedEvent } from '../src/index.ts';
 
 describe('normaliseTrack', () => {
   const context = { profileId: 'p', sessionId: 's', receivedAt: '2026-05-01T10:00:00.000Z', metadata: { ip: '198.51.100.1' } };
@@ -188,7 +188,6 @@ describe('events-topic messages', () => {
       received({}, { events: [{ type: 'view' }] }),
       received({}, { ...payload, events: [{ type: 'view', time: '2026-01-01T00:00:00+00' }] }),
       received({ receivedAt: 'yesterday' }),
-      `{"v":1,"kind":"events","events":[${'['.repeat(MAX_MESSAGE_DEPTH)}${']'.repeat(MAX_MESSAGE_DEPTH)}]}`,
     ];
     for (const text of refused) {
       const decoded = decodeEventsMessage(Buffer.from(text));
