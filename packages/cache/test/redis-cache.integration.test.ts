@@ -98,7 +98,8 @@ describe('RedisProfileCache through an outage of its own redis-server', () => {
   let port = 0;
   const start = async () => {
     server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false });
+    const probe = new Redis({ port, lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false, disconnectTimeout: 100 });
+    probe.on('error', () => undefined);
     await waitFor(async () => (await probe.connect().then(() => probe.ping(), () => undefined)) === 'PONG', 10_000, () => 'redis-server did not start');
     probe.disconnect();
   };
