@@ -132,12 +132,10 @@ export class RedisProfileCache implements ProfileCache {
    * (QUIT); otherwise at once, stopping the reconnection attempts. Safe to call twice.
    */
   async close(): Promise<void> {
-    if (this.redis.status === 'end') return;
-    if (this.redis.status !== 'ready') {
-      this.redis.disconnect();
-      return;
-    }
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
+    // Also after QUIT: only disconnect() closes the failover detector's subscriptions to the
+    // sentinels (ioredis 5.11), which would otherwise keep the process alive.
+    this.redis.disconnect();
   }
 
   private async waitUntilReady(waitMs: number): Promise<void> {
