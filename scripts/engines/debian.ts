@@ -1,6 +1,6 @@
 // Redis and MariaDB from Debian's packages, each started on loopback with its own data
 // directory, port and test credentials (never the services a package may have started).
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { alive, aptInstall, engineDir, ensureDir, log, portOpen, readPid, rssOfGroup, run, startDetached, stopGroup, waitUntil, type Engine, type Env, type Status } from './lib.ts';
 
@@ -60,6 +60,101 @@ export const redis: Engine = {
 
   env(): Env {
     return { REDIS_HOST: `redis://127.0.0.1:${String(REDIS_PORT)}`, REDIS_PASSWORD };
+  },
+};
+
+// Redis Sentinel: a primary and a replica, watched by three sentinels (quorum 2), all on
+// loopback. No persistence: it is a cache. Each `up` that finds it not fully running starts
+// the whole set afresh (primary on SENTINEL_PRIMARY_PORT), so a failover left over from a test
+// never confuses the next start.
+const SENTINEL_MASTER = 'sluice-cache';
+const SENTINEL_PRIMARY_PORT = 16380;
+const SENTINEL_REPLICA_PORT = 16381;
+const SENTINEL_PORTS = [26380, 26381, 26382] as const;
+const SENTINEL_NODES = ['primary', 'replica', 'sentinel-1', 'sentinel-2', 'sentinel-3'] as const;
+
+const sentinelDir = () => engineDir('redis-sentinel');
+const sentinelNodePid = (node: string) => join(sentinelDir(), `${node}.pid`);
+
+function cli(port: number, args: readonly string[], password?: string): string {
+  return run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--no-auth-warning', ...(password === undefined ? [] : ['-a', password]), ...args]).trim();
+}
+
+/** Ready: a quorum of sentinels agrees on a primary that answers, with a replica linked to it. */
+function sentinelSetReady(): Promise<boolean> {
+  try {
+    if (!cli(SENTINEL_PORTS[0], ['sentinel', 'ckquorum', SENTINEL_MASTER]).startsWith('OK')) return Promise.resolve(false);
+    const [, port] = cli(SENTINEL_PORTS[0], ['sentinel', 'get-master-addr-by-name', SENTINEL_MASTER]).split('\n');
+    const replication = cli(Number(port), ['info', 'replication'], REDIS_PASSWORD);
+    return Promise.resolve(replication.includes('role:master') && replication.includes('connected_slaves:1') && /slave0:.*state=online/.test(replication));
+  } catch {
+    return Promise.resolve(false);
+  }
+}
+
+export const redisSentinel: Engine = {
+  name: 'redis-sentinel',
+  description: `Redis Sentinel (Debian's redis-server): primary 127.0.0.1:${String(SENTINEL_PRIMARY_PORT)}, replica :${String(SENTINEL_REPLICA_PORT)}, sentinels :${SENTINEL_PORTS.join(', :')} watching "${SENTINEL_MASTER}" (quorum 2), password auth, no persistence`,
+
+  async install() {
+    await aptInstall(['redis-server', 'redis-tools']);
+  },
+
+  async up() {
+    if (SENTINEL_NODES.every((node) => alive(readPid(sentinelNodePid(node)))) && (await sentinelSetReady())) return;
+    await this.install();
+    await this.down();
+    for (const port of [SENTINEL_PRIMARY_PORT, SENTINEL_REPLICA_PORT, ...SENTINEL_PORTS]) {
+      if (await portOpen(port)) throw new Error(`port ${String(port)} is taken by a process that is not Sluice's Redis Sentinel`);
+    }
+    const dir = ensureDir(sentinelDir());
+    const logFile = (node: string) => join(dir, `${node}.log`);
+    const server = (node: string, port: number, extra: readonly string[]) => startDetached('redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', ensureDir(join(dir, node)), '--requirepass', REDIS_PASSWORD, '--masterauth', REDIS_PASSWORD,
+      '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--logfile', '', '--maxmemory-policy', 'allkeys-lru', ...extra,
+    ], sentinelNodePid(node), logFile(node));
+    log('starting redis primary, replica and three sentinels');
+    const primary = server('primary', SENTINEL_PRIMARY_PORT, []);
+    server('replica', SENTINEL_REPLICA_PORT, ['--replicaof', '127.0.0.1', String(SENTINEL_PRIMARY_PORT)]);
+    SENTINEL_PORTS.forEach((port, index) => {
+      const node = `sentinel-${String(index + 1)}`;
+      // Sentinel rewrites its configuration file (discovered peers, failovers): one each, fresh.
+      const conf = join(ensureDir(join(dir, node)), 'sentinel.conf');
+      writeFileSync(conf, [
+        `port ${String(port)}`, 'bind 127.0.0.1', 'daemonize no', `dir ${join(dir, node)}`,
+        `sentinel monitor ${SENTINEL_MASTER} 127.0.0.1 ${String(SENTINEL_PRIMARY_PORT)} 2`,
+        `sentinel auth-pass ${SENTINEL_MASTER} ${REDIS_PASSWORD}`,
+        // Fast for tests: a primary silent for 2 s is down; a failover may take 10 s.
+        `sentinel down-after-milliseconds ${SENTINEL_MASTER} 2000`,
+        `sentinel failover-timeout ${SENTINEL_MASTER} 10000`,
+        `sentinel parallel-syncs ${SENTINEL_MASTER} 1`,
+        '',
+      ].join('\n'));
+      startDetached('redis-server', [conf, '--sentinel'], sentinelNodePid(node), logFile(node));
+    });
+    await waitUntil('redis-sentinel', sentinelSetReady, 60_000, logFile('sentinel-1'), primary);
+  },
+
+  async down() {
+    await Promise.all(SENTINEL_NODES.map((node) => stopGroup(sentinelNodePid(node))));
+  },
+
+  async status(): Promise<Status> {
+    const pids = SENTINEL_NODES.map((node) => readPid(sentinelNodePid(node)));
+    const up = pids.filter((pid) => alive(pid)).length;
+    if (up === 0) return { running: false, detail: 'stopped' };
+    const ok = up === SENTINEL_NODES.length && (await sentinelSetReady());
+    const rss = pids.reduce<number>((total, pid) => total + (pid !== undefined && alive(pid) ? rssOfGroup(pid) : 0), 0);
+    return { running: ok, detail: ok ? 'sentinels agree on a primary with its replica online' : `${String(up)} of ${String(SENTINEL_NODES.length)} processes up, not ready`, rssBytes: rss };
+  },
+
+  env(): Env {
+    return {
+      REDIS_HOST: `redis://127.0.0.1:${String(SENTINEL_PRIMARY_PORT)}`,
+      REDIS_PASSWORD,
+      REDIS_SENTINELS: SENTINEL_PORTS.map((port) => `127.0.0.1:${String(port)}`).join(','),
+      REDIS_SENTINEL_MASTER: SENTINEL_MASTER,
+    };
   },
 };
 

@@ -4,12 +4,12 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { elasticsearch, elasticsearchCluster } from './elasticsearch.ts';
-import { mariadb, redis } from './debian.ts';
+import { mariadb, redis, redisSentinel } from './debian.ts';
 import { pulsar } from './pulsar.ts';
 import { STATE_DIR, formatBytes, log, writeEnvFile, type Engine } from './lib.ts';
 
-const ENGINES: readonly Engine[] = [elasticsearch, elasticsearchCluster, pulsar, redis, mariadb];
-const ALIASES: Record<string, string> = { es: 'elasticsearch', 'es-cluster': 'elasticsearch-cluster', cluster: 'elasticsearch-cluster', mysql: 'mariadb' };
+const ENGINES: readonly Engine[] = [elasticsearch, elasticsearchCluster, pulsar, redis, redisSentinel, mariadb];
+const ALIASES: Record<string, string> = { es: 'elasticsearch', 'es-cluster': 'elasticsearch-cluster', cluster: 'elasticsearch-cluster', mysql: 'mariadb', sentinel: 'redis-sentinel' };
 
 export function select(names: readonly string[]): Engine[] {
   if (names.length === 0 || names.includes('all')) return [...ENGINES];
@@ -71,7 +71,7 @@ async function status(names: readonly string[]): Promise<boolean> {
 }
 
 const program = new Command('engines').description('Real engines for Sluice without Docker').showHelpAfterError();
-program.command('up').argument('[engines...]', 'elasticsearch, elasticsearch-cluster, pulsar, redis, mariadb (default: all)').description('install and start (idempotent); prints the environment')
+program.command('up').argument('[engines...]', 'elasticsearch, elasticsearch-cluster, pulsar, redis, redis-sentinel, mariadb (default: all)').description('install and start (idempotent); prints the environment')
   .action((names: string[]) => up(names));
 program.command('down').argument('[engines...]').option('--purge', 'also delete their data').description('stop (idempotent); no process is left behind')
   .action((names: string[], options: { purge?: boolean }) => down(names, options.purge === true));

@@ -23,7 +23,7 @@ if (!(await gate.isProvisioned())) {
 }
 if (await gate.wait()) {
   await closeProbes();
-  const adapters = await createAdapters(config, logger, ['bus', 'store', 'cache', 'configStore'], { publisher: true });
+  const adapters = await createAdapters(config, logger, ['bus', 'store', 'cache', 'configStore'], { publisher: true, metrics: runtime.metrics });
   const checks: Record<string, HealthCheck> = { init: gate, ...healthChecks(adapters) };
   await startApi(runtime, adapters, checks);
   shutdown.add('close engines', () => closeAdapters(adapters));

@@ -16,7 +16,7 @@ export async function startAllInOne(): Promise<void> {
   const runtime = createRuntime('sluice');
   const { config, logger } = runtime;
   if (config.adapters.store !== 'embedded' || config.adapters.bus !== 'embedded') logger.info({ done: await initEngines(config, logger) }, 'engines provisioned');
-  const adapters = await createAdapters(config, logger, ['bus', 'store', 'cache', 'configStore', 'jobs'], { publisher: true });
+  const adapters = await createAdapters(config, logger, ['bus', 'store', 'cache', 'configStore', 'jobs'], { publisher: true, metrics: runtime.metrics });
   // The API starts first (its shutdown step must run first); the worker's check joins
   // /readyz once the worker exists.
   const checks: Record<string, HealthCheck> = { ...healthChecks(adapters) };

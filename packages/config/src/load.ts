@@ -85,10 +85,22 @@ export interface Config {
   readonly snapshots:
     | { readonly enabled: false }
     | { readonly enabled: true; readonly repository: string; readonly type: Parsed['ELASTIC_SNAPSHOT_REPOSITORY_TYPE']; readonly location: string | undefined; readonly intervalMs: number; readonly keep: number };
-  readonly redis: { readonly url: string; readonly password: string | undefined };
-  /** Jobs: key prefix in Redis (per tenant). */
-  readonly jobs: { readonly prefix: string };
-  readonly cache: { readonly profileTtlSeconds: number; readonly sessionTtlSeconds: number; readonly maxEntries: number };
+  /** The cache's Redis (CACHE_ADAPTER=redis): directly at `url`, or through `sentinel`. */
+  readonly redis: {
+    readonly url: string;
+    readonly password: string | undefined;
+    readonly sentinel: { readonly sentinels: readonly { readonly host: string; readonly port: number }[]; readonly masterName: string } | undefined;
+    readonly commandTimeoutMs: number;
+  };
+  /** Jobs: key prefix in Redis (per tenant), and their Redis (JOBS_REDIS_HOST, else REDIS_HOST). */
+  readonly jobs: { readonly prefix: string; readonly redis: { readonly url: string; readonly password: string | undefined } };
+  readonly cache: {
+    readonly profileTtlSeconds: number;
+    readonly sessionTtlSeconds: number;
+    readonly maxEntries: number;
+    /** Redis adapter: prefix of every key (`sluice:cache:`, `<tenant>-sluice:cache:`). */
+    readonly keyPrefix: string;
+  };
   readonly demoSource: boolean;
 }
 
@@ -114,6 +126,9 @@ export function loadConfig(environment: Environment = process.env): Config {
   }
   if (values.ELASTIC_SNAPSHOT_REPOSITORY !== undefined && values.ELASTIC_SNAPSHOT_REPOSITORY_TYPE !== 'existing' && values.ELASTIC_SNAPSHOT_LOCATION === undefined) {
     problems.push('ELASTIC_SNAPSHOT_LOCATION: required when ELASTIC_SNAPSHOT_REPOSITORY_TYPE is fs or s3');
+  }
+  if ((values.REDIS_SENTINELS === undefined) !== (values.REDIS_SENTINEL_MASTER === undefined)) {
+    problems.push('REDIS_SENTINEL_MASTER: set REDIS_SENTINELS and REDIS_SENTINEL_MASTER together (or neither)');
   }
   if (problems.length > 0) {
     throw new SluiceError('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, {
@@ -219,11 +234,25 @@ function toConfig(v: Parsed): Config {
       v.ELASTIC_SNAPSHOT_REPOSITORY === undefined
         ? { enabled: false }
         : { enabled: true, repository: v.ELASTIC_SNAPSHOT_REPOSITORY, type: v.ELASTIC_SNAPSHOT_REPOSITORY_TYPE, location: v.ELASTIC_SNAPSHOT_LOCATION, intervalMs: v.ELASTIC_SNAPSHOT_INTERVAL, keep: v.ELASTIC_SNAPSHOT_KEEP },
-    redis: { url: v.REDIS_HOST, password: v.REDIS_PASSWORD },
-    jobs: { prefix: v.TENANT_NAME === undefined ? 'sluice' : `${v.TENANT_NAME}-sluice` },
-    cache: { profileTtlSeconds: v.KEEP_PROFILE_IN_CACHE_FOR, sessionTtlSeconds: v.KEEP_SESSION_IN_CACHE_FOR, maxEntries: v.CACHE_MAX_ENTRIES },
+    redis: {
+      url: v.REDIS_HOST,
+      password: v.REDIS_PASSWORD,
+      sentinel: v.REDIS_SENTINELS === undefined || v.REDIS_SENTINEL_MASTER === undefined ? undefined : { sentinels: v.REDIS_SENTINELS, masterName: v.REDIS_SENTINEL_MASTER },
+      commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT,
+    },
+    jobs: {
+      prefix: sluicePrefix(v.TENANT_NAME),
+      // A separate jobs server has its own password; without one, the jobs share REDIS_PASSWORD.
+      redis: { url: v.JOBS_REDIS_HOST ?? v.REDIS_HOST, password: v.JOBS_REDIS_PASSWORD ?? v.REDIS_PASSWORD },
+    },
+    cache: { profileTtlSeconds: v.KEEP_PROFILE_IN_CACHE_FOR, sessionTtlSeconds: v.KEEP_SESSION_IN_CACHE_FOR, maxEntries: v.CACHE_MAX_ENTRIES, keyPrefix: `${sluicePrefix(v.TENANT_NAME)}:cache:` },
     demoSource: v.DEMO_SOURCE,
   };
+}
+
+/** `sluice`, or `<tenant>-sluice` with TENANT_NAME: the root of Sluice's Redis keys. */
+function sluicePrefix(tenant: string | undefined): string {
+  return tenant === undefined ? 'sluice' : `${tenant}-sluice`;
 }
 
 function deepFreeze<T>(value: T): T {

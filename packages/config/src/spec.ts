@@ -55,6 +55,16 @@ export const urls = (schemes: readonly string[]) => {
     return parsed;
   });
 };
+/** Comma-separated `host:port` addresses (Redis sentinels); parsed to a list. */
+export const sentinels = () =>
+  z
+    .string()
+    .regex(/^[^\s,:]+:\d{1,5}(\s*,\s*[^\s,:]+:\d{1,5})*$/, 'comma-separated host:port, such as sentinel-1:26379,sentinel-2:26379')
+    .transform((value) => value.split(',').map((entry) => {
+      const [host = '', port = ''] = entry.trim().split(':');
+      return { host, port: Number(port) };
+    }))
+    .refine((list) => list.every(({ port }) => port >= 1 && port <= 65535), 'ports between 1 and 65535');
 
 const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, duration, env, int, name, oneOf, size, str, url, urls } from './spec.ts';
+import { bool, duration, env, int, name, oneOf, sentinels, size, str, url, urls } from './spec.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -28,9 +28,9 @@ export const SPECS = {
 
   BUS_ADAPTER: env({ name: 'BUS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded', 'pulsar']), default: 'embedded', unit: 'name', description: 'EventBus adapter. `embedded`: durable local log under DATA_DIR. `pulsar`: Apache Pulsar (PULSAR_*), over its WebSocket API.' }),
   STORE_ADAPTER: env({ name: 'STORE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded', 'elasticsearch']), default: 'embedded', unit: 'name', description: 'EventStore adapter. `embedded`: SQLite file under DATA_DIR. `elasticsearch`: Elasticsearch 8 or 9 (ELASTIC_*).' }),
-  CACHE_ADAPTER: env({ name: 'CACHE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'ProfileCache adapter. `embedded`: in-process LRU.' }),
+  CACHE_ADAPTER: env({ name: 'CACHE_ADAPTER', group: 'Adapters', schema: oneOf(['embedded', 'redis']), default: 'embedded', unit: 'name', description: 'ProfileCache adapter. `embedded`: in-process LRU (one per process: replicas do not share identity). `redis`: Redis at REDIS_HOST (or through REDIS_SENTINELS), shared by every replica; see docs/redis.md.' }),
   CONFIG_ADAPTER: env({ name: 'CONFIG_ADAPTER', group: 'Adapters', schema: oneOf(['embedded']), default: 'embedded', unit: 'name', description: 'ConfigStore adapter. `embedded`: SQLite file under DATA_DIR.' }),
-  JOBS_ADAPTER: env({ name: 'JOBS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded', 'bullmq']), default: 'embedded', unit: 'name', description: 'Jobs adapter. `embedded`: in-process scheduler (each process runs its jobs). `bullmq`: BullMQ on Redis (REDIS_HOST), each run once across all replicas.' }),
+  JOBS_ADAPTER: env({ name: 'JOBS_ADAPTER', group: 'Adapters', schema: oneOf(['embedded', 'bullmq']), default: 'embedded', unit: 'name', description: 'Jobs adapter. `embedded`: in-process scheduler (each process runs its jobs). `bullmq`: BullMQ on Redis (JOBS_REDIS_HOST, else REDIS_HOST), each run once across all replicas.' }),
 
   BUS_TOPIC_EVENTS: env({ name: 'BUS_TOPIC_EVENTS', group: 'Bus', schema: name(), default: 'events', unit: 'name', description: 'Topic of the `events` output (tracked events, API → workers).' }),
   BUS_TOPIC_DEAD_LETTERS: env({ name: 'BUS_TOPIC_DEAD_LETTERS', group: 'Bus', schema: name(), default: 'dead-letters', unit: 'name', description: 'Topic of the `dead-letters` output (events that can never be stored, with reasons).' }),
@@ -85,8 +85,13 @@ export const SPECS = {
   ELASTIC_SNAPSHOT_INTERVAL: env({ name: 'ELASTIC_SNAPSHOT_INTERVAL', group: 'Elasticsearch snapshots', schema: duration('s'), default: '1d', unit: 'duration', description: 'How often a snapshot of Sluice\'s indices is taken.' }),
   ELASTIC_SNAPSHOT_KEEP: env({ name: 'ELASTIC_SNAPSHOT_KEEP', group: 'Elasticsearch snapshots', schema: int(1, 10_000), default: '30', unit: 'snapshots', description: 'Most recent successful snapshots kept; older ones are deleted.' }),
 
-  REDIS_HOST: env({ name: 'REDIS_HOST', group: 'Redis', schema: url(['redis', 'rediss']), default: 'redis://127.0.0.1:6379', unit: 'URL', description: 'Redis URL (`redis://host:port/db`, `rediss://` for TLS), used by JOBS_ADAPTER=bullmq.' }),
+  REDIS_HOST: env({ name: 'REDIS_HOST', group: 'Redis', schema: url(['redis', 'rediss']), default: 'redis://127.0.0.1:6379', unit: 'URL', description: 'Redis URL (`redis://host:port/db`, `rediss://` for TLS) of the cache (CACHE_ADAPTER=redis) and, unless JOBS_REDIS_HOST is set, of the jobs (JOBS_ADAPTER=bullmq). With REDIS_SENTINELS the host and port are not used (the sentinels name the primary); the scheme, credentials and db number are.' }),
   REDIS_PASSWORD: env({ name: 'REDIS_PASSWORD', group: 'Redis', schema: str(1, 1024), default: undefined, unit: 'secret', description: 'Redis password (AUTH). Unset: none.', secret: true }),
+  REDIS_COMMAND_TIMEOUT: env({ name: 'REDIS_COMMAND_TIMEOUT', group: 'Redis', schema: int(10, 60_000), default: '500', unit: 'ms', description: 'CACHE_ADAPTER=redis: a cache command not answered within this fails (the request path never waits longer on Redis). While Redis is unreachable commands fail at once (no offline queue).' }),
+  REDIS_SENTINELS: env({ name: 'REDIS_SENTINELS', group: 'Redis', schema: sentinels(), default: undefined, unit: 'host:port list', description: 'CACHE_ADAPTER=redis through Redis Sentinel: comma-separated `host:port` of the sentinels, asked for the primary of REDIS_SENTINEL_MASTER (set both or neither). The jobs do not use Sentinel: they connect to JOBS_REDIS_HOST (or REDIS_HOST).' }),
+  REDIS_SENTINEL_MASTER: env({ name: 'REDIS_SENTINEL_MASTER', group: 'Redis', schema: str(1, 256), default: undefined, unit: 'name', description: 'The name the sentinels monitor the cache\'s primary under (`sentinel monitor <name> …`).' }),
+  JOBS_REDIS_HOST: env({ name: 'JOBS_REDIS_HOST', group: 'Redis', schema: url(['redis', 'rediss']), default: undefined, unit: 'URL', description: 'Redis URL of the jobs (JOBS_ADAPTER=bullmq). Unset: REDIS_HOST. BullMQ needs `maxmemory-policy noeviction`, a cache wants eviction: give the jobs their own Redis in production. A process warns at start when the cache and the jobs share one server that evicts.' }),
+  JOBS_REDIS_PASSWORD: env({ name: 'JOBS_REDIS_PASSWORD', group: 'Redis', schema: str(1, 1024), default: undefined, unit: 'secret', description: 'Password of JOBS_REDIS_HOST. Unset: REDIS_PASSWORD.', secret: true }),
 
   STORAGE_BATCH_SIZE: env({ name: 'STORAGE_BATCH_SIZE', group: 'Storage worker', schema: int(1, 10_000), default: '500', unit: 'events', description: 'Events per store write; a batch is written when full or at STORAGE_FLUSH_INTERVAL.' }),
   STORAGE_CONCURRENCY: env({ name: 'STORAGE_CONCURRENCY', group: 'Storage worker', schema: int(1, 16), default: '1', unit: 'batches', description: 'Batches one worker writes at once (raise it where the cluster has cores to spare: on a 2-core machine running Elasticsearch too, 1 is fastest). Memory holds this many batches plus one filling.' }),

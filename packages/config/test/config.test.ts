@@ -89,6 +89,30 @@ describe('configuration', () => {
     expect(Object.isFrozen(config.worker)).toBe(true);
   });
 
+  it('configures the Redis cache: key prefix per tenant, command timeout, Sentinel', () => {
+    const plain = loadConfig({ CACHE_ADAPTER: 'redis', REDIS_HOST: 'rediss://cache:6380/2', REDIS_PASSWORD: 'cache-pw' });
+    expect(plain.adapters.cache).toBe('redis');
+    expect(plain.cache.keyPrefix).toBe('sluice:cache:');
+    expect(plain.redis).toEqual({ url: 'rediss://cache:6380/2', password: 'cache-pw', sentinel: undefined, commandTimeoutMs: 500 });
+    expect(loadConfig({ TENANT_NAME: 'acme' }).cache.keyPrefix).toBe('acme-sluice:cache:');
+    expect(loadConfig({ REDIS_COMMAND_TIMEOUT: '250' }).redis.commandTimeoutMs).toBe(250);
+
+    const sentinel = loadConfig({ REDIS_SENTINELS: 's1:26379, s2:26380,10.0.0.3:26381', REDIS_SENTINEL_MASTER: 'sluice-cache' });
+    expect(sentinel.redis.sentinel).toEqual({ masterName: 'sluice-cache', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }, { host: '10.0.0.3', port: 26381 }] });
+    expect(() => loadConfig({ REDIS_SENTINELS: 's1:26379' })).toThrow(/set REDIS_SENTINELS and REDIS_SENTINEL_MASTER together/);
+    expect(() => loadConfig({ REDIS_SENTINEL_MASTER: 'm' })).toThrow(/set REDIS_SENTINELS and REDIS_SENTINEL_MASTER together/);
+    expect(() => loadConfig({ REDIS_SENTINELS: 's1', REDIS_SENTINEL_MASTER: 'm' })).toThrow(/REDIS_SENTINELS: comma-separated host:port/);
+    expect(() => loadConfig({ REDIS_SENTINELS: 's1:70000', REDIS_SENTINEL_MASTER: 'm' })).toThrow(/REDIS_SENTINELS: ports between 1 and 65535/);
+    expect(() => loadConfig({ CACHE_ADAPTER: 'memcached' })).toThrow(/CACHE_ADAPTER/);
+  });
+
+  it('gives the jobs REDIS_HOST and REDIS_PASSWORD unless JOBS_REDIS_HOST and JOBS_REDIS_PASSWORD say otherwise', () => {
+    expect(loadConfig({ REDIS_HOST: 'redis://shared:6379', REDIS_PASSWORD: 'pw' }).jobs.redis).toEqual({ url: 'redis://shared:6379', password: 'pw' });
+    expect(loadConfig({ REDIS_HOST: 'redis://cache:6379', REDIS_PASSWORD: 'pw', JOBS_REDIS_HOST: 'redis://jobs:6379/1' }).jobs.redis).toEqual({ url: 'redis://jobs:6379/1', password: 'pw' });
+    expect(loadConfig({ REDIS_PASSWORD: 'pw', JOBS_REDIS_HOST: 'redis://jobs:6379', JOBS_REDIS_PASSWORD: 'jobs-pw' }).jobs.redis.password).toBe('jobs-pw');
+    expect(() => loadConfig({ JOBS_REDIS_HOST: 'http://jobs:6379' })).toThrow(/JOBS_REDIS_HOST/);
+  });
+
   it('keeps docs/configuration.md in sync with the specs (run `npm run docs:config`)', () => {
     expect(readFileSync('docs/configuration.md', 'utf8')).toBe(renderConfigurationDoc());
   });

@@ -27,6 +27,21 @@ export class Metrics {
   readonly workerLastProgress = new Gauge({ name: 'sluice_worker_last_progress_timestamp_seconds', help: 'When the worker last acknowledged, nacked or dead-lettered a message (Unix seconds).', registers: [this.registry] });
   readonly workerInFlight = new Gauge({ name: 'sluice_worker_in_flight_events', help: 'Events received from the bus and not yet acknowledged.', registers: [this.registry] });
 
+  /** ProfileCache reads that found a value, by operation (`get`; `claim` when the key already had a winner). */
+  readonly cacheHits = new Counter({ name: 'sluice_cache_hits_total', help: 'Cache lookups that found a value, by operation (get; claim when the key already held a winner).', labelNames: ['operation'] as const, registers: [this.registry] });
+  /** ProfileCache reads that found nothing, by operation (`get`; `claim` when this claim stored its value). */
+  readonly cacheMisses = new Counter({ name: 'sluice_cache_misses_total', help: 'Cache lookups that found nothing, by operation (get; claim when this claim stored its value).', labelNames: ['operation'] as const, registers: [this.registry] });
+  /** ProfileCache commands that failed (timeout, connection down, server error), by operation. */
+  readonly cacheErrors = new Counter({ name: 'sluice_cache_errors_total', help: 'Cache commands that failed (timeout, connection down, server error), by operation.', labelNames: ['operation'] as const, registers: [this.registry] });
+  /** Time from issuing a cache command to its answer or failure, seconds, by operation. */
+  readonly cacheCommandDuration = new Histogram({
+    name: 'sluice_cache_command_duration_seconds',
+    help: 'Cache command latency (answer or failure), by operation.',
+    labelNames: ['operation'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { REPO_ROOT } from './process.ts';
 
 /** Names of the engines `npm run engines:up` provisions (scripts/engines). */
-export type EngineName = 'elasticsearch' | 'elasticsearch-cluster' | 'pulsar' | 'redis' | 'mariadb';
+export type EngineName = 'elasticsearch' | 'elasticsearch-cluster' | 'pulsar' | 'redis' | 'redis-sentinel' | 'mariadb';
 
 /**
  * The environment that points Sluice at a running engine, as `engines:up` wrote it

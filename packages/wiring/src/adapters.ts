@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { EmbeddedBus, PulsarNativeBus, PulsarWsBus, SpooledBus, loadNativePulsar, type EventBus } from '@sluice/bus';
-import { LruProfileCache, type ProfileCache } from '@sluice/cache';
+import { LruProfileCache, RedisProfileCache, sharedEvictingServerWarning, type ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import { SluiceError } from '@sluice/core';
 import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
 import { BullMqJobs, InProcessJobs, type Jobs } from '@sluice/jobs';
-import type { HealthCheck, Logger } from '@sluice/observability';
+import type { HealthCheck, Logger, Metrics } from '@sluice/observability';
 import { SqliteEventStore, type StoreAdapter } from '@sluice/store';
 import { elasticStore } from './elastic.ts';
 
@@ -28,17 +28,25 @@ export type Port = keyof Adapters;
 export interface AdapterOptions {
   /** This process answers clients after publishing (the API): give a Pulsar bus its local spool. */
   readonly publisher?: boolean;
+  /** The process's metrics: the Redis cache records its hits, misses, errors and latency there. */
+  readonly metrics?: Metrics;
 }
+
+/** Longest wait for the Redis cache at start before the process goes on without it (it keeps reconnecting), ms. */
+const REDIS_CACHE_START_WAIT_MS = 5000;
+/** Longest wait for each server while checking whether the cache and the jobs share one, ms. */
+const SHARED_REDIS_CHECK_TIMEOUT_MS = 2000;
 
 /** Builds only the adapters a deployable needs, each from its configuration slice. */
 export async function createAdapters<P extends Port>(config: Config, logger: Logger, ports: readonly P[], options: AdapterOptions = {}): Promise<Pick<Adapters, P>> {
   const built: { -readonly [K in Port]?: Adapters[K] } = {};
   const wanted = new Set<Port>(ports);
   if (wanted.has('configStore')) built.configStore = await createConfigStore(config, logger);
-  if (wanted.has('cache')) built.cache = new LruProfileCache({ maxEntries: config.cache.maxEntries });
+  if (wanted.has('cache')) built.cache = await createCache(config, options.metrics);
   if (wanted.has('store')) built.store = createStore(config);
   if (wanted.has('bus')) built.bus = await createBus(config, logger, options.publisher === true);
   if (wanted.has('jobs')) built.jobs = createJobs(config, logger);
+  if (wanted.has('cache') || wanted.has('jobs')) await warnWhenJobsShareAnEvictingCache(config, logger);
   return built as Pick<Adapters, P>;
 }
 
@@ -90,10 +98,36 @@ async function createBus(config: Config, logger: Logger, spool: boolean): Promis
   return new SpooledBus(bus, local, { handoverMs: pulsar.spool.handoverMs, maxBytes: pulsar.spool.maxBytes, readyBelow: pulsar.spool.readyBelow, openCircuitMs: 2000, logger });
 }
 
+/**
+ * The configured cache. Redis: waits for the connection at most REDIS_CACHE_START_WAIT_MS,
+ * then goes on either way (the cache keeps reconnecting; its health says whether it is up).
+ */
+async function createCache(config: Config, metrics: Metrics | undefined): Promise<ProfileCache> {
+  if (config.adapters.cache === 'embedded') return new LruProfileCache({ maxEntries: config.cache.maxEntries });
+  return RedisProfileCache.open({ connection: config.redis, keyPrefix: config.cache.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, metrics }, REDIS_CACHE_START_WAIT_MS);
+}
+
 function createJobs(config: Config, logger: Logger): Jobs {
   const onError = (job: string, error: unknown) => logger.error({ job, err: error }, 'job failed');
   if (config.adapters.jobs === 'embedded') return new InProcessJobs(onError);
-  return new BullMqJobs({ url: config.redis.url, ...(config.redis.password === undefined ? {} : { password: config.redis.password }), prefix: config.jobs.prefix }, onError);
+  const { url, password } = config.jobs.redis;
+  return new BullMqJobs({ url, ...(password === undefined ? {} : { password }), prefix: config.jobs.prefix }, onError);
+}
+
+/**
+ * BullMQ needs a Redis that never evicts; a cache wants one that does. When the Redis
+ * cache and BullMQ's jobs reach one server (compared by its run id, whatever URLs reach it)
+ * and its policy evicts, say so at start. Only a warning: nothing stops. A server that
+ * cannot be asked (down, forbidding INFO) is noted at info level.
+ */
+async function warnWhenJobsShareAnEvictingCache(config: Config, logger: Logger): Promise<void> {
+  if (config.adapters.cache !== 'redis' || config.adapters.jobs !== 'bullmq') return;
+  try {
+    const warning = await sharedEvictingServerWarning(config.redis, config.jobs.redis, SHARED_REDIS_CHECK_TIMEOUT_MS);
+    if (warning !== undefined) logger.warn(warning);
+  } catch (error) {
+    logger.info({ err: error }, 'could not check whether the cache and the jobs share an evicting Redis server');
+  }
 }
 
 async function createConfigStore(config: Config, logger: Logger): Promise<ConfigStore> {

@@ -154,6 +154,37 @@ describe('Redis', () => {
   });
 });
 
+describe('Redis Sentinel', () => {
+  it('has three sentinels agreeing on a primary that takes writes and replicates them to its replica', async () => {
+    const env = engineEnv('redis-sentinel');
+    const sentinels = env['REDIS_SENTINELS']!.split(',');
+    expect(sentinels).toHaveLength(3);
+    const [host, port] = sentinels[0]!.split(':');
+    const sentinel = new Redis({ host, port: Number(port), lazyConnect: true });
+    await sentinel.connect();
+    try {
+      await expect(sentinel.call('SENTINEL', 'CKQUORUM', env['REDIS_SENTINEL_MASTER']!)).resolves.toMatch(/^OK 3 usable Sentinels/);
+      const [primaryHost, primaryPort] = (await sentinel.call('SENTINEL', 'get-master-addr-by-name', env['REDIS_SENTINEL_MASTER']!)) as [string, string];
+      const replicas = (await sentinel.call('SENTINEL', 'replicas', env['REDIS_SENTINEL_MASTER']!)) as string[][];
+      expect(replicas).toHaveLength(1);
+      const primary = new Redis({ host: primaryHost, port: Number(primaryPort), password: env['REDIS_PASSWORD']!, lazyConnect: true });
+      await primary.connect();
+      const key = `smoke:${randomName()}`;
+      try {
+        // Right after a failover (a test's), the demoted primary resyncs before it is online.
+        await waitFor(async () => /slave0:.*state=online/.test(await primary.info('replication')), 30_000, () => 'no replica online');
+        await primary.set(key, 'ok', 'EX', 60);
+        await expect(primary.call('WAIT', '1', '5000')).resolves.toBe(1);
+      } finally {
+        await primary.del(key);
+        primary.disconnect();
+      }
+    } finally {
+      sentinel.disconnect();
+    }
+  }, 60_000);
+});
+
 describe('MariaDB', () => {
   it('answers over the MySQL protocol with the test credentials', async () => {
     const env = engineEnv('mariadb');

@@ -1,0 +1,163 @@
+import { Redis, type Result } from 'ioredis';
+import { withTimeout } from '@sluice/core';
+import type { DependencyHealth, Metrics } from '@sluice/observability';
+import type { ProfileCache } from '../port.ts';
+import { redisConnectionOptions, type RedisConnectionConfig } from './connection.ts';
+
+/** The metrics the Redis cache records, from the process's Metrics (injected, never global). */
+export type CacheMetrics = Pick<Metrics, 'cacheHits' | 'cacheMisses' | 'cacheErrors' | 'cacheCommandDuration'>;
+
+export interface RedisProfileCacheOptions {
+  readonly connection: RedisConnectionConfig;
+  /** Prepended to every key (`sluice:cache:`, `<tenant>-sluice:cache:`), so tenants and uses never collide. */
+  readonly keyPrefix: string;
+  /** A command not answered within this fails (REDIS_COMMAND_TIMEOUT), ms. */
+  readonly commandTimeoutMs: number;
+  readonly metrics?: CacheMetrics | undefined;
+}
+
+type Operation = 'get' | 'set' | 'claim' | 'delete';
+
+/**
+ * `claim` as one Lua script, atomic on the server across every process: the stored value
+ * wins and has its TTL refreshed (sliding), else ours is stored. KEYS[1] key; ARGV[1]
+ * value; ARGV[2] TTL, s. Returns the winner and 1 when it was already there, 0 when stored.
+ *
+ * Why a script rather than `SET NX` then `EXPIRE`: the two commands are two round trips,
+ * and the key can expire between them (the EXPIRE then refreshes nothing while the caller
+ * reports a winner a concurrent claim may already have replaced). `SET … NX GET` (Redis 7)
+ * does not refresh the TTL of a value it finds. The script does both in one step, in one
+ * round trip, on any Redis ≥ 2.6, and ioredis sends it by SHA after the first call.
+ */
+const CLAIM_SCRIPT = `
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return {existing, 1}
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return {ARGV[1], 0}
+`;
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    sluiceClaim(key: string, value: string, ttlSeconds: number): Result<[string, number], Context>;
+  }
+}
+
+/**
+ * The ProfileCache on Redis (ioredis), shared by every replica. On the request path a
+ * command fails fast rather than waiting: a per-command timeout, no offline queue (a
+ * command issued while disconnected fails at once), no retries of in-flight commands after
+ * a reconnect; commands issued in the same tick go in one pipeline (auto-pipelining). The
+ * connection itself reconnects without end, directly or through Sentinel.
+ */
+export class RedisProfileCache implements ProfileCache {
+  private readonly redis: Redis;
+  private readonly mode: 'standalone' | 'sentinel';
+  private readonly metrics: CacheMetrics | undefined;
+
+  private constructor(options: RedisProfileCacheOptions) {
+    this.metrics = options.metrics;
+    this.mode = options.connection.sentinel === undefined ? 'standalone' : 'sentinel';
+    this.redis = new Redis({
+      ...redisConnectionOptions(options.connection),
+      keyPrefix: options.keyPrefix,
+      connectionName: 'sluice-cache',
+      commandTimeout: options.commandTimeoutMs,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      enableAutoPipelining: true,
+      // After a failover the old primary may answer as a replica until Sentinel's
+      // announcement arrives: reconnect (through the sentinels) on READONLY.
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
+      lazyConnect: true,
+    });
+    // Connection errors are reported by health() and by the commands that fail; without a
+    // listener ioredis would print each reconnect attempt's error.
+    this.redis.on('error', () => undefined);
+    this.redis.defineCommand('sluiceClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+  }
+
+  /**
+   * Connects and waits until Redis answers, at most `waitMs`. Never throws for an
+   * unreachable Redis: the cache keeps reconnecting in the background, its commands fail
+   * until then and health() says so.
+   */
+  static async open(options: RedisProfileCacheOptions, waitMs = 5000): Promise<RedisProfileCache> {
+    const cache = new RedisProfileCache(options);
+    await cache.waitUntilReady(waitMs);
+    return cache;
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    const value = await this.timed('get', () => this.redis.get(key));
+    this.count('get', value !== null);
+    return value ?? undefined;
+  }
+
+  async set(key: string, value: string, ttlSeconds: number): Promise<void> {
+    await this.timed('set', () => this.redis.set(key, value, 'EX', ttlSeconds));
+  }
+
+  async claim(key: string, value: string, ttlSeconds: number): Promise<string> {
+    const [winner, existed] = await this.timed('claim', () => this.redis.sluiceClaim(key, value, ttlSeconds));
+    this.count('claim', existed === 1);
+    return winner;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.timed('delete', () => this.redis.del(key));
+  }
+
+  /**
+   * Not ok while the connection is not ready (no command is sent then), else one PING
+   * bounded by the command timeout. Cheap: one round trip at most.
+   */
+  async health(): Promise<DependencyHealth> {
+    const detail = { mode: this.mode, status: this.redis.status };
+    if (this.redis.status !== 'ready') return { ok: false, adapter: 'redis', detail, error: `not connected (${this.redis.status})` };
+    const started = performance.now();
+    try {
+      await this.redis.ping();
+      return { ok: true, adapter: 'redis', detail: { ...detail, pingMs: Math.round((performance.now() - started) * 10) / 10 } };
+    } catch (error) {
+      return { ok: false, adapter: 'redis', detail, error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
+  /**
+   * Closes the connection: when connected, after the commands already sent are answered
+   * (QUIT); otherwise at once, stopping the reconnection attempts. Safe to call twice.
+   */
+  async close(): Promise<void> {
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
+    // Also after QUIT: only disconnect() closes the failover detector's subscriptions to the
+    // sentinels (ioredis 5.11), which would otherwise keep the process alive.
+    this.redis.disconnect();
+  }
+
+  private async waitUntilReady(waitMs: number): Promise<void> {
+    const ready = new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
+    // A first connection that fails is retried by the retry strategy; open() only waits.
+    this.redis.connect().catch(() => undefined);
+    await withTimeout(waitMs, () => ready, () => new Error('not ready yet')).catch(() => undefined);
+  }
+
+  private async timed<T>(operation: Operation, command: () => Promise<T>): Promise<T> {
+    const stop = this.metrics?.cacheCommandDuration.startTimer({ operation });
+    try {
+      return await command();
+    } catch (error) {
+      this.metrics?.cacheErrors.inc({ operation });
+      throw error;
+    } finally {
+      stop?.();
+    }
+  }
+
+  private count(operation: Operation, hit: boolean): void {
+    (hit ? this.metrics?.cacheHits : this.metrics?.cacheMisses)?.inc({ operation });
+  }
+}
