@@ -15,11 +15,13 @@ const SECRET_SETTINGS: Record<string, string> = {
   ELASTIC_HTTP_AUTH_PASSWORD: `elastic-password-${tag}-bv93`,
   ELASTIC_API_KEY: `elastic-api-key-${tag}-x72m`,
   REDIS_PASSWORD: `redis-password-${tag}-k3m9`,
+  JOBS_REDIS_PASSWORD: `jobs-redis-password-${tag}-w4n8`,
 };
 
 /** Every URL setting, with credentials embedded (a password holding `@` and `%`-escapes too). */
 const URL_PASSWORDS = {
   REDIS_HOST: `redis-url-pw-${tag}`,
+  JOBS_REDIS_HOST: `jobs-redis-url-pw-${tag}`,
   ELASTIC_HOST_1: `elastic-url-pw-one-${tag}`,
   ELASTIC_HOST_2: `elastic-url-pw-two-${tag}`,
   PULSAR_WEB_HOST: `pulsar-web-url-pw-${tag}`,
@@ -27,6 +29,7 @@ const URL_PASSWORDS = {
 };
 const URL_SETTINGS: Record<string, string> = {
   REDIS_HOST: `redis://:${URL_PASSWORDS.REDIS_HOST}@127.0.0.1:6379/0`,
+  JOBS_REDIS_HOST: `rediss://jobs:${URL_PASSWORDS.JOBS_REDIS_HOST}@127.0.0.1:6380/1`,
   ELASTIC_HOST: `https://elastic:${URL_PASSWORDS.ELASTIC_HOST_1}@127.0.0.1:9200,https://elastic:${URL_PASSWORDS.ELASTIC_HOST_2}%40x@127.0.0.1:9201`,
   PULSAR_WEB_HOST: `https://sluice:${URL_PASSWORDS.PULSAR_WEB_HOST}@127.0.0.1:8080`,
   PULSAR_HOST: `pulsar+ssl://sluice:${URL_PASSWORDS.PULSAR_HOST}@127.0.0.1:6651`,
