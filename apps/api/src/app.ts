@@ -6,8 +6,8 @@ import type { ConfigStore } from '@sluice/config-store';
 import type { HealthCheck, Logger, Metrics } from '@sluice/observability';
 import type { EventReader } from '@sluice/store';
 import { requireAdmin } from './admin-auth.ts';
-import { registerJsonParsers, validatorCompiler } from './validation.ts';
-import { connectionErrorHandler, frameworkErrorHandler, registerErrorHandling } from './errors.ts';
+import { registerJsonParsers, unsupportedEncoding, validatorCompiler } from './validation.ts';
+import { connectionErrorHandler, frameworkErrorHandler, missingHost, registerErrorHandling } from './errors.ts';
 import { IdentityResolver } from './identity.ts';
 import { RetryMemory } from './retry-memory.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -68,7 +68,11 @@ export function buildApi(deps: ApiDeps): Api {
   });
   app.setValidatorCompiler(validatorCompiler());
   registerJsonParsers(app, deps.config.track);
-  app.addHook('onRequest', acceptEmptyBodyOnBodilessRoutes);
+  // One synchronous hook for every request-level check (each hook costs every request).
+  app.addHook('onRequest', (request, reply, done) => {
+    acceptEmptyBodyOnBodilessRoutes(request);
+    done(missingHost(request, reply) ?? unsupportedEncoding(request));
+  });
   const addMethodNotAllowedRoutes = registerErrorHandling(app, { metrics: deps.metrics, maxBodyBytes: deps.config.track.maxBodyBytes });
   const countRequest = requestCounter(deps.metrics);
   app.addHook('onResponse', (request, reply, done) => {
@@ -104,7 +108,7 @@ const BODILESS_METHODS = new Set(['DELETE', 'OPTIONS']);
  * on every request) is taken as having no body, instead of failing
  * as empty JSON: these routes read none. A non-empty body still goes to the parser.
  */
-async function acceptEmptyBodyOnBodilessRoutes(request: FastifyRequest): Promise<void> {
+function acceptEmptyBodyOnBodilessRoutes(request: FastifyRequest): void {
   const { headers } = request.raw;
   const empty = (headers['content-length'] === undefined || headers['content-length'] === '0') && headers['transfer-encoding'] === undefined;
   if (BODILESS_METHODS.has(request.method) && empty) delete headers['content-type'];

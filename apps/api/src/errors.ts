@@ -91,7 +91,6 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
     if (error.code === 'BODY_TOO_LARGE') await dropBody(request.raw, drainLimit);
     return sendError(reply, error);
   });
-  app.addHook('onRequest', requireHost);
   app.setNotFoundHandler((request, reply) => sendError(reply, new SluiceError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`)));
   return answerOtherMethods(app);
 }
@@ -102,12 +101,13 @@ export function registerErrorHandling(app: FastifyInstance, options: ErrorHandli
  * answers MALFORMED_REQUEST in the catalogue's shape and closes the connection, as for other
  * malformed requests. HTTP/1.0 has no Host requirement.
  */
-async function requireHost(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+export function missingHost(request: FastifyRequest, reply: FastifyReply): SluiceError | undefined {
   const { httpVersionMajor, httpVersionMinor, headers } = request.raw;
   if (httpVersionMajor === 1 && httpVersionMinor >= 1 && headers.host === undefined) {
     void reply.header('connection', 'close');
-    throw new SluiceError('MALFORMED_REQUEST', 'an HTTP/1.1 request needs a Host header');
+    return new SluiceError('MALFORMED_REQUEST', 'an HTTP/1.1 request needs a Host header');
   }
+  return undefined;
 }
 
 /** fastify's `frameworkErrors`: router errors (a malformed URL, a path segment over maxParamLength). */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ProfileCache } from '@sluice/cache';
 import type { RequestFacts } from '@sluice/core';
 
@@ -18,6 +18,12 @@ export type Decisions = Omit<RequestFacts, 'metadata'>;
 export class RetryMemory {
   private readonly cache: ProfileCache;
   private readonly ttlSeconds: number;
+  /**
+   * Until when this process may hold a remembered request (ms since the epoch): with a
+   * per-process cache nothing can be recalled unless this process answered a 503 within the
+   * memory's time to live, so the usual request costs no hash and no lookup.
+   */
+  private holdsUntil = 0;
 
   /** `ttlSeconds` 0 turns the memory off. */
   constructor(cache: ProfileCache, ttlSeconds: number) {
@@ -32,7 +38,12 @@ export class RetryMemory {
    */
   keyOf(sourceId: string, body: string, identified: boolean): string | undefined {
     if (this.ttlSeconds === 0 || !identified) return undefined;
-    return `retry:${createHash('sha256').update(sourceId).update('\0').update(body).digest('base64url')}`;
+    return `retry:${sourceId}/${hash('sha256', body, 'base64url')}`; // one-shot hash: no Hash object per request
+  }
+
+  /** Whether a request could have been remembered at all (a shared cache, or a recent 503 here). */
+  get mayRecall(): boolean {
+    return this.ttlSeconds > 0 && (this.cache.shared || Date.now() < this.holdsUntil);
   }
 
   /** The decisions of an earlier attempt of this request that was answered 503, if any. */
@@ -42,6 +53,7 @@ export class RetryMemory {
   }
 
   async remember(key: string, decisions: Decisions): Promise<void> {
+    this.holdsUntil = Date.now() + this.ttlSeconds * 1000;
     await this.cache.set(key, JSON.stringify(decisions), this.ttlSeconds);
   }
 

@@ -1,5 +1,5 @@
 import { Ajv, type ValidateFunction } from 'ajv';
-import type { FastifyInstance, FastifySchema } from 'fastify';
+import type { FastifyInstance, FastifyRequest, FastifySchema } from 'fastify';
 import { EVENT_TIME_FORMAT, SluiceError, isEventTime, measureJson } from '@sluice/core';
 
 declare module 'fastify' {
@@ -25,6 +25,17 @@ export function validatorCompiler() {
 
 const BYTE_ORDER_MARK = 0xfeff;
 
+/**
+ * Bodies are read as sent: a compressed one would reach the JSON parser as bytes (and a
+ * decompression without a limit is a bomb), so it is refused by name until Sluice inflates
+ * bodies itself, within TRACK_MAX_BODY_SIZE.
+ */
+export function unsupportedEncoding(request: FastifyRequest): SluiceError | undefined {
+  const encoding = request.headers['content-encoding'];
+  if (encoding === undefined || encoding.trim().toLowerCase() === 'identity') return undefined;
+  return new SluiceError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding.slice(0, 32)} is not supported; send the body uncompressed`);
+}
+
 /** How complex a JSON body may be (TRACK_MAX_DEPTH, TRACK_MAX_KEYS). */
 export interface JsonLimits {
   readonly maxDepth: number;
@@ -40,13 +51,6 @@ export interface JsonLimits {
  * unchanged.
  */
 export function registerJsonParsers(app: FastifyInstance, limits: JsonLimits): void {
-  // Bodies are read as sent: a compressed one would reach the JSON parser as bytes (and a
-  // decompression without a limit is a bomb), so it is refused by name until Sluice inflates
-  // bodies itself, within TRACK_MAX_BODY_SIZE.
-  app.addHook('onRequest', async (request) => {
-    const encoding = request.headers['content-encoding'];
-    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding.slice(0, 32)} is not supported; send the body uncompressed`);
-  });
   const parse = app.getDefaultJsonParser('error', 'error');
   app.decorateRequest('rawBody', '');
   app.removeContentTypeParser('application/json');

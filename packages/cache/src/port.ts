@@ -5,6 +5,8 @@ import type { HealthCheck } from '@sluice/observability';
  * uses are declared.
  */
 export interface ProfileCache extends HealthCheck {
+  /** True when other processes see what this one stores (Redis); false for a per-process cache. */
+  readonly shared: boolean;
   get(key: string): Promise<string | undefined>;
   /** Stores `value` for `ttlSeconds`. */
   set(key: string, value: string, ttlSeconds: number): Promise<void>;

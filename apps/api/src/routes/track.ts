@@ -43,8 +43,9 @@ export function trackRoutes(deps: TrackRouteDeps) {
       assertUniqueIds(payload);
       if (request.rawBody.includes('\\u0000')) assertNoNulInKeys(payload);
       assertPropertiesWithin(payload, { maxPropertiesBytes: deps.track.maxPropertiesBytes, maxExpansionBytes: deps.track.maxBodyBytes }, bodyBytesOf(request));
-      const retryKey = deps.retries.keyOf(source.id, request.rawBody, payload.session?.id !== undefined || payload.profile?.id !== undefined);
-      const recalled = retryKey === undefined ? undefined : await deps.retries.recall(retryKey);
+      const identified = payload.session?.id !== undefined || payload.profile?.id !== undefined;
+      const recallKey = deps.retries.mayRecall ? deps.retries.keyOf(source.id, request.rawBody, identified) : undefined;
+      const recalled = recallKey === undefined ? undefined : await deps.retries.recall(recallKey);
       const decisions = recalled ?? { ...(await deps.identity.resolve(payload)), receivedAt: new Date().toISOString(), ids: eventIds(payload) };
       // The body goes on the bus as the client sent it, beside what was decided here; the
       // worker normalises it (normaliseTrack). Nothing is re-serialised on this path.
@@ -53,10 +54,11 @@ export function trackRoutes(deps: TrackRouteDeps) {
         await publishWithin(deps.bus, decisions.profileId, Buffer.from(message), deps.track.publishTimeoutMs);
       } catch (error) {
         // The publish may still land: the client's retry must reuse these ids (RetryMemory).
+        const retryKey = recallKey ?? deps.retries.keyOf(source.id, request.rawBody, identified);
         if (retryKey !== undefined) await deps.retries.remember(retryKey, decisions).catch((cacheError: unknown) => request.log.warn({ err: cacheError }, 'could not remember the ids of a 503 request'));
         throw error;
       }
-      if (recalled !== undefined && retryKey !== undefined) await deps.retries.forget(retryKey).catch((cacheError: unknown) => request.log.warn({ err: cacheError }, 'could not forget the ids of a retried request'));
+      if (recalled !== undefined && recallKey !== undefined) await deps.retries.forget(recallKey).catch((cacheError: unknown) => request.log.warn({ err: cacheError }, 'could not forget the ids of a retried request'));
       deps.metrics.eventsAccepted.inc(decisions.ids.length);
       const body: TrackResponse = { profile: { id: decisions.profileId }, session: { id: decisions.sessionId }, events: decisions.ids };
       return body;

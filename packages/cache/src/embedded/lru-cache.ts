@@ -4,6 +4,7 @@ import type { ProfileCache } from '../port.ts';
 
 /** The embedded ProfileCache: an in-process LRU with per-entry TTL. Lost on restart. */
 export class LruProfileCache implements ProfileCache {
+  readonly shared = false;
   private readonly entries: LRUCache<string, string>;
 
   constructor(options: { maxEntries: number }) {

@@ -53,6 +53,7 @@ declare module 'ioredis' {
  * connection itself reconnects without end, directly or through Sentinel.
  */
 export class RedisProfileCache implements ProfileCache {
+  readonly shared = true;
   private readonly redis: Redis;
   private readonly mode: 'standalone' | 'sentinel';
   private readonly metrics: CacheMetrics | undefined;
