@@ -4,12 +4,10 @@
 // are stored; `sluice init` of this build brings the live index up to date, and
 // `sluice dlq replay` brings the event back, stored once.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import type { ListReport } from '@sluice/jobs-app';
-import { REPO_ROOT, engineEnv, randomName, startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { REPO_ROOT, elasticAsSuperuser, engineEnv, randomName, startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
 
 const ADMIN_TOKEN = 'dlq-es-test-admin-token-123';
 const es = engineEnv('elasticsearch');
@@ -21,19 +19,6 @@ afterEach(async () => {
   cleanups = [];
 });
 
-/** A request to the secured node as its superuser; the parsed answer. */
-function esRequest(method: string, path: string, body?: unknown): Promise<unknown> {
-  const auth = `Basic ${Buffer.from(`${es['ELASTIC_HTTP_AUTH_USERNAME']!}:${es['ELASTIC_HTTP_AUTH_PASSWORD']!}`).toString('base64')}`;
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(`${es['ELASTIC_HOST']!}${path}`, { method, ca: readFileSync(es['ELASTIC_CA_FILE']!), headers: { authorization: auth, 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve(text === '' ? undefined : (JSON.parse(text) as unknown)));
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
 
 async function sluiceCommand(env: Record<string, string>, ...args: string[]): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, ['apps/cli/src/bin.ts', ...args], { cwd: REPO_ROOT, env: { ...process.env, ...env } });
@@ -54,9 +39,9 @@ describe('a refused event on Pulsar and Elasticsearch', () => {
     const namespace = randomName('dlqes-');
     cleanups.push(cleanup, async () => {
       await fetch(`${pulsar['PULSAR_WEB_HOST']!}/admin/v2/namespaces/public/${namespace}?force=true`, { method: 'DELETE' });
-      const indices = (await esRequest('GET', `/_cat/indices/${tenant}-sluice-*?format=json`)) as { index: string }[];
-      if (indices.length > 0) await esRequest('DELETE', `/${indices.map((index) => index.index).join(',')}`);
-      await esRequest('DELETE', `/_index_template/${tenant}-sluice-events`);
+      const indices = (await elasticAsSuperuser('GET', `/_cat/indices/${tenant}-sluice-*?format=json`)) as { index: string }[];
+      if (indices.length > 0) await elasticAsSuperuser('DELETE', `/${indices.map((index) => index.index).join(',')}`);
+      await elasticAsSuperuser('DELETE', `/_index_template/${tenant}-sluice-events`);
     });
     const env = {
       DATA_DIR: dir, ADMIN_TOKEN, LOGGING_LEVEL: 'error', STORAGE_FLUSH_INTERVAL: '100', ELASTIC_REFRESH_INTERVAL: '100ms',
@@ -66,7 +51,7 @@ describe('a refused event on Pulsar and Elasticsearch', () => {
     const sluice = await startSluice('start', env, 90_000);
     cleanups.push(async () => void (await sluice.stop()));
     // The live events index as an older build created it: Elasticsearch's default depth limit.
-    await esRequest('PUT', `/${tenant}-sluice-events/_mapping`, { properties: { properties: { type: 'flattened', depth_limit: 20 } } });
+    await elasticAsSuperuser('PUT', `/${tenant}-sluice-events/_mapping`, { properties: { properties: { type: 'flattened', depth_limit: 20 } } });
 
     const post = (events: unknown[]) => fetch(`${sluice.url}/track`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ source: { id: 'demo' }, profile: { id: 'deep-profile' }, events }) });
     expect((await post([{ id: 'deep-1', type: 'a', properties: nested(25) }, { id: 'neighbour-1', type: 'a', properties: { ok: true } }])).status).toBe(200);

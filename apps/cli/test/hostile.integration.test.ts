@@ -1,12 +1,10 @@
 // Hostile input against a running Sluice: every case answers a coded 4xx, or a 200 whose
 // events are stored; after each, a valid canary must be stored within seconds. Run on the
 // all-in-one with embedded adapters and on the production path (Pulsar + Elasticsearch).
-import { readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { engineEnv, randomName, startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { elasticAsSuperuser, engineEnv, randomName, startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
 
 const ADMIN_TOKEN = 'hostile-test-admin-token-123';
 const es = engineEnv('elasticsearch');
@@ -127,27 +125,14 @@ const deployments: [string, () => Promise<Record<string, string>>, () => Promise
     }),
     async () => {
       await fetch(`${pulsar['PULSAR_WEB_HOST']!}/admin/v2/namespaces/public/${productionNames.namespace}?force=true`, { method: 'DELETE' }).catch(() => undefined);
-      const indices = (await esRequest('GET', `/_cat/indices/${productionNames.tenant}-sluice-*?format=json`)) as { index: string }[];
-      if (indices.length > 0) await esRequest('DELETE', `/${indices.map((index) => index.index).join(',')}`);
-      await esRequest('DELETE', `/_index_template/${productionNames.tenant}-sluice-events`).catch(() => undefined);
+      const indices = (await elasticAsSuperuser('GET', `/_cat/indices/${productionNames.tenant}-sluice-*?format=json`)) as { index: string }[];
+      if (indices.length > 0) await elasticAsSuperuser('DELETE', `/${indices.map((index) => index.index).join(',')}`);
+      await elasticAsSuperuser('DELETE', `/_index_template/${productionNames.tenant}-sluice-events`).catch(() => undefined);
     },
   ],
 ];
 const productionNames = { namespace: randomName('hostile-'), tenant: randomName('hostile') };
 
-/** A request to the secured node as its superuser. */
-function esRequest(method: string, path: string): Promise<unknown> {
-  const auth = `Basic ${Buffer.from(`${es['ELASTIC_HTTP_AUTH_USERNAME']!}:${es['ELASTIC_HTTP_AUTH_PASSWORD']!}`).toString('base64')}`;
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(`${es['ELASTIC_HOST']!}${path}`, { method, ca: readFileSync(es['ELASTIC_CA_FILE']!), headers: { authorization: auth } }, (res) => {
-      let text = '';
-      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      res.on('end', () => resolve(text === '' ? undefined : (JSON.parse(text) as unknown)));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe.each(deployments)('hostile input against %s', (_name, environment, teardown) => {
   let sluice: SluiceProcess;

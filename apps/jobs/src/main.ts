@@ -1,6 +1,4 @@
-import { exitOnSignals, type HealthCheck, startOpsServer } from '@sluice/observability';
-import { closeAdapters, createAdapters, createRuntime, healthChecks, waitForInit } from '@sluice/wiring';
-// The storage worker's probe server: /healthz, /readyz, /metrics.
+import { closeAdapters, createAdapters, createRuntime, healthChecks, serveProbes, waitForInit } from '@sluice/wiring';
 import { scheduleJobs } from './index.ts';
 
 /**
@@ -13,19 +11,12 @@ import { scheduleJobs } from './index.ts';
  * it waits for `sluice init` like the other replicas.
  */
 const runtime = createRuntime('sluice-jobs');
-const { config, logger, metrics, shutdown } = runtime;
-let draining = false;
-shutdown.add('ops: report not ready', () => {
-  draining = true;
-});
-const checks: Record<string, HealthCheck> = {};
-const ops = await startOpsServer({ host: config.http.host, port: config.http.port, checks, metrics, logger, isDraining: () => draining, adminToken: config.http.adminToken });
-exitOnSignals(shutdown, logger);
-if (await waitForInit(runtime, checks)) {
-  const adapters = await createAdapters(config, logger, ['bus', 'store', 'jobs']);
-  Object.assign(checks, healthChecks(adapters));
+const probes = await serveProbes(runtime);
+if (await waitForInit(runtime, probes.checks)) {
+  const adapters = await createAdapters(runtime.config, runtime.logger, ['bus', 'store', 'jobs']);
+  Object.assign(probes.checks, healthChecks(adapters));
   scheduleJobs(runtime, adapters);
-  shutdown.add('close engines', () => closeAdapters(adapters));
-  logger.warn({ url: ops.url }, 'sluice jobs running; /healthz, /readyz and /metrics served');
+  runtime.shutdown.add('close engines', () => closeAdapters(adapters));
+  runtime.logger.warn({ url: probes.url }, 'sluice jobs running; /healthz, /readyz and /metrics served');
 }
-shutdown.add('ops: close the endpoints', () => new Promise<void>((resolve) => ops.server.close(() => resolve())));
+runtime.shutdown.add('probes: close', () => probes.close());

@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join, resolve } from 'node:path';
 import { REPO_ROOT } from './process.ts';
 
@@ -39,4 +40,23 @@ export function killEngineNode(name: EngineName, node: string): void {
 export function residentBytes(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${String(pid)}/status`, 'utf8'));
   return Number(match?.[1] ?? 0) * 1024;
+}
+
+/**
+ * A request to the secured Elasticsearch node that `engines:up` started, as its superuser,
+ * with its CA: the parsed answer (undefined when empty). For test setup and cleanup, not for
+ * what Sluice itself does.
+ */
+export function elasticAsSuperuser(method: string, path: string, body?: unknown): Promise<unknown> {
+  const es = engineEnv('elasticsearch');
+  const auth = `Basic ${Buffer.from(`${es['ELASTIC_HTTP_AUTH_USERNAME']!}:${es['ELASTIC_HTTP_AUTH_PASSWORD']!}`).toString('base64')}`;
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(`${es['ELASTIC_HOST']!}${path}`, { method, ca: readFileSync(es['ELASTIC_CA_FILE']!), headers: { authorization: auth, 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      res.on('end', () => resolve(text === '' ? undefined : (JSON.parse(text) as unknown)));
+    });
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
