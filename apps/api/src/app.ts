@@ -81,9 +81,10 @@ export function buildApi(deps: ApiDeps): Api {
   });
 
   const sources = new SourceResolver(deps.configStore, deps.config.http.sourceCacheTtlMs);
-  const identity = new IdentityResolver(deps.cache, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, profileTtlSeconds: deps.config.cache.profileTtlSeconds });
+  const identity = new IdentityResolver(deps.cache, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, onDegraded: () => deps.metrics.identityDegraded.inc(), logger: deps.logger });
   const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);
-  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, retries, metrics: deps.metrics, isDraining }));
+  const limiter = deps.cache.rateLimiter({ maxEventsPerRequest: deps.config.track.maxEvents, onFallback: () => deps.metrics.rateLimitFallbacks.inc() });
+  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, retries, limiter, metrics: deps.metrics, isDraining }));
   void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining, adminToken: http.adminToken }));
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));

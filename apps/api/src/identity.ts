@@ -1,5 +1,6 @@
-import { newProfileId, type TrackPayload } from '@sluice/core';
+import { newProfileId, sessionProfileId, type TrackPayload } from '@sluice/core';
 import type { ProfileCache } from '@sluice/cache';
+import type { Logger } from '@sluice/observability';
 
 export interface Identity {
   readonly profileId: string;
@@ -7,21 +8,34 @@ export interface Identity {
 }
 
 export interface IdentityOptions {
+  /** KEEP_SESSION_IN_CACHE_FOR: how long a session → profile binding lives after its last use, s. */
   readonly sessionTtlSeconds: number;
-  readonly profileTtlSeconds: number;
+  /** Counts the requests resolved without the cache (it failed or did not answer in time). */
+  readonly onDegraded: () => void;
+  readonly logger: Pick<Logger, 'warn' | 'info'>;
 }
 
 /**
  * Resolves who sent a request.
  * - A profile id from the client is kept, and the session is bound to it.
- * - Without one, the session's bound profile is used; the first request of a session
- *   claims a new profile id atomically, so concurrent first requests of one session all
- *   get the same profile (the race of Tracardi issue #652 cannot happen).
+ * - Without one, the session's bound profile is used. A session seen for the first time
+ *   gets the profile id derived from its source and session (`sessionProfileId`), claimed
+ *   atomically: concurrent first requests of one session, on any replicas, all get the same
+ *   profile (the race of Tracardi issue #652 cannot happen), and would even if they missed
+ *   each other's claim.
  * - Without a session id, a new session (and profile) is started.
+ *
+ * When the cache fails (down, or slower than its command timeout) identity degrades and the
+ * request goes on: a client's profile id is used as given, otherwise the session's derived
+ * profile id. Only sessions bound to another profile than their derived one (a client gave
+ * one earlier) resolve differently while the cache is down. Nothing is written then; the
+ * first request after the cache is back binds the session again.
  */
 export class IdentityResolver {
   private readonly cache: ProfileCache;
   private readonly options: IdentityOptions;
+  /** Whether the last cache call failed: the switch is logged once each way, not per request. */
+  private degraded = false;
 
   constructor(cache: ProfileCache, options: IdentityOptions) {
     this.cache = cache;
@@ -29,14 +43,31 @@ export class IdentityResolver {
   }
 
   async resolve(payload: TrackPayload): Promise<Identity> {
+    const sourceId = payload.source.id;
     const sessionId = payload.session?.id ?? newProfileId();
     const givenProfile = payload.profile?.id;
-    if (givenProfile !== undefined) {
-      await this.cache.set(sessionKey(payload.source.id, sessionId), givenProfile, this.options.sessionTtlSeconds);
-      return { profileId: givenProfile, sessionId };
+    const key = sessionKey(sourceId, sessionId);
+    const ttl = this.options.sessionTtlSeconds;
+    try {
+      const profileId = givenProfile === undefined ? await this.cache.claim(key, sessionProfileId(sourceId, sessionId), ttl) : (await this.cache.set(key, givenProfile, ttl), givenProfile);
+      if (this.degraded) this.recovered();
+      return { profileId, sessionId };
+    } catch (error) {
+      this.degrade(error);
+      return { profileId: givenProfile ?? sessionProfileId(sourceId, sessionId), sessionId };
     }
-    const profileId = await this.cache.claim(sessionKey(payload.source.id, sessionId), newProfileId(), this.options.sessionTtlSeconds);
-    return { profileId, sessionId };
+  }
+
+  private degrade(error: unknown): void {
+    this.options.onDegraded();
+    if (this.degraded) return;
+    this.degraded = true;
+    this.options.logger.warn({ err: error }, 'the profile cache failed: identity is resolved without it (the client\'s profile id, or the session\'s derived one) until it answers again');
+  }
+
+  private recovered(): void {
+    this.degraded = false;
+    this.options.logger.info('the profile cache answers again: identity is resolved through it');
   }
 }
 

@@ -46,9 +46,13 @@ export class RetryMemory {
     return this.ttlSeconds > 0 && (this.cache.shared || Date.now() < this.holdsUntil);
   }
 
-  /** The decisions of an earlier attempt of this request that was answered 503, if any. */
+  /**
+   * The decisions of an earlier attempt of this request that was answered 503, if any.
+   * Never throws: when the cache fails the request is taken as new (see docs/redis.md, a
+   * retry during a cache outage may then be stored twice).
+   */
   async recall(key: string): Promise<Decisions | undefined> {
-    const value = await this.cache.get(key);
+    const value = await this.cache.get(key).catch(() => undefined);
     return value === undefined ? undefined : (JSON.parse(value) as Decisions);
   }
 

@@ -1,4 +1,5 @@
 import type { HealthCheck } from '@sluice/observability';
+import type { RateLimiter } from './rate-limit/rate-limiter.ts';
 
 /**
  * The profile/session cache: string values with a time to live. Only the operations Sluice
@@ -16,5 +17,12 @@ export interface ProfileCache extends HealthCheck {
    */
   claim(key: string, value: string, ttlSeconds: number): Promise<string>;
   delete(key: string): Promise<void>;
+  /**
+   * A rate limiter counting where this cache stores: in this process (embedded), or across
+   * every replica (Redis, on the cache's connection). `maxEventsPerRequest` is the largest
+   * request that must fit in one window; `onFallback` counts decisions a shared limiter took
+   * locally because its store failed.
+   */
+  rateLimiter(options: { maxEventsPerRequest: number; onFallback?: () => void }): RateLimiter;
   close(): Promise<void>;
 }

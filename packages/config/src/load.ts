@@ -24,7 +24,7 @@ export interface Config {
     /** Idle keep-alive connections are closed after this. */
     readonly keepAliveTimeoutMs: number;
   };
-  readonly track: { readonly maxBodyBytes: number; readonly maxEvents: number; readonly maxPropertiesBytes: number; readonly maxDepth: number; readonly maxKeys: number; readonly publishTimeoutMs: number; readonly retryMemorySeconds: number };
+  readonly track: { readonly maxBodyBytes: number; readonly maxEvents: number; readonly maxPropertiesBytes: number; readonly maxDepth: number; readonly maxKeys: number; readonly publishTimeoutMs: number; readonly retryMemorySeconds: number; readonly rateLimitPerSecond: number };
   readonly logging: { readonly level: LogLevel };
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
@@ -175,7 +175,7 @@ function toConfig(v: Parsed): Config {
       requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT,
       keepAliveTimeoutMs: v.HTTP_KEEP_ALIVE_TIMEOUT,
     },
-    track: { maxBodyBytes: v.TRACK_MAX_BODY_SIZE, maxEvents: v.TRACK_MAX_EVENTS, maxPropertiesBytes: v.TRACK_MAX_PROPERTIES_SIZE, maxDepth: v.TRACK_MAX_DEPTH, maxKeys: v.TRACK_MAX_KEYS, publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT, retryMemorySeconds: v.TRACK_RETRY_MEMORY },
+    track: { maxBodyBytes: v.TRACK_MAX_BODY_SIZE, maxEvents: v.TRACK_MAX_EVENTS, maxPropertiesBytes: v.TRACK_MAX_PROPERTIES_SIZE, maxDepth: v.TRACK_MAX_DEPTH, maxKeys: v.TRACK_MAX_KEYS, publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT, retryMemorySeconds: v.TRACK_RETRY_MEMORY, rateLimitPerSecond: v.TRACK_RATE_LIMIT },
     logging: { level: v.LOGGING_LEVEL },
     dataDir: resolve(v.DATA_DIR),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,

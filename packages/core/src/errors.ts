@@ -35,6 +35,7 @@ export const ERROR_CATALOGUE = {
   REQUEST_TIMEOUT: { statusCode: 408, retryable: true, description: 'The request headers did not arrive within HTTP_HEADERS_TIMEOUT, or the whole request within HTTP_REQUEST_TIMEOUT. The connection is closed; send the request again at once.' },
   URI_TOO_LONG: { statusCode: 414, retryable: false, description: 'A path segment is longer than any id Sluice accepts (ids are at most 128 characters, 384 once percent-encoded).' },
   HEADERS_TOO_LARGE: { statusCode: 431, retryable: false, description: 'The request line and headers together are larger than 16 KiB (Node.js\'s limit). The connection is closed.' },
+  RATE_LIMITED: { statusCode: 429, retryable: true, description: 'The source sent more events per second than its rate limit (the source\'s `rateLimit`, else TRACK_RATE_LIMIT), counted across every API replica. Nothing of the request was accepted; send it again after `Retry-After` seconds.' },
   BUS_UNAVAILABLE: { statusCode: 503, retryable: true, description: 'The bus did not acknowledge the events in time. Retry the same body after `Retry-After` seconds: Sluice remembers the ids it gave this body (TRACK_RETRY_MEMORY), so the events are stored once even if the first attempt reached the bus after all.' },
   SHUTTING_DOWN: { statusCode: 503, retryable: true, description: 'The process is shutting down; retry on another replica.' },
   STORE_UNAVAILABLE: { statusCode: 503, retryable: true, description: 'The event store could not answer; retry later.' },
@@ -58,14 +59,17 @@ export class SluiceError extends Error {
   readonly statusCode: number;
   readonly retryable: boolean;
   readonly details: readonly ErrorDetail[];
+  /** When to try again, s (HTTP `Retry-After`); set where the answer knows it (RATE_LIMITED). */
+  readonly retryAfterSeconds: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: readonly ErrorDetail[]; retryable?: boolean } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: readonly ErrorDetail[]; retryable?: boolean; retryAfterSeconds?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SluiceError';
     this.code = code;
     this.statusCode = ERROR_CATALOGUE[code].statusCode;
     this.retryable = options.retryable ?? ERROR_CATALOGUE[code].retryable;
     this.details = options.details ?? [];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -104,7 +108,7 @@ export function renderErrorsDoc(): string {
     '{ "statusCode": 400, "code": "VALIDATION_FAILED", "error": "Bad Request", "message": "/events/0: must have property \\"type\\"", "details": [{ "path": "/events/0", "message": "must have property \\"type\\"" }] }',
     '```',
     '',
-    'Branch on `code`, never on `message`. Retryable errors (503) carry `Retry-After`.',
+    'Branch on `code`, never on `message`. Retryable errors (429, 503) carry `Retry-After`.',
     '',
     '| Code | HTTP | Retryable | Meaning |',
     '| --- | --- | --- | --- |',

@@ -1,4 +1,5 @@
 import { randomFillSync, randomUUID } from 'node:crypto';
+import { v5 as uuidV5 } from 'uuid';
 
 /** Bytes used per id: 3 for the counter's random start, 6 for the random tail. */
 const RANDOM_BYTES_PER_ID = 9;
@@ -68,7 +69,20 @@ export function newEventId(): string {
   );
 }
 
-/** A random id (UUIDv4) for new profiles and sessions. */
+/** A random id (UUIDv4) for new sessions (and profiles given no session). */
 export function newProfileId(): string {
   return randomUUID();
+}
+
+/** The namespace of Sluice's name-based profile ids (a fixed random UUID; changing it changes every derived id). */
+const SESSION_PROFILE_NAMESPACE = '5d0c6a38-2a6f-4c0e-9a55-1f1e3c7b6a42';
+
+/**
+ * The profile id a new session of a source gets: a name-based UUID (v5, RFC 9562) of the
+ * source id and session id, so every API replica derives the same one without asking
+ * anyone — the first requests of a session agree even while the shared cache is down.
+ * Source and session ids cannot contain `/`, so the name is unambiguous.
+ */
+export function sessionProfileId(sourceId: string, sessionId: string): string {
+  return uuidV5(`${sourceId}/${sessionId}`, SESSION_PROFILE_NAMESPACE);
 }

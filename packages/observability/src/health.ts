@@ -6,6 +6,12 @@ import { redactValue } from './redaction.ts';
 export interface DependencyHealth {
   /** False makes the process not ready. */
   readonly ok: boolean;
+  /**
+   * The dependency is down but the process keeps serving without it, by a documented rule
+   * (the Redis profile cache: identity degrades, docs/redis.md). Such a dependency says
+   * `ok: true` — a replica is not taken out of rotation for it — and `degraded: true`.
+   */
+  readonly degraded?: boolean;
   /** Which adapter runs (e.g. `embedded`, `pulsar`). */
   readonly adapter: string;
   readonly detail?: Readonly<Record<string, unknown>>;
@@ -40,6 +46,8 @@ async function boundedCheck(check: HealthCheck, timeoutMs: number): Promise<Depe
 /** What /readyz answers. */
 export interface ReadinessBody {
   ready: boolean;
+  /** Some dependency is down and the process serves without it (DependencyHealth.degraded). */
+  degraded: boolean;
   draining: boolean;
   dependencies: Record<string, DependencyHealth>;
 }
@@ -55,9 +63,10 @@ export function readinessBody(report: ReadinessReport, draining: boolean, detail
   const dependencies: Record<string, DependencyHealth> = {};
   for (const [name, health] of Object.entries(report.dependencies)) {
     if (detailed) dependencies[name] = redactValue(health) as DependencyHealth;
-    else dependencies[name] = { ok: health.ok, adapter: health.adapter, ...(health.detail === undefined ? {} : { detail: numbersOnly(health.detail) as Record<string, unknown> }) };
+    else dependencies[name] = { ok: health.ok, ...(health.degraded === true ? { degraded: true } : {}), adapter: health.adapter, ...(health.detail === undefined ? {} : { detail: numbersOnly(health.detail) as Record<string, unknown> }) };
   }
-  return { ready: report.ready && !draining, draining, dependencies };
+  const degraded = Object.values(report.dependencies).some((health) => health.degraded === true);
+  return { ready: report.ready && !draining, degraded, draining, dependencies };
 }
 
 /** `Bearer` and the spaces after it; the scheme in any case (RFC 9110 §11.1: schemes are case-insensitive). */

@@ -41,6 +41,12 @@ export class Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
+  /** /track requests whose identity was resolved without the cache (it failed or timed out): see docs/redis.md. */
+  readonly identityDegraded = new Counter({ name: 'sluice_identity_degraded_total', help: 'Tracking requests whose profile was resolved without the cache (down or too slow): the client\'s profile id or the session\'s derived one was used.', registers: [this.registry] });
+  /** Events refused with 429 RATE_LIMITED, by source. */
+  readonly rateLimited = new Counter({ name: 'sluice_rate_limited_events_total', help: 'Events refused with 429 RATE_LIMITED, by source.', labelNames: ['source'] as const, registers: [this.registry] });
+  /** Rate-limit decisions taken by the replica's local fallback bucket because the shared one (Redis) failed. */
+  readonly rateLimitFallbacks = new Counter({ name: 'sluice_rate_limit_fallbacks_total', help: 'Rate-limit decisions taken by this replica\'s local bucket because the shared one (Redis) failed.', registers: [this.registry] });
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });

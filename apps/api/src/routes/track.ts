@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError, assertPropertiesWithin, encodeReceived, eventIds, trackPayloadSchema, withTimeout, type TrackPayload } from '@sluice/core';
 import type { EventBus } from '@sluice/bus';
+import type { RateLimiter } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import type { Metrics } from '@sluice/observability';
 import type { IdentityResolver } from '../identity.ts';
@@ -14,6 +15,8 @@ export interface TrackRouteDeps {
   readonly sources: SourceResolver;
   readonly identity: IdentityResolver;
   readonly retries: RetryMemory;
+  /** Per-source events per second (TRACK_RATE_LIMIT, or the source's own limit). */
+  readonly limiter: RateLimiter;
   readonly metrics: Metrics;
   readonly isDraining: () => boolean;
 }
@@ -43,10 +46,15 @@ export function trackRoutes(deps: TrackRouteDeps) {
       assertUniqueIds(payload);
       if (request.rawBody.includes('\\u0000')) assertNoNulInKeys(payload);
       assertPropertiesWithin(payload, { maxPropertiesBytes: deps.track.maxPropertiesBytes, maxExpansionBytes: deps.track.maxBodyBytes }, bodyBytesOf(request));
+      // Issued before identity's cache calls, so that on Redis they share one round trip; a
+      // refusal is handled (a no-op catch) until awaited below, so it never goes unhandled.
+      const admitted = admit(deps, source.id, payload.events.length);
+      admitted.catch(() => undefined);
       const identified = payload.session?.id !== undefined || payload.profile?.id !== undefined;
       const recallKey = deps.retries.mayRecall ? deps.retries.keyOf(source.id, request.rawBody, identified) : undefined;
       const recalled = recallKey === undefined ? undefined : await deps.retries.recall(recallKey);
       const decisions = recalled ?? { ...(await deps.identity.resolve(payload)), receivedAt: new Date().toISOString(), ids: eventIds(payload) };
+      await admitted;
       // The body goes on the bus as the client sent it, beside what was decided here; the
       // worker normalises it (normaliseTrack). Nothing is re-serialised on this path.
       const message = encodeReceived({ ...decisions, metadata: metadataOf(request) }, request.rawBody);
@@ -75,6 +83,19 @@ export function trackRoutes(deps: TrackRouteDeps) {
       return reply.code(204).send();
     });
   };
+}
+
+/**
+ * Resolves when the source may send `events` more events now; else throws RATE_LIMITED with
+ * the seconds until its allowance refills. No limit configured: resolves at once.
+ */
+async function admit(deps: TrackRouteDeps, sourceId: string, events: number): Promise<void> {
+  const perSecond = deps.track.rateLimitPerSecond;
+  if (perSecond === 0) return;
+  const decision = await deps.limiter.take(sourceId, events, perSecond);
+  if (decision.allowed) return;
+  deps.metrics.rateLimited.inc({ source: sourceId }, events);
+  throw new SluiceError('RATE_LIMITED', `source ${sourceId} is over its rate limit of ${String(perSecond)} events/s`, { retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) });
 }
 
 function allowOrigin(reply: FastifyReply, origin: string): void {

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { DependencyHealth } from '@sluice/observability';
 import type { ProfileCache } from '../port.ts';
+import { MemoryRateLimiter, type RateLimiter } from '../rate-limit/rate-limiter.ts';
 
 /** The embedded ProfileCache: an in-process LRU with per-entry TTL. Lost on restart. */
 export class LruProfileCache implements ProfileCache {
@@ -28,6 +29,10 @@ export class LruProfileCache implements ProfileCache {
 
   async delete(key: string): Promise<void> {
     this.entries.delete(key);
+  }
+
+  rateLimiter(options: { maxEventsPerRequest: number }): RateLimiter {
+    return new MemoryRateLimiter(options);
   }
 
   async health(): Promise<DependencyHealth> {

@@ -3,6 +3,8 @@ import { withTimeout } from '@sluice/core';
 import type { DependencyHealth, Metrics } from '@sluice/observability';
 import type { ProfileCache } from '../port.ts';
 import { redisConnectionOptions, type RedisConnectionConfig } from './connection.ts';
+import type { RateLimiter } from '../rate-limit/rate-limiter.ts';
+import { RedisRateLimiter } from '../rate-limit/redis-rate-limiter.ts';
 
 /** The metrics the Redis cache records, from the process's Metrics (injected, never global). */
 export type CacheMetrics = Pick<Metrics, 'cacheHits' | 'cacheMisses' | 'cacheErrors' | 'cacheCommandDuration'>;
@@ -112,19 +114,26 @@ export class RedisProfileCache implements ProfileCache {
     await this.timed('delete', () => this.redis.del(key));
   }
 
+  /** Counts on this cache's connection: a take issued in the same tick as a claim shares its round trip. */
+  rateLimiter(options: { maxEventsPerRequest: number; onFallback?: () => void }): RateLimiter {
+    return new RedisRateLimiter({ redis: this.redis, ...options });
+  }
+
   /**
-   * Not ok while the connection is not ready (no command is sent then), else one PING
-   * bounded by the command timeout. Cheap: one round trip at most.
+   * Degraded while the connection is not ready (no command is sent then) or a PING, bounded
+   * by the command timeout, fails; cheap: one round trip at most. Degraded, not failed: the
+   * API serves without the cache by its documented rule (docs/redis.md), so a Redis outage
+   * never takes replicas out of rotation.
    */
   async health(): Promise<DependencyHealth> {
     const detail = { mode: this.mode, status: this.redis.status };
-    if (this.redis.status !== 'ready') return { ok: false, adapter: 'redis', detail, error: `not connected (${this.redis.status})` };
+    if (this.redis.status !== 'ready') return { ok: true, degraded: true, adapter: 'redis', detail, error: `not connected (${this.redis.status})` };
     const started = performance.now();
     try {
       await this.redis.ping();
       return { ok: true, adapter: 'redis', detail: { ...detail, pingMs: Math.round((performance.now() - started) * 10) / 10 } };
     } catch (error) {
-      return { ok: false, adapter: 'redis', detail, error: error instanceof Error ? error.message : String(error) };
+      return { ok: true, degraded: true, adapter: 'redis', detail, error: error instanceof Error ? error.message : String(error) };
     }
   }
 
