@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { sessionProfileId, type TrackPayload } from '@sluice/core';
-import { LruProfileCache, type ProfileCache } from '@sluice/cache';
+import { LruProfileCache } from '@sluice/cache';
 import { IdentityResolver } from '../src/identity.ts';
 import { startHarness, trackBody, type Harness } from './harness.ts';
 
@@ -10,7 +10,7 @@ afterEach(async () => {
   h = undefined;
 });
 
-const payload = (overrides: Partial<TrackPayload> = {}): TrackPayload => ({ source: { id: 'web' }, session: { id: 's-1' }, events: [{ type: 'page-view' }], ...overrides }) as TrackPayload;
+const payload = (overrides: Partial<TrackPayload> = {}): TrackPayload => ({ source: { id: 'web' }, session: { id: 's-1' }, events: [{ type: 'page-view' }], ...overrides });
 
 /** A cache whose every call fails, as the Redis cache does while Redis is down. */
 class DownCache extends LruProfileCache {
@@ -45,7 +45,7 @@ describe('IdentityResolver', () => {
   it('degrades when the cache fails: never throws, uses the given or the derived profile, counts and logs once', async () => {
     let degraded = 0;
     const warnings: unknown[] = [];
-    const resolver = new IdentityResolver(new DownCache({ maxEntries: 10 }) as ProfileCache, { sessionTtlSeconds: 60, onDegraded: () => (degraded += 1), logger: { warn: (...args: unknown[]) => warnings.push(args), info: () => undefined } });
+    const resolver = new IdentityResolver(new DownCache({ maxEntries: 10 }), { sessionTtlSeconds: 60, onDegraded: () => (degraded += 1), logger: { warn: (...args: unknown[]) => warnings.push(args), info: () => undefined } });
     expect(await resolver.resolve(payload())).toEqual({ profileId: sessionProfileId('web', 's-1'), sessionId: 's-1' });
     expect((await resolver.resolve(payload({ profile: { id: 'p-given' } }))).profileId).toBe('p-given');
     expect(degraded).toBe(2);
