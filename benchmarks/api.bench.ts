@@ -1,11 +1,13 @@
 // `npm run bench:api`: POST /track on the embedded bus vs a bare fastify route, same run.
-// Each target runs in its own process; wrk (or autocannon) drives both.
+// Each target runs in its own process; wrk (or autocannon) drives each in turn.
+// BENCH_CACHE=redis adds the same API on the Redis profile cache (`npm run engines:up --
+// redis` first), compared with the embedded cache in the same rounds.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { freePort, startSluice, waitFor } from '@sluice/testkit';
+import { engineEnv, freePort, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
 import { aptInstall } from '../scripts/engines/lib.ts';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
@@ -93,35 +95,43 @@ async function startBare(): Promise<{ url: string; child: ChildProcess }> {
 
 const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
 const bare = await startBare();
-const sluice = await startSluice('api', { DATA_DIR: dataDir, LOGGING_LEVEL: 'error' });
+/** The Sluice targets: the embedded defaults, and the variants asked for. */
+const targets: { name: string; sluice: SluiceProcess }[] = [{ name: 'Sluice /track, embedded bus (fsync)', sluice: await startSluice('api', { DATA_DIR: join(dataDir, 'embedded'), LOGGING_LEVEL: 'error' }) }];
+if (process.env['BENCH_CACHE'] === 'redis') {
+  const env = { ...engineEnv('redis'), CACHE_ADAPTER: 'redis', TENANT_NAME: `bench${String(process.pid)}` };
+  targets.push({ name: 'Sluice /track, embedded bus, Redis cache', sluice: await startSluice('api', { ...env, DATA_DIR: join(dataDir, 'redis'), LOGGING_LEVEL: 'error' }) });
+}
 const rows: string[] = [];
-/** Per scenario, Sluice vs bare in each interleaved round (how much the ratio moves). */
+/** Per scenario, each Sluice target vs bare in each interleaved round (how much the ratio moves). */
 const spreads: string[] = [];
 try {
   for (const scenario of SCENARIOS) {
     // Each target gets the same warm-up run (JIT, connection pools), then REPEAT measured
     // rounds, interleaved, and the median round is reported (this machine is noisy).
     await load(bare.url, scenario.body);
-    await load(sluice.url, scenario.body);
+    for (const target of targets) await load(target.sluice.url, scenario.body);
     const bareRounds: Figures[] = [];
-    const sluiceRounds: Figures[] = [];
+    const targetRounds: Figures[][] = targets.map(() => []);
     for (let round = 0; round < REPEAT; round += 1) {
       bareRounds.push(await load(bare.url, scenario.body));
-      sluiceRounds.push(await load(sluice.url, scenario.body));
+      for (const [at, target] of targets.entries()) targetRounds[at]!.push(await load(target.sluice.url, scenario.body));
     }
     const baseline = medianRound(bareRounds);
-    const tracked = medianRound(sluiceRounds);
-    const ratio = tracked.requestsPerSecond / baseline.requestsPerSecond;
-    rows.push(
-      `| ${scenario.name} | bare fastify route | ${baseline.requestsPerSecond.toFixed(0)} | ${baseline.p50} | ${baseline.p99} | |`,
-      `| ${scenario.name} | Sluice /track, embedded bus (fsync) | ${tracked.requestsPerSecond.toFixed(0)} | ${tracked.p50} | ${tracked.p99} | ${(ratio * 100).toFixed(0)}% |`,
-    );
-    spreads.push(`${scenario.name}: ${sluiceRounds.map((round, at) => `${((round.requestsPerSecond / (bareRounds[at]?.requestsPerSecond ?? Number.NaN)) * 100).toFixed(0)}%`).join(', ')}`);
-    if (tracked.non2xx > 0 || tracked.errors > 0) rows.push(`| ${scenario.name} | (Sluice non-2xx: ${tracked.non2xx}, errors: ${tracked.errors}) | | | | |`);
+    rows.push(`| ${scenario.name} | bare fastify route | ${baseline.requestsPerSecond.toFixed(0)} | ${baseline.p50} | ${baseline.p99} | | |`);
+    const first = medianRound(targetRounds[0]!);
+    for (const [at, target] of targets.entries()) {
+      const rounds = targetRounds[at]!;
+      const tracked = medianRound(rounds);
+      const vsBare = `${((tracked.requestsPerSecond / baseline.requestsPerSecond) * 100).toFixed(0)}%`;
+      const vsEmbedded = at === 0 ? '' : `${((tracked.requestsPerSecond / first.requestsPerSecond) * 100).toFixed(0)}%`;
+      rows.push(`| ${scenario.name} | ${target.name} | ${tracked.requestsPerSecond.toFixed(0)} | ${tracked.p50} | ${tracked.p99} | ${vsBare} | ${vsEmbedded} |`);
+      spreads.push(`${scenario.name}, ${target.name}: ${rounds.map((round, n) => `${((round.requestsPerSecond / (bareRounds[n]?.requestsPerSecond ?? Number.NaN)) * 100).toFixed(0)}%`).join(', ')}`);
+      if (tracked.non2xx > 0 || tracked.errors > 0) rows.push(`| ${scenario.name} | (${target.name} non-2xx: ${tracked.non2xx}, errors: ${tracked.errors}) | | | | | |`);
+    }
   }
 } finally {
   bare.child.kill('SIGTERM');
-  await sluice.stop();
+  for (const target of targets) await target.sluice.stop();
   await rm(dataDir, { recursive: true, force: true });
   await rm(workDir, { recursive: true, force: true });
 }
@@ -130,11 +140,11 @@ process.stdout.write(
   [
     `POST /track, ${CLIENT}, ${CONNECTIONS} connections, median of ${REPEAT} interleaved ${DURATION_SECONDS} s rounds after a warm-up run each, ${cpus().length} cores, Node ${process.version}`,
     '',
-    '| Payload | Target | Requests/s | p50 ms | p99 ms | vs bare |',
-    '| --- | --- | ---: | ---: | ---: | ---: |',
+    '| Payload | Target | Requests/s | p50 ms | p99 ms | vs bare | vs embedded Sluice |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
     ...rows,
     '',
-    'Sluice vs bare, round by round:',
+    'Each Sluice target vs bare, round by round:',
     ...spreads.map((line) => `- ${line}`),
     '',
   ].join('\n'),
