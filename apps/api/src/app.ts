@@ -83,6 +83,10 @@ export function buildApi(deps: ApiDeps): Api {
   const sources = new SourceResolver(deps.configStore, deps.config.http.sourceCacheTtlMs);
   const identity = new IdentityResolver(deps.cache, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, onDegraded: () => deps.metrics.identityDegraded.inc(), logger: deps.logger });
   const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);
+  app.addHook('onClose', (_instance, done) => {
+    retries.close();
+    done();
+  });
   const limiter = deps.cache.rateLimiter({ maxEventsPerRequest: deps.config.track.maxEvents, onFallback: () => deps.metrics.rateLimitFallbacks.inc() });
   void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, retries, limiter, metrics: deps.metrics, isDraining }));
   void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining, adminToken: http.adminToken }));

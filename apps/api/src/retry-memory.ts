@@ -2,6 +2,15 @@ import { hash } from 'node:crypto';
 import type { ProfileCache } from '@sluice/cache';
 import type { RequestFacts } from '@sluice/core';
 
+/**
+ * How often a replica sharing the cache reads whether any replica answered a 503 lately, ms.
+ * A retry reaching another replica sooner than this after the 503 may not be recognised; the
+ * 503 says `Retry-After: 1`.
+ */
+const RECENT_POLL_MS = 200;
+/** Until when (ms since the epoch) some replica may hold a remembered request. */
+const RECENT_KEY = 'retry:recent';
+
 /** What a retry reuses: everything the API decided about the first attempt but the request metadata. */
 export type Decisions = Omit<RequestFacts, 'metadata'>;
 
@@ -19,16 +28,31 @@ export class RetryMemory {
   private readonly cache: ProfileCache;
   private readonly ttlSeconds: number;
   /**
-   * Until when this process may hold a remembered request (ms since the epoch): with a
-   * per-process cache nothing can be recalled unless this process answered a 503 within the
-   * memory's time to live, so the usual request costs no hash and no lookup.
+   * Until when this process may hold a remembered request (ms since the epoch): nothing can
+   * be recalled unless this process answered a 503 within the memory's time to live, so the
+   * usual request costs no hash and no lookup.
    */
   private holdsUntil = 0;
+  /**
+   * The same for every replica sharing the cache: until when any of them may hold a
+   * remembered request, as read from the cache's `retry:recent` key every RECENT_POLL_MS.
+   */
+  private sharedUntil = 0;
+  private readonly polling: NodeJS.Timeout | undefined;
 
   /** `ttlSeconds` 0 turns the memory off. */
   constructor(cache: ProfileCache, ttlSeconds: number) {
     this.cache = cache;
     this.ttlSeconds = ttlSeconds;
+    if (cache.shared && ttlSeconds > 0) {
+      this.polling = setInterval(() => void this.poll(), RECENT_POLL_MS).unref();
+      void this.poll();
+    }
+  }
+
+  /** Stops polling the shared cache. */
+  close(): void {
+    clearInterval(this.polling);
   }
 
   /**
@@ -41,9 +65,12 @@ export class RetryMemory {
     return `retry:${sourceId}/${hash('sha256', body, 'base64url')}`; // one-shot hash: no Hash object per request
   }
 
-  /** Whether a request could have been remembered at all (a shared cache, or a recent 503 here). */
+  /**
+   * Whether a request could have been remembered at all: a replica (this one, or one sharing
+   * the cache, as last polled) answered a 503 within the memory's time to live.
+   */
   get mayRecall(): boolean {
-    return this.ttlSeconds > 0 && (this.cache.shared || Date.now() < this.holdsUntil);
+    return this.ttlSeconds > 0 && Date.now() < Math.max(this.holdsUntil, this.sharedUntil);
   }
 
   /**
@@ -58,7 +85,15 @@ export class RetryMemory {
 
   async remember(key: string, decisions: Decisions): Promise<void> {
     this.holdsUntil = Date.now() + this.ttlSeconds * 1000;
-    await this.cache.set(key, JSON.stringify(decisions), this.ttlSeconds);
+    await Promise.all([
+      this.cache.set(key, JSON.stringify(decisions), this.ttlSeconds),
+      this.cache.shared ? this.cache.set(RECENT_KEY, String(this.holdsUntil), this.ttlSeconds) : undefined,
+    ]);
+  }
+
+  private async poll(): Promise<void> {
+    const until = Number(await this.cache.get(RECENT_KEY).catch(() => undefined));
+    if (Number.isFinite(until)) this.sharedUntil = until;
   }
 
   /** The retry was accepted: the same body sent again is a new request. */

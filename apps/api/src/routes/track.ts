@@ -52,8 +52,11 @@ export function trackRoutes(deps: TrackRouteDeps) {
       admitted.catch(() => undefined);
       const identified = payload.session?.id !== undefined || payload.profile?.id !== undefined;
       const recallKey = deps.retries.mayRecall ? deps.retries.keyOf(source.id, request.rawBody, identified) : undefined;
-      const recalled = recallKey === undefined ? undefined : await deps.retries.recall(recallKey);
-      const decisions = recalled ?? { ...(await deps.identity.resolve(payload)), receivedAt: new Date().toISOString(), ids: eventIds(payload) };
+      // The recall and the identity are asked together (on Redis: one round trip with the
+      // rate limit's take); a recalled request's identity is the one it was given before, and
+      // resolving it again only refreshes the same binding. Neither call throws.
+      const [recalled, identity] = await Promise.all([recallKey === undefined ? undefined : deps.retries.recall(recallKey), deps.identity.resolve(payload)]);
+      const decisions = recalled ?? { ...identity, receivedAt: new Date().toISOString(), ids: eventIds(payload) };
       await admitted;
       // The body goes on the bus as the client sent it, beside what was decided here; the
       // worker normalises it (normaliseTrack). Nothing is re-serialised on this path.
