@@ -4,11 +4,12 @@ import type { ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import type { ConfigStore } from '@sluice/config-store';
 import type { HealthCheck, Logger, Metrics } from '@sluice/observability';
-import type { EventReader } from '@sluice/store';
+import type { EventReader, ProfileMerges } from '@sluice/store';
 import { requireAdmin } from './admin-auth.ts';
 import { registerJsonParsers, unsupportedEncoding, validatorCompiler } from './validation.ts';
 import { connectionErrorHandler, frameworkErrorHandler, missingHost, registerErrorHandling } from './errors.ts';
 import { IdentityResolver } from './identity.ts';
+import { ProfileDirectory } from './profile-directory.ts';
 import { RetryMemory } from './retry-memory.ts';
 import { healthRoutes } from './routes/health.ts';
 import { readRoutes } from './routes/read.ts';
@@ -19,7 +20,8 @@ import { SourceResolver } from './sources.ts';
 export interface ApiDeps {
   readonly config: Pick<Config, 'http' | 'track' | 'cache'>;
   readonly bus: EventBus;
-  readonly store: EventReader;
+  /** The read routes read; identity and the merge route resolve and record profile merges. */
+  readonly store: EventReader & ProfileMerges;
   readonly cache: ProfileCache;
   readonly configStore: ConfigStore;
   readonly logger: Logger;
@@ -39,6 +41,12 @@ export interface Api {
  * limit) with every character percent-encoded takes 3 × 128. Longer answers 414 URI_TOO_LONG.
  */
 const MAX_PARAM_LENGTH = 3 * 128;
+
+/**
+ * Longest wait for the store when the profile cache does not know whether a profile was
+ * merged, ms; slower counts as "not merged" (uncached), so /track never waits long on it.
+ */
+const PROFILE_LOOKUP_TIMEOUT_MS = 250;
 
 /** How often Node checks the header and request deadlines of open connections, in ms. */
 const CONNECTION_CHECK_MS = 500;
@@ -81,7 +89,8 @@ export function buildApi(deps: ApiDeps): Api {
   });
 
   const sources = new SourceResolver(deps.configStore, deps.config.http.sourceCacheTtlMs);
-  const identity = new IdentityResolver(deps.cache, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, onDegraded: () => deps.metrics.identityDegraded.inc(), logger: deps.logger });
+  const directory = new ProfileDirectory(deps.cache, deps.store, { ttlSeconds: deps.config.cache.profileTtlSeconds, lookupTimeoutMs: PROFILE_LOOKUP_TIMEOUT_MS, logger: deps.logger });
+  const identity = new IdentityResolver(deps.cache, directory, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, onDegraded: () => deps.metrics.identityDegraded.inc(), logger: deps.logger });
   const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);
   app.addHook('onClose', (_instance, done) => {
     retries.close();
@@ -92,7 +101,7 @@ export function buildApi(deps: ApiDeps): Api {
   void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining, adminToken: http.adminToken }));
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));
-    await admin.register(readRoutes({ store: deps.store }));
+    await admin.register(readRoutes({ store: deps.store, directory }));
     await admin.register(sourceRoutes({ configStore: deps.configStore }));
   });
   addMethodNotAllowedRoutes();

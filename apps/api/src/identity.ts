@@ -1,6 +1,7 @@
 import { newProfileId, sessionProfileId, type TrackPayload } from '@sluice/core';
 import type { ProfileCache } from '@sluice/cache';
 import type { Logger } from '@sluice/observability';
+import type { ProfileDirectory } from './profile-directory.ts';
 
 export interface Identity {
   readonly profileId: string;
@@ -17,28 +18,32 @@ export interface IdentityOptions {
 
 /**
  * Resolves who sent a request.
- * - A profile id from the client is kept, and the session is bound to it.
+ * - A profile id from the client is used, and the session is bound to it.
  * - Without one, the session's bound profile is used. A session seen for the first time
  *   gets the profile id derived from its source and session (`sessionProfileId`), claimed
  *   atomically: concurrent first requests of one session, on any replicas, all get the same
  *   profile (the race of Tracardi issue #652 cannot happen), and would even if they missed
  *   each other's claim.
  * - Without a session id, a new session (and profile) is started.
+ * - Either way, a profile that was merged resolves to the profile it was merged into
+ *   (ProfileDirectory), and the session is bound to that one.
  *
  * When the cache fails (down, or slower than its command timeout) identity degrades and the
  * request goes on: a client's profile id is used as given, otherwise the session's derived
- * profile id. Only sessions bound to another profile than their derived one (a client gave
- * one earlier) resolve differently while the cache is down. Nothing is written then; the
- * first request after the cache is back binds the session again.
+ * profile id, without following merges. Only sessions bound to another profile than their
+ * derived one, and merged profiles, resolve differently while the cache is down. Nothing is
+ * written then; the first request after the cache is back binds the session again.
  */
 export class IdentityResolver {
   private readonly cache: ProfileCache;
+  private readonly directory: ProfileDirectory;
   private readonly options: IdentityOptions;
   /** Whether the last cache call failed: the switch is logged once each way, not per request. */
   private degraded = false;
 
-  constructor(cache: ProfileCache, options: IdentityOptions) {
+  constructor(cache: ProfileCache, directory: ProfileDirectory, options: IdentityOptions) {
     this.cache = cache;
+    this.directory = directory;
     this.options = options;
   }
 
@@ -47,15 +52,35 @@ export class IdentityResolver {
     const sessionId = payload.session?.id ?? newProfileId();
     const givenProfile = payload.profile?.id;
     const key = sessionKey(sourceId, sessionId);
-    const ttl = this.options.sessionTtlSeconds;
     try {
-      const profileId = givenProfile === undefined ? await this.cache.claim(key, sessionProfileId(sourceId, sessionId), ttl) : (await this.cache.set(key, givenProfile, ttl), givenProfile);
+      const profileId = givenProfile === undefined ? await this.bound(key, sessionProfileId(sourceId, sessionId)) : await this.given(key, givenProfile);
       if (this.degraded) this.recovered();
       return { profileId, sessionId };
     } catch (error) {
       this.degrade(error);
       return { profileId: givenProfile ?? sessionProfileId(sourceId, sessionId), sessionId };
     }
+  }
+
+  /** Binds the session to the client's profile, or to the one it was merged into. */
+  private async given(key: string, profileId: string): Promise<string> {
+    const ttl = this.options.sessionTtlSeconds;
+    // Both in one tick: on Redis, one round trip.
+    const [, resolved] = await Promise.all([this.cache.set(key, profileId, ttl), this.directory.resolve(profileId)]);
+    if (resolved !== profileId) await this.cache.set(key, resolved, ttl);
+    return resolved;
+  }
+
+  /**
+   * The session's profile: its binding, else `derived` claimed for it; merges followed. The
+   * derived profile is resolved beside the claim (one round trip), as it is the usual winner.
+   */
+  private async bound(key: string, derived: string): Promise<string> {
+    const ttl = this.options.sessionTtlSeconds;
+    const [winner, resolvedDerived] = await Promise.all([this.cache.claim(key, derived, ttl), this.directory.resolve(derived)]);
+    const resolved = winner === derived ? resolvedDerived : await this.directory.resolve(winner);
+    if (resolved !== winner) await this.cache.set(key, resolved, ttl);
+    return resolved;
   }
 
   private degrade(error: unknown): void {

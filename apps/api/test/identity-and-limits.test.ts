@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { sessionProfileId, type TrackPayload } from '@sluice/core';
-import { LruProfileCache } from '@sluice/cache';
+import { LruProfileCache, type ProfileCache } from '@sluice/cache';
+import { SqliteEventStore } from '@sluice/store';
 import { IdentityResolver } from '../src/identity.ts';
-import { startHarness, trackBody, type Harness } from './harness.ts';
+import { ProfileDirectory } from '../src/profile-directory.ts';
+import { ADMIN_TOKEN, startHarness, trackBody, type Harness } from './harness.ts';
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -22,12 +24,24 @@ class DownCache extends LruProfileCache {
   }
 }
 
-describe('IdentityResolver', () => {
-  const quiet = { warn: () => undefined, info: () => undefined };
+type TestLogger = { warn: (...args: unknown[]) => unknown; info: (...args: unknown[]) => unknown };
+const quiet: TestLogger = { warn: () => undefined, info: () => undefined };
+const stores: SqliteEventStore[] = [];
+afterEach(async () => {
+  for (const store of stores.splice(0)) await store.close();
+});
 
+/** A resolver on `cache` and a throw-away store of its own. */
+function resolverOn(cache: ProfileCache, options: { onDegraded?: () => void; logger?: TestLogger } = {}): IdentityResolver {
+  const store = new SqliteEventStore({ path: ':memory:', retentionMs: 0 });
+  stores.push(store);
+  return new IdentityResolver(cache, new ProfileDirectory(cache, store, { ttlSeconds: 60, lookupTimeoutMs: 1000, logger: quiet }), { sessionTtlSeconds: 60, onDegraded: options.onDegraded ?? (() => undefined), logger: options.logger ?? quiet });
+}
+
+describe('IdentityResolver', () => {
   it('gives a new session the profile id derived from its source and session, the same on every resolver', async () => {
-    const a = new IdentityResolver(new LruProfileCache({ maxEntries: 100 }), { sessionTtlSeconds: 60, onDegraded: () => undefined, logger: quiet });
-    const b = new IdentityResolver(new LruProfileCache({ maxEntries: 100 }), { sessionTtlSeconds: 60, onDegraded: () => undefined, logger: quiet });
+    const a = resolverOn(new LruProfileCache({ maxEntries: 100 }));
+    const b = resolverOn(new LruProfileCache({ maxEntries: 100 }));
     const first = await a.resolve(payload());
     expect(first).toEqual({ profileId: sessionProfileId('web', 's-1'), sessionId: 's-1' });
     // Two caches that never saw each other's claim still agree.
@@ -37,7 +51,7 @@ describe('IdentityResolver', () => {
   });
 
   it('keeps a session on the profile a client bound it to', async () => {
-    const resolver = new IdentityResolver(new LruProfileCache({ maxEntries: 100 }), { sessionTtlSeconds: 60, onDegraded: () => undefined, logger: quiet });
+    const resolver = resolverOn(new LruProfileCache({ maxEntries: 100 }));
     expect((await resolver.resolve(payload({ profile: { id: 'p-given' } }))).profileId).toBe('p-given');
     expect((await resolver.resolve(payload())).profileId).toBe('p-given');
   });
@@ -45,11 +59,52 @@ describe('IdentityResolver', () => {
   it('degrades when the cache fails: never throws, uses the given or the derived profile, counts and logs once', async () => {
     let degraded = 0;
     const warnings: unknown[] = [];
-    const resolver = new IdentityResolver(new DownCache({ maxEntries: 10 }), { sessionTtlSeconds: 60, onDegraded: () => (degraded += 1), logger: { warn: (...args: unknown[]) => warnings.push(args), info: () => undefined } });
+    const resolver = resolverOn(new DownCache({ maxEntries: 10 }), { onDegraded: () => (degraded += 1), logger: { warn: (...args: unknown[]) => warnings.push(args), info: () => undefined } });
     expect(await resolver.resolve(payload())).toEqual({ profileId: sessionProfileId('web', 's-1'), sessionId: 's-1' });
     expect((await resolver.resolve(payload({ profile: { id: 'p-given' } }))).profileId).toBe('p-given');
     expect(degraded).toBe(2);
     expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('profile merges (POST /v1/profiles/:id/merge)', () => {
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
+  const post = (body: unknown) => h!.api.app.inject({ method: 'POST', url: '/track', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+  const merge = (from: string, into: string) => h!.api.app.inject({ method: 'POST', url: `/v1/profiles/${from}/merge`, headers: admin, payload: JSON.stringify({ into }) });
+  const profileOf = async (body: unknown) => (await post(body)).json<{ profile: { id: string } }>().profile.id;
+
+  it('resolves a merged profile, given or bound to a session, to its survivor, and shows the merge in the read API', async () => {
+    h = await startHarness();
+    expect(await profileOf(trackBody({ session: { id: 'anon-session' } }))).toBe(sessionProfileId('demo', 'anon-session'));
+    const anonymous = sessionProfileId('demo', 'anon-session');
+    const merged = await merge(anonymous, 'user-42');
+    expect(merged.statusCode).toBe(200);
+    expect(merged.json()).toMatchObject({ from: anonymous, into: 'user-42' });
+    // The session bound to the merged profile, and a request naming it, land on the survivor.
+    expect(await profileOf(trackBody({ session: { id: 'anon-session' } }))).toBe('user-42');
+    expect(await profileOf(trackBody({ session: { id: 'other' }, profile: { id: anonymous } }))).toBe('user-42');
+    // Again: idempotent.
+    expect((await merge(anonymous, 'user-42')).statusCode).toBe(200);
+    const shown = await h.api.app.inject({ method: 'GET', url: `/v1/profiles/${anonymous}`, headers: { authorization: admin.authorization } });
+    expect(shown.json()).toMatchObject({ id: anonymous, mergedInto: 'user-42' });
+  });
+
+  it('follows chains, merges into the survivor, and refuses a second merge, a cycle and a merge into itself', async () => {
+    h = await startHarness();
+    expect((await merge('a', 'b')).statusCode).toBe(200);
+    expect((await merge('b', 'c')).statusCode).toBe(200);
+    expect(await profileOf(trackBody({ profile: { id: 'a' } }))).toBe('c');
+    // d into a: recorded as d into c, where a lives now.
+    expect((await merge('d', 'a')).json()).toMatchObject({ from: 'd', into: 'c' });
+    const again = await merge('a', 'x');
+    expect([again.statusCode, again.json<{ code: string }>().code]).toEqual([409, 'CONFLICT']);
+    const cycle = await merge('c', 'a');
+    expect([cycle.statusCode, cycle.json<{ code: string }>().code]).toEqual([409, 'CONFLICT']);
+    expect((await merge('e', 'e')).statusCode).toBe(400);
+    // The store is the source of truth: a fresh cache learns the merges from it.
+    await h.adapters.cache.delete('profile:a');
+    await h.adapters.cache.delete('profile:b');
+    expect(await profileOf(trackBody({ profile: { id: 'a' } }))).toBe('c');
   });
 });
 

@@ -72,10 +72,12 @@ async function startTopology(redis: Record<string, string>, extra: Record<string
     BUS_ADAPTER: 'pulsar', PULSAR_WEB_HOST: web, PULSAR_NAMESPACE: namespace, PULSAR_TOPIC_PARTITIONS: '2', CACHE_ADAPTER: 'redis', REDIS_COMMAND_TIMEOUT: '200',
     ...extra,
   };
-  expect((await runSluice(['init'], { ...env, DATA_DIR: await dataDir() })).code).toBe(0);
-  const worker = await startSluice('worker', { ...env, DATA_DIR: await dataDir() }, 60_000);
+  // Each process as its own Elasticsearch role (deploy/elasticsearch/roles.yml).
+  expect((await runSluice(['init'], { ...env, DATA_DIR: await dataDir(), ELASTIC_HTTP_AUTH_USERNAME: es['SLUICE_INIT_USERNAME']! })).code).toBe(0);
+  const worker = await startSluice('worker', { ...env, DATA_DIR: await dataDir(), ELASTIC_HTTP_AUTH_USERNAME: es['SLUICE_WRITER_USERNAME']! }, 60_000);
   processes.push(worker);
-  const replicas = [await startSluice('api', { ...env, DATA_DIR: await dataDir() }, 60_000), await startSluice('api', { ...env, DATA_DIR: await dataDir() }, 60_000)] as const;
+  const api = async () => startSluice('api', { ...env, DATA_DIR: await dataDir(), ELASTIC_HTTP_AUTH_USERNAME: es['SLUICE_READER_USERNAME']! }, 60_000);
+  const replicas = [await api(), await api()] as const;
   processes.push(...replicas);
   return { replicas, worker };
 }
@@ -154,6 +156,23 @@ describe('two API replicas sharing one Redis', () => {
     const [a, b] = topology.replicas;
     expect((await track(a.url, { session: { id: 'bound-1' }, profile: { id: 'logged-in-1' }, events: [{ type: 'login' }] })).profile).toBe('logged-in-1');
     expect((await track(b.url, { session: { id: 'bound-1' }, events: [{ type: 'next-page' }] })).profile).toBe('logged-in-1');
+  });
+
+  it('resolves a profile merged through one replica to its survivor on the other, from the store once the cache has lost it', async () => {
+    const [a, b] = topology.replicas;
+    expect((await track(a.url, { session: { id: 'visit-1' }, profile: { id: 'anonymous-1' }, events: [{ type: 'view' }] })).profile).toBe('anonymous-1');
+    const merged = await fetch(`${a.url}/v1/profiles/anonymous-1/merge`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ into: 'customer-1' }) });
+    expect([merged.status, await merged.json()]).toEqual([200, expect.objectContaining({ from: 'anonymous-1', into: 'customer-1' }) as unknown]);
+    // The other replica: a request naming the merged profile, and the session bound to it.
+    expect((await track(b.url, { profile: { id: 'anonymous-1' }, events: [{ type: 'view' }] })).profile).toBe('customer-1');
+    expect((await track(b.url, { session: { id: 'visit-1' }, events: [{ type: 'view' }] })).profile).toBe('customer-1');
+    // The cache loses everything (a restart without persistence): the store still knows.
+    const raw = new Redis({ port: redis.port });
+    await raw.flushall();
+    raw.disconnect();
+    expect((await track(b.url, { profile: { id: 'anonymous-1' }, events: [{ type: 'view' }] })).profile).toBe('customer-1');
+    const shown = (await (await fetch(`${b.url}/v1/profiles/anonymous-1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { mergedInto?: string };
+    expect(shown.mergedInto).toBe('customer-1');
   });
 
   it('answers 200 through a 20 s Redis outage, stores every accepted event exactly once, stays in rotation (degraded) and recovers by itself', async () => {

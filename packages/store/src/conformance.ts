@@ -61,8 +61,8 @@ const receivedAtSteps = (count: number, seconds = 1): string[] =>
   Array.from({ length: count }, (_, n) => new Date(Date.now() - 60_000 - (count - n) * seconds * 1000).toISOString());
 
 /**
- * The contract of the four store ports — EventSink, EventReader, StoreMaintenance,
- * StoreProvisioner — which every adapter runs unchanged.
+ * The contract of the five store ports — EventSink, EventReader, ProfileMerges,
+ * StoreMaintenance, StoreProvisioner — which every adapter runs unchanged.
  */
 export function runStoreConformance(adapterName: string, createContext: (options: StoreTestOptions) => Promise<StoreTestContext>): void {
   let context: StoreTestContext | undefined;
@@ -190,6 +190,30 @@ export function runStoreConformance(adapterName: string, createContext: (options
       await expect(s.queryEvents({ limit: 5, cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
       const oldFormat = Buffer.from(JSON.stringify(['2026-01-01T00:00:00.000Z', 'evt-1'])).toString('base64url');
       await expect(s.queryEvents({ limit: 5, cursor: oldFormat })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
+    });
+  });
+
+  describe(`ProfileMerges conformance: ${adapterName}`, () => {
+    it('records a merge once: the first merge of a profile stays, a second answers with it; removing backs out only that merge', async () => {
+      const s = await store();
+      const first = { from: 'anon-1', into: 'user-1', mergedAt: '2026-12-01T10:00:00.000Z' };
+      expect(await s.getMerge('anon-1')).toBeUndefined();
+      expect(await s.recordMerge(first)).toEqual(first);
+      expect(await s.getMerge('anon-1')).toEqual(first);
+      expect(await s.recordMerge(first)).toEqual(first);
+      expect(await s.recordMerge({ from: 'anon-1', into: 'user-2', mergedAt: '2026-12-01T11:00:00.000Z' })).toEqual(first);
+      await s.removeMerge('anon-1', 'user-2');
+      expect(await s.getMerge('anon-1')).toEqual(first);
+      await s.removeMerge('anon-1', 'user-1');
+      expect(await s.getMerge('anon-1')).toBeUndefined();
+      expect(await s.getMerge('user-1')).toBeUndefined();
+    });
+
+    it('keeps one merge when replicas race to merge one profile into different ones', async () => {
+      const s = await store();
+      const outcomes = await Promise.all(['a', 'b', 'c', 'd'].map((into) => s.recordMerge({ from: 'raced', into, mergedAt: '2026-12-01T10:00:00.000Z' })));
+      expect(new Set(outcomes.map((merge) => merge.into)).size).toBe(1);
+      expect((await s.getMerge('raced'))?.into).toBe(outcomes[0]?.into);
     });
   });
 

@@ -1,11 +1,12 @@
 import type { ErrorCode, TrackedEvent } from '@sluice/core';
 import type { HealthCheck } from '@sluice/observability';
 
-// The store has four callers, each with its own narrow port: the storage worker writes
-// (EventSink), the API's read routes read (EventReader), the jobs run the lifecycle and
-// backups (StoreMaintenance), and `sluice init` creates what the store needs
-// (StoreProvisioner). One adapter object may serve all four (StoreAdapter); each caller is
-// handed, and types itself against, only its own port.
+// The store has five callers, each with its own narrow port: the storage worker writes
+// (EventSink), the API's read routes read (EventReader), the API records and resolves
+// profile merges (ProfileMerges), the jobs run the lifecycle and backups
+// (StoreMaintenance), and `sluice init` creates what the store needs (StoreProvisioner).
+// One adapter object may serve all five (StoreAdapter); each caller is handed, and types
+// itself against, only its own port.
 
 /** What happened to one event of a batch write. */
 export type WriteOutcome =
@@ -101,6 +102,32 @@ export interface EventReader {
   queryEvents(query: EventQuery): Promise<EventPage>;
 }
 
+/** One profile merged into another: requests and lookups naming `from` resolve to `into`. */
+export interface ProfileMerge {
+  readonly from: string;
+  readonly into: string;
+  /** When the merge was recorded, ISO-8601 UTC. */
+  readonly mergedAt: string;
+}
+
+/**
+ * The API's port for profile merges. The store is their source of truth; the profile cache
+ * holds copies (see docs/redis.md). A profile is merged at most once: what it was merged
+ * into never changes, except by backing a merge out (`removeMerge`).
+ */
+export interface ProfileMerges {
+  /**
+   * Records `merge` unless `merge.from` was merged already, atomically. Returns the merge on
+   * record for `from`: this one, or the earlier one (its `into` tells which). Visible to
+   * `getMerge` on every replica as soon as it returns.
+   */
+  recordMerge(merge: ProfileMerge): Promise<ProfileMerge>;
+  /** Removes the merge of `from` when it is into `into` (nothing otherwise). */
+  removeMerge(from: string, into: string): Promise<void>;
+  /** The merge on record for `id` (one hop), if any. */
+  getMerge(id: string): Promise<ProfileMerge | undefined>;
+}
+
 /** What one maintenance run did, one line per action (empty: nothing to do). */
 export interface MaintenanceReport {
   readonly actions: string[];
@@ -139,7 +166,7 @@ export interface StoreProvisioner {
 }
 
 /** One adapter serving all four callers; what wiring builds and closes. */
-export interface StoreAdapter extends EventSink, EventReader, StoreMaintenance, StoreProvisioner {
+export interface StoreAdapter extends EventSink, EventReader, ProfileMerges, StoreMaintenance, StoreProvisioner {
   /** Releases the engine connection; idempotent. Afterwards writes throw a retryable error. */
   close(): Promise<void>;
 }

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { SluiceError, idString } from '@sluice/core';
-import type { EventReader } from '@sluice/store';
+import type { EventReader, ProfileMerges } from '@sluice/store';
+import type { ProfileDirectory } from '../profile-directory.ts';
 
 /** Profile, source and event ids as `/track` and `POST /v1/sources` accept them (core's `idString`). */
 const idParam = { type: 'object', required: ['id'], properties: { id: idString } } as const;
+const mergeBody = { type: 'object', required: ['into'], additionalProperties: false, properties: { into: idString } } as const;
 const eventParams = { type: 'object', required: ['sourceId', 'eventId'], properties: { sourceId: idString, eventId: idString } } as const;
 const pageQuery = {
   type: 'object',
@@ -12,16 +14,26 @@ const pageQuery = {
 } as const;
 
 /**
- * The operator read API: a profile and its events (newest first by receive time, paged), and
+ * The operator read API (and the profile merge): a profile and its events (newest first by receive time, paged), and
  * one event by its source and id (an event id is unique within its source only). Admin
  * token required.
  */
-export function readRoutes(deps: { store: EventReader }) {
+export function readRoutes(deps: { store: EventReader & ProfileMerges; directory: ProfileDirectory }) {
   return async (app: FastifyInstance): Promise<void> => {
+    /** A profile; a merged one says where it went (`mergedInto`, `mergedAt`), even if it never had an event. */
     app.get<{ Params: { id: string } }>('/v1/profiles/:id', { schema: { params: idParam } }, async (request) => {
-      const profile = await deps.store.getProfile(request.params.id);
-      if (profile === undefined) throw new SluiceError('NOT_FOUND', `no profile ${request.params.id}`);
-      return profile;
+      const [profile, merge] = await Promise.all([deps.store.getProfile(request.params.id), deps.store.getMerge(request.params.id)]);
+      if (profile === undefined && merge === undefined) throw new SluiceError('NOT_FOUND', `no profile ${request.params.id}`);
+      return { ...(profile ?? { id: request.params.id }), ...(merge === undefined ? {} : { mergedInto: merge.into, mergedAt: merge.mergedAt }) };
+    });
+
+    /**
+     * Merges the profile into another: from now on, requests naming it (or a session bound
+     * to it) are tracked on the survivor. Its stored events stay where they are.
+     */
+    app.post<{ Params: { id: string }; Body: { into: string } }>('/v1/profiles/:id/merge', { schema: { params: idParam, body: mergeBody } }, async (request) => {
+      const merge = await deps.directory.merge(request.params.id, request.body.into);
+      return { from: merge.from, into: merge.into, mergedAt: merge.mergedAt };
     });
 
     app.get<{ Params: { id: string }; Querystring: { limit: number; cursor?: string } }>('/v1/profiles/:id/events', { schema: { params: idParam, querystring: pageQuery } }, async (request) => {

@@ -1,11 +1,12 @@
 import type { TrackedEvent } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { SluiceError } from '@sluice/core';
-import type { EventPage, EventQuery, MaintenanceReport, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
+import type { EventPage, EventQuery, MaintenanceReport, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
 import { BulkWriter } from './bulk-writer.ts';
 import { createClient, type ElasticContext, type ElasticStoreOptions } from './connection.ts';
 import { ClusterFeatures } from './features.ts';
 import { runLifecyclePass } from './lifecycle-executor.ts';
+import { ElasticMerges } from './merges.ts';
 import { storeNames, type StoreNames } from './names.ts';
 import { dropAll, provision, unprovisioned } from './provisioning.ts';
 import { ElasticReader } from './reader.ts';
@@ -22,6 +23,7 @@ export class ElasticStore implements StoreAdapter {
   private readonly features: ClusterFeatures;
   private readonly writer: BulkWriter;
   private readonly reader: ElasticReader;
+  private readonly merges: ElasticMerges;
   private closed = false;
 
   constructor(options: ElasticStoreOptions) {
@@ -29,6 +31,7 @@ export class ElasticStore implements StoreAdapter {
     this.features = new ClusterFeatures(this.context);
     this.writer = new BulkWriter(this.context, new VersionedUpserts(this.context));
     this.reader = new ElasticReader(this.context);
+    this.merges = new ElasticMerges(this.context);
   }
 
   /** Names, all from configuration (never from request data). */
@@ -69,6 +72,21 @@ export class ElasticStore implements StoreAdapter {
   async getSession(id: string): Promise<SessionRecord | undefined> {
     this.assertOpen();
     return this.reader.getSession(id);
+  }
+
+  async recordMerge(merge: ProfileMerge): Promise<ProfileMerge> {
+    this.assertOpen();
+    return this.merges.recordMerge(merge);
+  }
+
+  async removeMerge(from: string, into: string): Promise<void> {
+    this.assertOpen();
+    return this.merges.removeMerge(from, into);
+  }
+
+  async getMerge(id: string): Promise<ProfileMerge | undefined> {
+    this.assertOpen();
+    return this.merges.getMerge(id);
   }
 
   async queryEvents(query: EventQuery): Promise<EventPage> {

@@ -48,6 +48,13 @@ export function profileMappings(): estypes.MappingTypeMapping {
   };
 }
 
+export function profileMergeMappings(): estypes.MappingTypeMapping {
+  return {
+    dynamic: 'strict',
+    properties: { from: { type: 'keyword' }, into: { type: 'keyword' }, mergedAt: { type: 'date' } },
+  };
+}
+
 export function sessionMappings(): estypes.MappingTypeMapping {
   return {
     dynamic: 'strict',

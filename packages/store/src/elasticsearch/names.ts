@@ -8,6 +8,7 @@ export interface StoreNames {
   readonly firstEventsIndex: string;
   readonly profiles: string;
   readonly sessions: string;
+  readonly profileMerges: string;
   readonly template: string;
   readonly policy: string;
   readonly snapshotPrefix: string;
@@ -22,6 +23,7 @@ export function storeNames(prefix: string): StoreNames {
     firstEventsIndex: `${prefix}sluice-events-000001`,
     profiles: `${prefix}sluice-profiles`,
     sessions: `${prefix}sluice-sessions`,
+    profileMerges: `${prefix}sluice-profile-merges`,
     template: `${prefix}sluice-events`,
     policy: `${prefix}sluice-events`,
     snapshotPrefix: `${prefix}sluice-`,

@@ -4,12 +4,13 @@ import type { ElasticContext } from './connection.ts';
 import { isErrorType, request, storeError } from './errors.ts';
 import type { ClusterFeatures } from './features.ts';
 import { ilmPolicy } from './lifecycle.ts';
-import { eventsMappings, profileMappings, sessionMappings } from './mappings.ts';
+import { eventsMappings, profileMappings, profileMergeMappings, sessionMappings } from './mappings.ts';
 import { provisionSnapshots } from './snapshots.ts';
 
 /**
  * Creates or updates the ILM policy (where ILM runs the lifecycle) and the index template,
- * creates the first events index behind its write alias, the profiles and sessions indices,
+ * creates the first events index behind its write alias, the profiles, sessions and
+ * profile merges indices,
  * puts the current mappings on the indices that existed already (the events write index,
  * profiles, sessions: how an upgrade's new field or raised `depth_limit` reaches the live
  * indices; the template only shapes new ones), and the snapshot repository and SLM policy.
@@ -34,7 +35,7 @@ export async function provision(context: ElasticContext, features: ClusterFeatur
     if (await createIndex(context, names.firstEventsIndex, { aliases: { [names.eventsAlias]: { is_write_index: true } } })) done.push(`index ${names.firstEventsIndex} (write alias ${names.eventsAlias})`);
   }
   else done.push(...(await updateMappings(context, names.eventsAlias, eventsMappings())));
-  for (const [index, mappings] of [[names.profiles, profileMappings()], [names.sessions, sessionMappings()]] as const) {
+  for (const [index, mappings] of [[names.profiles, profileMappings()], [names.sessions, sessionMappings()], [names.profileMerges, profileMergeMappings()]] as const) {
     if (await createIndex(context, index, { settings, mappings })) done.push(`index ${index}`);
     else done.push(...(await updateMappings(context, index, mappings)));
   }
@@ -66,14 +67,14 @@ async function updateMappings(context: ElasticContext, target: string, mappings:
 
 /**
  * What the API, workers and jobs need and `sluice init` creates, when it is not there: the
- * events write alias, the profiles and sessions indices. Reads only (view_index_metadata):
+ * events write alias, the profiles, sessions and profile merges indices. Reads only (view_index_metadata):
  * replicas call it at start instead of provisioning. Empty: all there.
  */
 export async function unprovisioned(context: ElasticContext): Promise<string[]> {
   const { client, names } = context;
   const missing: string[] = [];
   if (!(await request(() => client.indices.existsAlias({ name: names.eventsAlias })))) missing.push(`the events write alias ${names.eventsAlias}`);
-  for (const index of [names.profiles, names.sessions]) if (!(await request(() => client.indices.exists({ index })))) missing.push(`the index ${index}`);
+  for (const index of [names.profiles, names.sessions, names.profileMerges]) if (!(await request(() => client.indices.exists({ index })))) missing.push(`the index ${index}`);
   return missing;
 }
 
@@ -92,7 +93,7 @@ async function createIndex(context: ElasticContext, index: string, body: Omit<es
 export async function dropAll(context: ElasticContext): Promise<void> {
   const { client, names } = context;
   // Deletes need concrete names (action.destructive_requires_name): resolve the pattern first.
-  const existing = Object.keys(await request(() => client.indices.get({ index: [names.eventsPattern, names.profiles, names.sessions], ignore_unavailable: true, allow_no_indices: true })));
+  const existing = Object.keys(await request(() => client.indices.get({ index: [names.eventsPattern, names.profiles, names.sessions, names.profileMerges], ignore_unavailable: true, allow_no_indices: true })));
   if (existing.length > 0) await request(() => client.indices.delete({ index: existing }));
   await client.indices.deleteIndexTemplate({ name: names.template }).catch(() => undefined);
   await client.ilm.deleteLifecycle({ name: names.policy }).catch(() => undefined);

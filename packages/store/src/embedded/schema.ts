@@ -5,8 +5,9 @@ import { SluiceError } from '@sluice/core';
  * The schema version this code reads and writes, kept in `PRAGMA user_version`.
  * 0: the schema before per-source ids (events keyed by id alone, ordered by client time).
  * 1: events keyed by (source_id, id), ordered and expired by server receive time (ms).
+ * 2: profile merges.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 const CREATE_EVENTS = `
 CREATE TABLE events (
@@ -32,6 +33,9 @@ CREATE TABLE IF NOT EXISTS sessions (
   id TEXT PRIMARY KEY, profile_id TEXT NOT NULL, source_id TEXT NOT NULL,
   first_seen TEXT NOT NULL, last_seen TEXT NOT NULL, version INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS profile_merges (
+  from_id TEXT PRIMARY KEY, into_id TEXT NOT NULL, merged_at TEXT NOT NULL
+) WITHOUT ROWID;
 `;
 
 /**
@@ -49,7 +53,8 @@ export function migrateSchema(db: DatabaseSync, path: string): string[] {
   db.exec('BEGIN IMMEDIATE');
   try {
     const legacy = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'events'").get() !== undefined;
-    const done = legacy ? migrateFromIdOnly(db) : createFresh(db);
+    // Version 1 → 2 only adds tables (CREATE_VERSIONED, all IF NOT EXISTS).
+    const done = version === 1 ? [`event store schema ${String(version)} → ${String(SCHEMA_VERSION)}: profile merges`] : legacy ? migrateFromIdOnly(db) : createFresh(db);
     db.exec(CREATE_VERSIONED);
     db.exec(`PRAGMA user_version = ${String(SCHEMA_VERSION)}`);
     db.exec('COMMIT');

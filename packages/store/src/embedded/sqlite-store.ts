@@ -6,7 +6,7 @@ import type { DependencyHealth } from '@sluice/observability';
 import { queryTimeMs } from '../query-time.ts';
 import { decodeCursor, encodeCursor, receivedAtMs } from '../cursor.ts';
 import { serialiseEvent } from '../serialise.ts';
-import type { EventPage, EventQuery, MaintenanceReport, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
+import type { EventPage, EventQuery, MaintenanceReport, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
 import { migrateSchema } from './schema.ts';
 
 export interface SqliteStoreOptions {
@@ -30,6 +30,9 @@ export class SqliteEventStore implements StoreAdapter {
   private readonly selectEvent: StatementSync;
   private readonly selectProfile: StatementSync;
   private readonly selectSession: StatementSync;
+  private readonly insertMerge: StatementSync;
+  private readonly selectMerge: StatementSync;
+  private readonly deleteMerge: StatementSync;
   private closed = false;
 
   private readonly options: SqliteStoreOptions;
@@ -49,6 +52,9 @@ export class SqliteEventStore implements StoreAdapter {
     this.selectEvent = this.db.prepare('SELECT body FROM events WHERE source_id = ? AND id = ?');
     this.selectProfile = this.db.prepare('SELECT * FROM profiles WHERE id = ?');
     this.selectSession = this.db.prepare('SELECT * FROM sessions WHERE id = ?');
+    this.insertMerge = this.db.prepare('INSERT OR IGNORE INTO profile_merges (from_id, into_id, merged_at) VALUES (?, ?, ?)');
+    this.selectMerge = this.db.prepare('SELECT from_id, into_id, merged_at FROM profile_merges WHERE from_id = ?');
+    this.deleteMerge = this.db.prepare('DELETE FROM profile_merges WHERE from_id = ? AND into_id = ?');
     this.upsertProfile = this.db.prepare(`
       INSERT INTO profiles (id, first_seen, last_seen, last_session_id, last_source_id, version) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET
@@ -114,6 +120,24 @@ export class SqliteEventStore implements StoreAdapter {
     const row = this.selectSession.get(id) as Record<string, string | number> | undefined;
     if (row === undefined) return undefined;
     return { id: String(row['id']), profileId: String(row['profile_id']), sourceId: String(row['source_id']), firstSeen: String(row['first_seen']), lastSeen: String(row['last_seen']), version: Number(row['version']) };
+  }
+
+  /** `INSERT OR IGNORE` on the primary key `from_id`: the first merge of a profile stays. */
+  async recordMerge(merge: ProfileMerge): Promise<ProfileMerge> {
+    this.assertOpen();
+    this.insertMerge.run(merge.from, merge.into, merge.mergedAt);
+    return (await this.getMerge(merge.from)) ?? merge;
+  }
+
+  async removeMerge(from: string, into: string): Promise<void> {
+    this.assertOpen();
+    this.deleteMerge.run(from, into);
+  }
+
+  async getMerge(id: string): Promise<ProfileMerge | undefined> {
+    this.assertOpen();
+    const row = this.selectMerge.get(id) as { from_id: string; into_id: string; merged_at: string } | undefined;
+    return row === undefined ? undefined : { from: row.from_id, into: row.into_id, mergedAt: row.merged_at };
   }
 
   async queryEvents(query: EventQuery): Promise<EventPage> {
