@@ -22,6 +22,12 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
+    // Page scripts the browser tests serve: plain browser JavaScript, outside the TypeScript project.
+    files: ['apps/*/test/fixtures/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { ...tseslint.configs.disableTypeChecked.languageOptions, sourceType: 'script' },
+  },
+  {
     files: ['**/test/**', '**/conformance.ts', 'benchmarks/**'],
     rules: { '@typescript-eslint/unbound-method': 'off', '@typescript-eslint/no-unsafe-assignment': 'off', '@typescript-eslint/no-unsafe-member-access': 'off' },
   },

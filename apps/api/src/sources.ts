@@ -44,7 +44,8 @@ export class SourceResolver {
     return this.origins.allowed.has('*') || this.origins.allowed.has(origin);
   }
 
-  private async get(sourceId: string): Promise<EventSource | undefined> {
+  /** The source of this id, enabled or not, through the cache; undefined when there is none. */
+  async get(sourceId: string): Promise<EventSource | undefined> {
     const now = Date.now();
     const cached = this.cache.get(sourceId);
     if (cached !== undefined && cached.expiresAt > now) return cached.source;

@@ -1,11 +1,23 @@
 /** A JSON object as it arrives from a client. */
 export type JsonObject = Record<string, unknown>;
 
+/**
+ * Tracardi's time object (`events[].time`), each an RFC 3339 date-time: `create`, when the
+ * event happened on the client; `insert`, when it was collected; `update`, when it last
+ * changed. Tracardi's browser tracker sends `{ "create": "<ISO>" }`.
+ */
+export interface EventTimeObject {
+  create?: string;
+  insert?: string;
+  update?: string;
+}
+
 /** One event in a `/track` payload, as the client sends it. */
 export interface IncomingEvent {
   id?: string;
   type: string;
-  time?: string;
+  /** An RFC 3339 date-time, or Tracardi's time object. */
+  time?: string | EventTimeObject;
   properties?: JsonObject;
   context?: JsonObject;
   options?: JsonObject;
@@ -20,6 +32,8 @@ export interface TrackPayload {
   context?: JsonObject;
   properties?: JsonObject;
   options?: JsonObject;
+  /** The client device (Tracardi's tracker sends `{ id }`), stored with each event. */
+  device?: JsonObject;
   events: IncomingEvent[];
 }
 
@@ -28,6 +42,8 @@ export interface RequestMetadata {
   ip?: string;
   userAgent?: string;
   origin?: string;
+  /** The `X-Timestamp` header as sent (Tracardi's tracker: the client clock, ms), at most 64 characters. */
+  clientTimestamp?: string;
 }
 
 /**
@@ -49,4 +65,10 @@ export interface TrackedEvent {
   context: JsonObject;
   tags: string[];
   metadata: RequestMetadata;
+  /** Tracardi's time object as the client sent it, each time in the stored form; present only when `time` was one. */
+  times?: EventTimeObject;
+  /** The payload's `device`, as sent; present only when sent. */
+  device?: JsonObject;
+  /** Payload-level `options` merged under the event's own (the event's keys win); present only when either was sent. */
+  options?: JsonObject;
 }

@@ -18,6 +18,9 @@ export interface RequestFacts {
   ids: string[];
 }
 
+/** Longest `X-Timestamp` header kept in an event's metadata, in characters (the API refuses a longer one). */
+export const MAX_CLIENT_TIMESTAMP_LENGTH = 64;
+
 /** Version of the events-topic message format; a message of any other version is refused at decode. */
 export const MESSAGE_VERSION = 1;
 
@@ -55,7 +58,7 @@ const storedTime = { ...eventTime, pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}
 const metadataSchema = {
   type: 'object',
   additionalProperties: false,
-  properties: { ip: { type: 'string', maxLength: 256 }, userAgent: { type: 'string' }, origin: { type: 'string' } },
+  properties: { ip: { type: 'string', maxLength: 256 }, userAgent: { type: 'string' }, origin: { type: 'string' }, clientTimestamp: { type: 'string', maxLength: MAX_CLIENT_TIMESTAMP_LENGTH } },
 } as const;
 
 const receivedSchema = {
@@ -91,6 +94,9 @@ const trackedEventSchema = {
     context: { type: 'object' },
     tags: { type: 'array', items: { type: 'string' } },
     metadata: metadataSchema,
+    times: { type: 'object', additionalProperties: false, properties: { create: storedTime, insert: storedTime, update: storedTime } },
+    device: { type: 'object' },
+    options: { type: 'object' },
   },
 } as const;
 

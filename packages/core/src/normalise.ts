@@ -1,4 +1,4 @@
-import type { IncomingEvent, JsonObject, RequestMetadata, TrackPayload, TrackedEvent } from './event.ts';
+import type { EventTimeObject, IncomingEvent, JsonObject, RequestMetadata, TrackPayload, TrackedEvent } from './event.ts';
 import { SluiceError } from './errors.ts';
 import { newEventId } from './ids.ts';
 import { formatEventTime, parseEventTime } from './time.ts';
@@ -29,19 +29,38 @@ export function eventIds(payload: TrackPayload): string[] {
 }
 
 function normaliseEvent(payload: TrackPayload, event: IncomingEvent, ctx: NormaliseContext, id: string): TrackedEvent {
-  return {
+  const times = typeof event.time === 'object' ? storedTimes(event.time) : undefined;
+  const tracked: TrackedEvent = {
     id,
     type: event.type,
     sourceId: payload.source.id,
     sessionId: ctx.sessionId,
     profileId: ctx.profileId,
-    time: event.time === undefined ? ctx.receivedAt : clientTime(event.time),
+    time: typeof event.time === 'string' ? clientTime(event.time) : (times?.create ?? times?.insert ?? ctx.receivedAt),
     receivedAt: ctx.receivedAt,
     properties: merge(payload.properties, event.properties),
     context: merge(payload.context, event.context),
     tags: event.tags ?? [],
     metadata: ctx.metadata,
   };
+  // Optional fields only when sent, so that events of clients that send none keep their shape.
+  if (times !== undefined) tracked.times = times;
+  if (payload.device !== undefined) tracked.device = payload.device;
+  if (payload.options !== undefined || event.options !== undefined) tracked.options = merge(payload.options, event.options);
+  return tracked;
+}
+
+/**
+ * Tracardi's time object with each time in the stored form. The event's `time` is then
+ * `create` (when it happened, as Tracardi reads it), else `insert` (when the client collected
+ * it), else the receive time; `update` (a later change) never is.
+ */
+function storedTimes(time: EventTimeObject): EventTimeObject {
+  const stored: EventTimeObject = {};
+  if (time.create !== undefined) stored.create = clientTime(time.create);
+  if (time.insert !== undefined) stored.insert = clientTime(time.insert);
+  if (time.update !== undefined) stored.update = clientTime(time.update);
+  return stored;
 }
 
 /** `2026-12-01T17:02:53.000Z`: UTC, milliseconds (`formatEventTime`'s output for years 0001–9999). */
@@ -71,29 +90,30 @@ function merge(base: JsonObject | undefined, own: JsonObject | undefined): JsonO
 const SERIALISED_GROWTH = 6;
 
 /**
- * Throws PROPERTIES_TOO_LARGE when what a request expands to cannot be stored within bounds:
+ * Throws PROPERTIES_TOO_LARGE when what a request expands to cannot be stored within bounds
+ * (options and device, stored with each event too, count with properties and context):
  * - an event whose merged properties and context serialise to more than `maxPropertiesBytes`
  *   (named by index). A body small enough that no event can (`bodyBytes` known, see
  *   SERIALISED_GROWTH) is not measured;
- * - payload-level properties and context, which are copied into every event, when their
+ * - payload-level properties, context, options and device, which are copied into every event, when their
  *   copies would add more than `maxExpansionBytes` (a 64 KB request must not store 6 MB).
  */
 export function assertPropertiesWithin(payload: TrackPayload, limits: { maxPropertiesBytes: number; maxExpansionBytes: number }, bodyBytes?: number): void {
   const copies = payload.events.length - 1;
-  const hasShared = payload.properties !== undefined || payload.context !== undefined;
+  const hasShared = payload.properties !== undefined || payload.context !== undefined || payload.options !== undefined || payload.device !== undefined;
   if (hasShared && copies > 0 && (bodyBytes === undefined || bodyBytes * SERIALISED_GROWTH * copies > limits.maxExpansionBytes)) {
-    const shared = serialisedSize(payload.properties) + serialisedSize(payload.context);
+    const shared = serialisedSize(payload.properties) + serialisedSize(payload.context) + serialisedSize(payload.options) + serialisedSize(payload.device);
     if (shared * copies > limits.maxExpansionBytes) {
-      throw new SluiceError('PROPERTIES_TOO_LARGE', `payload-level properties and context (${shared} bytes) are copied into each of ${payload.events.length} events, ${shared * copies} bytes more than the request; the limit is ${limits.maxExpansionBytes}`, {
+      throw new SluiceError('PROPERTIES_TOO_LARGE', `payload-level properties, context, options and device (${shared} bytes) are copied into each of ${payload.events.length} events, ${shared * copies} bytes more than the request; the limit is ${limits.maxExpansionBytes}`, {
         details: [{ path: '/properties', message: `${shared} bytes × ${copies} copies > ${limits.maxExpansionBytes}` }],
       });
     }
   }
   if (bodyBytes !== undefined && bodyBytes * SERIALISED_GROWTH <= limits.maxPropertiesBytes) return;
   payload.events.forEach((event, index) => {
-    const size = serialisedSize(merge(payload.properties, event.properties)) + serialisedSize(merge(payload.context, event.context));
+    const size = serialisedSize(merge(payload.properties, event.properties)) + serialisedSize(merge(payload.context, event.context)) + serialisedSize(merge(payload.options, event.options)) + serialisedSize(payload.device);
     if (size > limits.maxPropertiesBytes) {
-      throw new SluiceError('PROPERTIES_TOO_LARGE', `event ${index} carries ${size} bytes of properties and context; the limit is ${limits.maxPropertiesBytes}`, {
+      throw new SluiceError('PROPERTIES_TOO_LARGE', `event ${index} carries ${size} bytes of properties, context, options and device; the limit is ${limits.maxPropertiesBytes}`, {
         details: [{ path: `/events/${index}/properties`, message: `${size} bytes > ${limits.maxPropertiesBytes}` }],
       });
     }

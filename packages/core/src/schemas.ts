@@ -16,9 +16,22 @@ export const eventTime = { type: 'string', format: EVENT_TIME_FORMAT } as const;
 const freeObject = { type: 'object' } as const;
 
 /**
+ * `events[].time`: an event time (a string), or Tracardi's time object `{ create?, insert?,
+ * update? }` of event times and nothing else (`eventTimeOf` reads it). One keyword set for
+ * both, not `anyOf`, so that a bad value is named precisely (`/events/0/time/create: must
+ * match format "sluice-time"`) rather than as a failed alternative.
+ */
+export const eventTimeOrObject = {
+  type: ['string', 'object'],
+  format: EVENT_TIME_FORMAT,
+  additionalProperties: false,
+  properties: { create: eventTime, insert: eventTime, update: eventTime },
+} as const;
+
+/**
  * JSON Schema of the `/track` body, compiled by the API (requests) and by the worker (bus
  * messages) alike; validators must register the `sluice-time` format (`isEventTime`).
- * Free-form objects (`properties`, `context`) are bounded by nesting depth before parsing
+ * Free-form objects (`properties`, `context`, `options`, `device`) are bounded by nesting depth before parsing
  * and by size after it, not by shape here.
  */
 export function trackPayloadSchema(limits: TrackLimits): Record<string, unknown> {
@@ -34,6 +47,7 @@ export function trackPayloadSchema(limits: TrackLimits): Record<string, unknown>
       context: freeObject,
       properties: freeObject,
       options: freeObject,
+      device: freeObject,
       events: {
         type: 'array',
         minItems: 1,
@@ -44,7 +58,7 @@ export function trackPayloadSchema(limits: TrackLimits): Record<string, unknown>
           properties: {
             id: idString,
             type: { type: 'string', minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9 ._:/-]*$' },
-            time: eventTime,
+            time: eventTimeOrObject,
             properties: freeObject,
             context: freeObject,
             options: freeObject,

@@ -88,6 +88,18 @@ export function runStoreConformance(adapterName: string, createContext: (options
       expect(await s.getEvent('source-1', 'no-such-id')).toBeUndefined();
     });
 
+    it('stores the fields of a Tracardi payload (time object, device, options, X-Timestamp) and reads them back unchanged', async () => {
+      const s = await store();
+      const event = sampleEvent({
+        times: { create: '2026-01-01T09:59:58.000Z', insert: '2026-01-01T09:59:59.000Z', update: '2026-01-02T00:00:00.000Z' },
+        device: { id: '0b9c7c3e-1111-4a4a-9999-1234567890ab', name: 'kiosk', screen: { w: 1920 } },
+        options: { fire: true, saveSession: false, nested: { level: [1, 'two'] } },
+        metadata: { ip: '203.0.113.9', userAgent: 'jest', origin: 'https://shop.example', clientTimestamp: '1767261598000' },
+      });
+      expect((await s.writeBatch(eventsOnly([event])))[0]?.status).toBe('created');
+      expect(await s.getEvent('source-1', event.id)).toEqual(event);
+    });
+
     it('is idempotent: writing the same ids again stores nothing new and reports them as existing', async () => {
       const s = await store();
       const events = [sampleEvent({ profileId: 'idem' }), sampleEvent({ profileId: 'idem' })];

@@ -1,10 +1,11 @@
 import { isIP } from 'node:net';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SluiceError, assertPropertiesWithin, encodeReceived, eventIds, trackPayloadSchema, withTimeout, type TrackPayload } from '@sluice/core';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { MAX_CLIENT_TIMESTAMP_LENGTH, SluiceError, assertPropertiesWithin, encodeReceived, eventIds, trackPayloadSchema, withTimeout, type RequestMetadata, type TrackPayload } from '@sluice/core';
 import type { EventBus } from '@sluice/bus';
 import type { RateLimiter } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import type { Metrics } from '@sluice/observability';
+import { allowOrigin, answerPreflight, corsOnEveryAnswer } from '../cors.ts';
 import type { IdentityResolver } from '../identity.ts';
 import type { RetryMemory } from '../retry-memory.ts';
 import { originAllowed, type SourceResolver } from '../sources.ts';
@@ -27,8 +28,6 @@ export interface TrackResponse {
   events: string[];
 }
 
-const PREFLIGHT_MAX_AGE_SECONDS = '600';
-
 /**
  * `POST /track`: authenticate the source, validate, resolve the profile, choose the ids,
  * and answer 200 only once the bus has acknowledged the events as durable. A 503 leaves
@@ -37,9 +36,11 @@ const PREFLIGHT_MAX_AGE_SECONDS = '600';
  */
 export function trackRoutes(deps: TrackRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
+    corsOnEveryAnswer(app, deps.sources);
     app.post<{ Body: TrackPayload }>('/track', { bodyLimit: deps.track.maxBodyBytes, schema: { body: trackPayloadSchema({ maxEvents: deps.track.maxEvents }) } }, async (request, reply) => {
       if (deps.isDraining()) throw new SluiceError('SHUTTING_DOWN', 'this replica is shutting down');
       const origin = request.headers.origin;
+      const metadata = metadataOf(request);
       const source = await deps.sources.authorise(request.body.source.id, origin);
       if (origin !== undefined && originAllowed(source.allowedOrigins, origin)) allowOrigin(reply, origin);
       const payload = request.body;
@@ -60,7 +61,7 @@ export function trackRoutes(deps: TrackRouteDeps) {
       await admitted;
       // The body goes on the bus as the client sent it, beside what was decided here; the
       // worker normalises it (normaliseTrack). Nothing is re-serialised on this path.
-      const message = encodeReceived({ ...decisions, metadata: metadataOf(request) }, request.rawBody);
+      const message = encodeReceived({ ...decisions, metadata }, request.rawBody);
       try {
         await publishWithin(deps.bus, decisions.profileId, Buffer.from(message), deps.track.publishTimeoutMs);
       } catch (error) {
@@ -75,16 +76,7 @@ export function trackRoutes(deps: TrackRouteDeps) {
       return body;
     });
 
-    app.options('/track', async (request, reply) => {
-      const origin = request.headers.origin;
-      if (origin !== undefined && (await deps.sources.anySourceAllows(origin))) {
-        allowOrigin(reply, origin);
-        void reply.header('access-control-allow-methods', 'POST, OPTIONS');
-        void reply.header('access-control-allow-headers', request.headers['access-control-request-headers'] ?? 'content-type');
-        void reply.header('access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS);
-      }
-      return reply.code(204).send();
-    });
+    app.options('/track', answerPreflight(deps.sources));
   };
 }
 
@@ -99,11 +91,6 @@ async function admit(deps: TrackRouteDeps, sourceId: string, events: number): Pr
   if (decision.allowed) return;
   deps.metrics.rateLimited.inc({ source: sourceId }, events);
   throw new SluiceError('RATE_LIMITED', `source ${sourceId} is over its rate limit of ${String(perSecond)} events/s`, { retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) });
-}
-
-function allowOrigin(reply: FastifyReply, origin: string): void {
-  void reply.header('access-control-allow-origin', origin);
-  void reply.header('vary', 'Origin');
 }
 
 /** Throws DUPLICATE_EVENT_ID naming the first event whose id an earlier event of the request carries. */
@@ -143,13 +130,19 @@ function bodyBytesOf(request: FastifyRequest): number | undefined {
   return Number.isSafeInteger(bytes) && bytes >= 0 ? bytes : undefined;
 }
 
-function metadataOf(request: FastifyRequest): { ip?: string; userAgent?: string; origin?: string } {
-  const metadata: { ip?: string; userAgent?: string; origin?: string } = {};
+/** What the request itself says (`RequestMetadata`); VALIDATION_FAILED for an `X-Timestamp` longer than MAX_CLIENT_TIMESTAMP_LENGTH. */
+function metadataOf(request: FastifyRequest): RequestMetadata {
+  const metadata: RequestMetadata = {};
   // Behind TRUST_PROXY the address comes from X-Forwarded-For, which any client can write:
   // only an IP address is kept.
   if (isIP(request.ip) !== 0) metadata.ip = request.ip;
   if (request.headers['user-agent'] !== undefined) metadata.userAgent = request.headers['user-agent'];
   if (request.headers.origin !== undefined) metadata.origin = request.headers.origin;
+  const clientTimestamp = request.headers['x-timestamp'];
+  if (typeof clientTimestamp === 'string') {
+    if (clientTimestamp.length > MAX_CLIENT_TIMESTAMP_LENGTH) throw new SluiceError('VALIDATION_FAILED', `the X-Timestamp header is longer than ${MAX_CLIENT_TIMESTAMP_LENGTH} characters`, { details: [{ path: 'headers/x-timestamp', message: `longer than ${MAX_CLIENT_TIMESTAMP_LENGTH} characters` }] });
+    metadata.clientTimestamp = clientTimestamp;
+  }
   return metadata;
 }
 

@@ -9,8 +9,8 @@ import type { estypes } from '@elastic/elasticsearch';
 export const FLATTENED_DEPTH_LIMIT = 64;
 
 /**
- * Strict mappings for Sluice's own fields; free-form `properties` and `context` are one
- * `flattened` field each, so no client can add mapped fields (Tracardi issue #215).
+ * Strict mappings for Sluice's own fields; free-form `properties`, `context`, `device` and
+ * `options` are one `flattened` field each, so no client can add mapped fields (Tracardi issue #215).
  */
 export function eventsMappings(): estypes.MappingTypeMapping {
   return {
@@ -28,8 +28,12 @@ export function eventsMappings(): estypes.MappingTypeMapping {
       tags: { type: 'keyword' },
       metadata: {
         dynamic: 'strict',
-        properties: { ip: { type: 'keyword' }, userAgent: { type: 'keyword', ignore_above: 512 }, origin: { type: 'keyword', ignore_above: 512 } },
+        properties: { ip: { type: 'keyword' }, userAgent: { type: 'keyword', ignore_above: 512 }, origin: { type: 'keyword', ignore_above: 512 }, clientTimestamp: { type: 'keyword', ignore_above: 64 } },
       },
+      // Tracardi's payload: its time object, the client device and the event's options.
+      times: { dynamic: 'strict', properties: { create: { type: 'date' }, insert: { type: 'date' }, update: { type: 'date' } } },
+      device: { type: 'flattened', ignore_above: 1024, depth_limit: FLATTENED_DEPTH_LIMIT },
+      options: { type: 'flattened', ignore_above: 1024, depth_limit: FLATTENED_DEPTH_LIMIT },
     },
   };
 }
