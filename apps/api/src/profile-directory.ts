@@ -43,16 +43,8 @@ export class ProfileDirectory {
    * at the last profile before it). Throws only when the cache fails (identity then
    * degrades); a store that fails or is slow counts as "not merged", uncached.
    */
-  async resolve(id: string): Promise<string> {
-    const seen = new Set([id]);
-    let current = id;
-    for (let hop = 0; hop < MAX_HOPS; hop += 1) {
-      const next = await this.next(current);
-      if (next === undefined || seen.has(next)) return current;
-      seen.add(next);
-      current = next;
-    }
-    return current;
+  resolve(id: string): Promise<string> {
+    return follow(id, (current) => this.next(current));
   }
 
   /**
@@ -99,15 +91,23 @@ export class ProfileDirectory {
   }
 
   /** The store's answer alone (merges are decided on the source of truth, not on copies). */
-  private async resolveInStore(id: string): Promise<string> {
-    const seen = new Set([id]);
-    let current = id;
-    for (let hop = 0; hop < MAX_HOPS; hop += 1) {
-      const next = (await this.merges.getMerge(current))?.into;
-      if (next === undefined || seen.has(next)) return current;
-      seen.add(next);
-      current = next;
-    }
-    return current;
+  private resolveInStore(id: string): Promise<string> {
+    return follow(id, async (current) => (await this.merges.getMerge(current))?.into);
   }
+}
+
+/**
+ * Follows `next` from `id` through at most MAX_HOPS merges; stops before a profile seen
+ * already (a cycle, which only racing merges could leave).
+ */
+async function follow(id: string, next: (id: string) => Promise<string | undefined>): Promise<string> {
+  const seen = new Set([id]);
+  let current = id;
+  for (let hop = 0; hop < MAX_HOPS; hop += 1) {
+    const following = await next(current);
+    if (following === undefined || seen.has(following)) return current;
+    seen.add(following);
+    current = following;
+  }
+  return current;
 }
