@@ -46,7 +46,7 @@ const MAX_PARAM_LENGTH = 3 * 128;
  * Longest wait for the store when the profile cache does not know whether a profile was
  * merged, ms; slower counts as "not merged" (uncached), so /track never waits long on it.
  */
-const PROFILE_LOOKUP_TIMEOUT_MS = 250;
+const PROFILE_LOOKUP_TIMEOUT_MS = 500;
 
 /** How often Node checks the header and request deadlines of open connections, in ms. */
 const CONNECTION_CHECK_MS = 500;

@@ -63,7 +63,7 @@ export function drainLimitBytes(maxBodyBytes: number): number {
 /** Sends a catalogue error as `{ statusCode, code, error, message, details? }`. */
 export function sendError(reply: FastifyReply, error: SluiceError): FastifyReply {
   if (error.retryAfterSeconds !== undefined) void reply.header('retry-after', String(error.retryAfterSeconds));
-  else if (error.code === 'BUS_UNAVAILABLE' || error.code === 'SHUTTING_DOWN' || error.code === 'STORE_UNAVAILABLE') void reply.header('retry-after', '1');
+  else if (error.code === 'BUS_UNAVAILABLE' || error.code === 'SHUTTING_DOWN' || error.code === 'STORE_UNAVAILABLE' || error.code === 'CACHE_UNAVAILABLE') void reply.header('retry-after', '1');
   return reply.code(error.statusCode).send(errorBody(error));
 }
 

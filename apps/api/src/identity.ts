@@ -53,7 +53,12 @@ export class IdentityResolver {
     const givenProfile = payload.profile?.id;
     const key = sessionKey(sourceId, sessionId);
     try {
-      const profileId = givenProfile === undefined ? await this.bound(key, sessionProfileId(sourceId, sessionId)) : await this.given(key, givenProfile);
+      let profileId: string;
+      if (givenProfile !== undefined) profileId = await this.given(key, givenProfile);
+      // A session this request starts (random id) is new, and so is its derived profile:
+      // nothing can be bound to it or merged yet.
+      else if (payload.session?.id === undefined) profileId = await this.cache.claim(key, sessionProfileId(sourceId, sessionId), this.options.sessionTtlSeconds);
+      else profileId = await this.bound(key, sessionProfileId(sourceId, sessionId));
       if (this.degraded) this.recovered();
       return { profileId, sessionId };
     } catch (error) {

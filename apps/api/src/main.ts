@@ -8,7 +8,7 @@ import { startApi } from './start.ts';
  * Composition root of the API alone (production: N replicas in front of the real bus). It
  * provisions nothing: until `sluice init` has run it serves only /healthz, /readyz (not
  * ready, check `init`) and /metrics, then the API takes the port over. Its Elasticsearch
- * role only reads (it never writes to the store: /track publishes to the bus).
+ * role reads, and writes only profile merges (the merge route): /track publishes to the bus.
  */
 const runtime = createRuntime('sluice-api');
 const { config, logger, metrics, shutdown } = runtime;

@@ -130,6 +130,10 @@ describe('RedisProfileCache through an outage of its own redis-server', () => {
       let at = Date.now();
       await expect(cache.get('k')).rejects.toThrow(/timed out/i);
       expect(Date.now() - at).toBeLessThan(1500);
+      // Taken as down for a second: commands fail at once instead of queueing behind the hung pipeline.
+      at = Date.now();
+      await expect(cache.claim('k2', 'v', 60)).rejects.toThrow(/taken as down/);
+      expect(Date.now() - at).toBeLessThan(50);
       expect(await cache.health()).toMatchObject({ ok: true, degraded: true });
       server?.kill('SIGCONT');
       await waitFor(async () => (await cache.health()).degraded !== true, 10_000, () => 'no recovery after SIGCONT');

@@ -47,18 +47,14 @@ export function trackRoutes(deps: TrackRouteDeps) {
       assertUniqueIds(payload);
       if (request.rawBody.includes('\\u0000')) assertNoNulInKeys(payload);
       assertPropertiesWithin(payload, { maxPropertiesBytes: deps.track.maxPropertiesBytes, maxExpansionBytes: deps.track.maxBodyBytes }, bodyBytesOf(request));
-      // Issued before identity's cache calls, so that on Redis they share one round trip; a
-      // refusal is handled (a no-op catch) until awaited below, so it never goes unhandled.
-      const admitted = admit(deps, source.id, payload.events.length);
-      admitted.catch(() => undefined);
+      // Before any identity work: a refused request costs the cache and the store nothing.
+      await admit(deps, source.id, payload.events.length);
       const identified = payload.session?.id !== undefined || payload.profile?.id !== undefined;
       const recallKey = deps.retries.mayRecall ? deps.retries.keyOf(source.id, request.rawBody, identified) : undefined;
-      // The recall and the identity are asked together (on Redis: one round trip with the
-      // rate limit's take); a recalled request's identity is the one it was given before, and
+      // The recall and the identity are asked together (on Redis: one round trip); a recalled request's identity is the one it was given before, and
       // resolving it again only refreshes the same binding. Neither call throws.
       const [recalled, identity] = await Promise.all([recallKey === undefined ? undefined : deps.retries.recall(recallKey), deps.identity.resolve(payload)]);
       const decisions = recalled ?? { ...identity, receivedAt: new Date().toISOString(), ids: eventIds(payload) };
-      await admitted;
       // The body goes on the bus as the client sent it, beside what was decided here; the
       // worker normalises it (normaliseTrack). Nothing is re-serialised on this path.
       const message = encodeReceived({ ...decisions, metadata }, request.rawBody);

@@ -8,7 +8,9 @@ export interface RedisRateLimiterOptions {
   /** TRACK_MAX_EVENTS: the largest request must fit in one window's allowance. */
   readonly maxEventsPerRequest: number;
   /** Counts a decision taken by the local fallback because Redis failed. */
-  readonly onFallback?: () => void;
+  readonly onFallback?: (() => void) | undefined;
+  /** True while the cache takes Redis as down (a recent timeout): decide locally at once. */
+  readonly isDown?: () => boolean;
 }
 
 /**
@@ -25,15 +27,18 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly pool: LimiterPool;
   private readonly fallback: MemoryRateLimiter;
   private readonly onFallback: () => void;
+  private readonly isDown: () => boolean;
 
   constructor(options: RedisRateLimiterOptions) {
     this.pool = new LimiterPool(options.maxEventsPerRequest, (window, keyPrefix) => new RateLimiterRedis({ storeClient: options.redis, points: window.points, duration: window.seconds, keyPrefix, rejectIfRedisNotReady: true, inMemoryBlockOnConsumed: window.points }));
     this.fallback = new MemoryRateLimiter({ maxEventsPerRequest: options.maxEventsPerRequest });
     this.onFallback = options.onFallback ?? (() => undefined);
+    this.isDown = options.isDown ?? (() => false);
   }
 
   async take(key: string, events: number, perSecond: number): Promise<RateDecision> {
     try {
+      if (this.isDown()) throw new Error('Redis taken as down');
       return await consume(this.pool.of(perSecond), key, events);
     } catch {
       this.onFallback();

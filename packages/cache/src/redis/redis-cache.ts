@@ -21,6 +21,17 @@ export interface RedisProfileCacheOptions {
 type Operation = 'get' | 'set' | 'claim' | 'delete';
 
 /**
+ * After a command times out with no answer from Redis since it was sent (a hung server, not
+ * a slow command among answered ones), how long every command fails at once, ms. Commands
+ * issued behind a hung one share its pipeline and would each wait for its timeout before
+ * their own started (twice REDIS_COMMAND_TIMEOUT); instead the cache is taken as down for
+ * this long, then the next commands probe it.
+ */
+const SUSPECT_MS = 1000;
+/** Longest wait for the health check's PING, ms: below /readyz's 2 s bound whatever REDIS_COMMAND_TIMEOUT is. */
+const HEALTH_PING_MS = 1000;
+
+/**
  * `claim` as one Lua script, atomic on the server across every process: the stored value
  * wins and has its TTL refreshed (sliding), else ours is stored. KEYS[1] key; ARGV[1]
  * value; ARGV[2] TTL, s. Returns the winner and 1 when it was already there, 0 when stored.
@@ -59,6 +70,10 @@ export class RedisProfileCache implements ProfileCache {
   private readonly redis: Redis;
   private readonly mode: 'standalone' | 'sentinel';
   private readonly metrics: CacheMetrics | undefined;
+  /** Until when commands fail at once after a timeout (ms since the epoch; see SUSPECT_MS). */
+  private suspectUntil = 0;
+  /** When Redis last answered a command (ms since the epoch). */
+  private lastAnswerAt = 0;
 
   private constructor(options: RedisProfileCacheOptions) {
     this.metrics = options.metrics;
@@ -116,7 +131,7 @@ export class RedisProfileCache implements ProfileCache {
 
   /** Counts on this cache's connection: a take issued in the same tick as a claim shares its round trip. */
   rateLimiter(options: { maxEventsPerRequest: number; onFallback?: () => void }): RateLimiter {
-    return new RedisRateLimiter({ redis: this.redis, ...options });
+    return new RedisRateLimiter({ redis: this.redis, ...options, isDown: () => Date.now() < this.suspectUntil });
   }
 
   /**
@@ -130,7 +145,9 @@ export class RedisProfileCache implements ProfileCache {
     if (this.redis.status !== 'ready') return { ok: true, degraded: true, adapter: 'redis', detail, error: `not connected (${this.redis.status})` };
     const started = performance.now();
     try {
-      await this.redis.ping();
+      await withTimeout(HEALTH_PING_MS, () => this.redis.ping(), () => new Error(`no answer to PING within ${String(HEALTH_PING_MS)} ms`));
+      // Redis answers: whatever timed out before, commands may go to it again.
+      this.suspectUntil = 0;
       return { ok: true, adapter: 'redis', detail: { ...detail, pingMs: Math.round((performance.now() - started) * 10) / 10 } };
     } catch (error) {
       return { ok: true, degraded: true, adapter: 'redis', detail, error: error instanceof Error ? error.message : String(error) };
@@ -156,11 +173,20 @@ export class RedisProfileCache implements ProfileCache {
   }
 
   private async timed<T>(operation: Operation, command: () => Promise<T>): Promise<T> {
+    if (Date.now() < this.suspectUntil) {
+      this.metrics?.cacheErrors.inc({ operation });
+      throw new Error(`Redis left a command unanswered for REDIS_COMMAND_TIMEOUT less than ${String(SUSPECT_MS)} ms ago: taken as down`);
+    }
     const stop = this.metrics?.cacheCommandDuration.startTimer({ operation });
+    const sentAt = Date.now();
     try {
-      return await command();
+      const answer = await command();
+      this.lastAnswerAt = Date.now();
+      return answer;
     } catch (error) {
       this.metrics?.cacheErrors.inc({ operation });
+      const hung = error instanceof Error && error.message === 'Command timed out' && this.lastAnswerAt < sentAt;
+      if (hung) this.suspectUntil = Date.now() + SUSPECT_MS;
       throw error;
     } finally {
       stop?.();
