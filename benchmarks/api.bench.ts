@@ -33,9 +33,21 @@ function payload(events: number, bytesPerEvent: number): string {
   });
 }
 
-const SCENARIOS = [
+/** A Segment batch as @segment/analytics-node sends it: 20 track calls, about 200 bytes of properties each. */
+function segmentBatch(events: number): string {
+  const at = new Date().toISOString();
+  return JSON.stringify({
+    batch: Array.from({ length: events }, (_, n) => ({ type: 'track', event: 'Product Viewed', messageId: `bench-${String(n)}`, anonymousId: 'bench-anonymous', timestamp: at, properties: { n, filler: 'x'.repeat(150) }, context: { library: { name: '@segment/analytics-node', version: '3.1.0' } }, _metadata: { jsRuntime: 'node' } })),
+    writeKey: 'demo',
+    sentAt: at,
+  });
+}
+
+/** Each payload goes to Sluice at `path` (the bare route is always /track: it only parses the body). */
+const SCENARIOS: { name: string; body: string; path?: string }[] = [
   { name: '1 event, 1 KB', body: payload(1, 1024) },
   { name: '20-event batch', body: payload(20, 200) },
+  { name: 'Segment /v1/batch, 20 events', body: segmentBatch(20), path: '/v1/batch' },
 ];
 
 interface Figures {
@@ -55,15 +67,15 @@ const CLIENT = process.env['BENCH_CLIENT'] ?? 'wrk';
 if (CLIENT === 'wrk') await aptInstall(['wrk']);
 const workDir = await mkdtemp(join(tmpdir(), 'sluice-bench-client-'));
 
-async function load(url: string, body: string): Promise<Figures> {
+async function load(url: string, body: string, path = '/track'): Promise<Figures> {
   if (CLIENT === 'autocannon') {
-    const result = await autocannon({ url: `${url}/track`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION_SECONDS });
+    const result = await autocannon({ url: `${url}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION_SECONDS });
     return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
   }
   const script = join(workDir, 'post.lua');
   await writeFile(join(workDir, 'body.json'), body);
   await writeFile(script, `wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nlocal f = io.open("${join(workDir, 'body.json')}", "r")\nwrk.body = f:read("*a")\nf:close()\n`);
-  const out = execFileSync('wrk', ['-t1', `-c${String(CONNECTIONS)}`, `-d${String(DURATION_SECONDS)}s`, '--latency', '-s', script, `${url}/track`], { encoding: 'utf8' });
+  const out = execFileSync('wrk', ['-t1', `-c${String(CONNECTIONS)}`, `-d${String(DURATION_SECONDS)}s`, '--latency', '-s', script, `${url}${path}`], { encoding: 'utf8' });
   return parseWrk(out);
 }
 
@@ -109,12 +121,12 @@ try {
     // Each target gets the same warm-up run (JIT, connection pools), then REPEAT measured
     // rounds, interleaved, and the median round is reported (this machine is noisy).
     await load(bare.url, scenario.body);
-    for (const target of targets) await load(target.sluice.url, scenario.body);
+    for (const target of targets) await load(target.sluice.url, scenario.body, scenario.path);
     const bareRounds: Figures[] = [];
     const targetRounds: Figures[][] = targets.map(() => []);
     for (let round = 0; round < REPEAT; round += 1) {
       bareRounds.push(await load(bare.url, scenario.body));
-      for (const [at, target] of targets.entries()) targetRounds[at]!.push(await load(target.sluice.url, scenario.body));
+      for (const [at, target] of targets.entries()) targetRounds[at]!.push(await load(target.sluice.url, scenario.body, scenario.path));
     }
     const baseline = medianRound(bareRounds);
     rows.push(`| ${scenario.name} | bare fastify route | ${baseline.requestsPerSecond.toFixed(0)} | ${baseline.p50} | ${baseline.p99} | | |`);

@@ -16,9 +16,13 @@ import { readRoutes } from './routes/read.ts';
 import { sourceRoutes } from './routes/sources.ts';
 import { trackRoutes } from './routes/track.ts';
 import { SourceResolver } from './sources.ts';
+import { inflatesBodies } from './segment/body.ts';
+import { SegmentIdentity } from './segment/identity.ts';
+import { mergesRefusedCounter } from './segment/metrics.ts';
+import { segmentRoutes } from './segment/routes.ts';
 
 export interface ApiDeps {
-  readonly config: Pick<Config, 'http' | 'track' | 'cache'>;
+  readonly config: Pick<Config, 'http' | 'track' | 'cache' | 'segment'>;
   readonly bus: EventBus;
   /** The read routes read; identity and the merge route resolve and record profile merges. */
   readonly store: EventReader & ProfileMerges;
@@ -79,7 +83,8 @@ export function buildApi(deps: ApiDeps): Api {
   // One synchronous hook for every request-level check (each hook costs every request).
   app.addHook('onRequest', (request, reply, done) => {
     acceptEmptyBodyOnBodilessRoutes(request);
-    done(missingHost(request, reply) ?? unsupportedEncoding(request));
+    // The Segment-compatible routes inflate gzip and deflate bodies themselves, within their limit.
+    done(missingHost(request, reply) ?? (inflatesBodies(request) ? undefined : unsupportedEncoding(request)));
   });
   const addMethodNotAllowedRoutes = registerErrorHandling(app, { metrics: deps.metrics, maxBodyBytes: deps.config.track.maxBodyBytes });
   const countRequest = requestCounter(deps.metrics);
@@ -98,6 +103,9 @@ export function buildApi(deps: ApiDeps): Api {
   });
   const limiter = deps.cache.rateLimiter({ maxEventsPerRequest: deps.config.track.maxEvents, onFallback: () => deps.metrics.rateLimitFallbacks.inc() });
   void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, retries, limiter, metrics: deps.metrics, isDraining }));
+  const segmentIdentity = new SegmentIdentity(directory, { onDegraded: () => deps.metrics.identityDegraded.inc(), onMergeRefused: mergesRefusedCounter(deps.metrics), logger: deps.logger });
+  const segment = deps.config.segment;
+  void app.register(segmentRoutes({ bus: deps.bus, identity: segmentIdentity, limiter, metrics: deps.metrics, publishTimeoutMs: deps.config.track.publishTimeoutMs, rateLimitPerSecond: deps.config.track.rateLimitPerSecond, maxEventBytes: segment.maxEventBytes, maxBatchBytes: segment.maxBatchBytes, track: deps.config.track, sources, isDraining }));
   void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining, adminToken: http.adminToken }));
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));

@@ -25,6 +25,8 @@ export interface Config {
     readonly keepAliveTimeoutMs: number;
   };
   readonly track: { readonly maxBodyBytes: number; readonly maxEvents: number; readonly maxPropertiesBytes: number; readonly maxDepth: number; readonly maxKeys: number; readonly publishTimeoutMs: number; readonly retryMemorySeconds: number; readonly rateLimitPerSecond: number };
+  /** The Segment-compatible routes' limits (apps/api/src/segment). */
+  readonly segment: { readonly maxEventBytes: number; readonly maxBatchBytes: number };
   readonly logging: { readonly level: LogLevel };
   readonly dataDir: string;
   readonly shutdownTimeoutMs: number;
@@ -176,6 +178,7 @@ function toConfig(v: Parsed): Config {
       keepAliveTimeoutMs: v.HTTP_KEEP_ALIVE_TIMEOUT,
     },
     track: { maxBodyBytes: v.TRACK_MAX_BODY_SIZE, maxEvents: v.TRACK_MAX_EVENTS, maxPropertiesBytes: v.TRACK_MAX_PROPERTIES_SIZE, maxDepth: v.TRACK_MAX_DEPTH, maxKeys: v.TRACK_MAX_KEYS, publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT, retryMemorySeconds: v.TRACK_RETRY_MEMORY, rateLimitPerSecond: v.TRACK_RATE_LIMIT },
+    segment: { maxEventBytes: v.SEGMENT_MAX_EVENT_SIZE, maxBatchBytes: v.SEGMENT_MAX_BATCH_SIZE },
     logging: { level: v.LOGGING_LEVEL },
     dataDir: resolve(v.DATA_DIR),
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT,

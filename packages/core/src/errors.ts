@@ -43,6 +43,12 @@ export const ERROR_CATALOGUE = {
   STORE_REJECTED: { statusCode: 500, retryable: false, description: 'The store rejected an event permanently (for example a mapping conflict); the event is dead-lettered with this reason.' },
   MESSAGE_INVALID: { statusCode: 500, retryable: false, description: 'A bus message is not a valid version-1 events message (not JSON, too deep, wrong shape); the worker dead-letters it as received, with the reason. Never sent to clients.' },
   CONFIG_INVALID: { statusCode: 500, retryable: false, description: 'The environment holds invalid values; the process lists every problem and stops.' },
+  // Segment-compatible API (/v1/batch and its siblings, beacons, pixels): apps/api/src/segment.
+  WRITE_KEY_MISSING: { statusCode: 401, retryable: false, description: 'A Segment-compatible route got no write key. Send the source id as the HTTP Basic user (empty password), as `writeKey` in the body, or as `?writeKey=` on the beacon and pixel routes.' },
+  BODY_ENCODING_INVALID: { statusCode: 400, retryable: false, description: 'The body is labelled `Content-Encoding: gzip` or `deflate` but does not inflate (corrupt or truncated data).' },
+  SEGMENT_BATCH_TOO_LARGE: { statusCode: 413, retryable: false, description: 'A Segment-compatible request body, once inflated, is larger than SEGMENT_MAX_BATCH_SIZE (batch and import routes) or SEGMENT_MAX_EVENT_SIZE (single-call routes). Inflating stops at the limit, so a compression bomb costs no memory. Split the batch.' },
+  SEGMENT_EVENT_TOO_LARGE: { statusCode: 413, retryable: false, description: 'One event of a Segment batch serialises to more than SEGMENT_MAX_EVENT_SIZE. Not sent to clients: the event is dead-lettered with this code and its neighbours are stored.' },
+  SEGMENT_EVENT_INVALID: { statusCode: 400, retryable: false, description: 'One event of a Segment-compatible request cannot be tracked: not an object, an unknown `type`, a `track` without `event`, neither a usable `userId` nor `anonymousId`, a field of the wrong type, or a time that is not RFC 3339. Not sent to clients: the event is dead-lettered with this code and the reason, and its neighbours are stored.' },
   INTERNAL: { statusCode: 500, retryable: false, description: 'An unexpected error; it is logged with its cause.' },
 } as const satisfies Record<string, ErrorSpec>;
 

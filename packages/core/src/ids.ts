@@ -86,3 +86,28 @@ const SESSION_PROFILE_NAMESPACE = '5d0c6a38-2a6f-4c0e-9a55-1f1e3c7b6a42';
 export function sessionProfileId(sourceId: string, sessionId: string): string {
   return uuidV5(`${sourceId}/${sessionId}`, SESSION_PROFILE_NAMESPACE);
 }
+
+/** The namespace of profile ids derived from a Segment `anonymousId` (a fixed random UUID; changing it changes every derived id). */
+const ANONYMOUS_PROFILE_NAMESPACE = '0b4f7d2e-9c1a-4e58-8f36-6a2d91c4e7b5';
+/** The namespace of profile ids derived from a Segment `userId` (a fixed random UUID, not the anonymous one's). */
+const USER_PROFILE_NAMESPACE = 'c37e5a90-1d8b-4f2c-b6e4-58f0a3d7c912';
+
+/**
+ * The profile of an anonymous visitor of one source (a Segment `anonymousId`): a name-based
+ * UUID (v5) of the source id and the anonymous id, so every replica derives the same profile
+ * without a lookup. Scoped per source, like a session: two sources' visitors never share a
+ * profile through a colliding anonymous id. Source ids cannot contain `/`, so the name is
+ * unambiguous whatever the anonymous id holds.
+ */
+export function anonymousProfileId(sourceId: string, anonymousId: string): string {
+  return uuidV5(`${sourceId}/${anonymousId}`, ANONYMOUS_PROFILE_NAMESPACE);
+}
+
+/**
+ * The profile of a known user (a Segment `userId`): a name-based UUID (v5) of the user id
+ * alone, tenant-wide — one person signing in on the web and in the app (two sources) is one
+ * profile. The user id is taken exactly as sent (case and spaces count).
+ */
+export function userProfileId(userId: string): string {
+  return uuidV5(userId, USER_PROFILE_NAMESPACE);
+}
