@@ -136,7 +136,11 @@ KEY=value stops the render.
 {{/* Volumes every deployable mounts: DATA_DIR, /tmp, and the Elasticsearch CA. */}}
 {{- define "sluice.volumes" -}}
 - name: data
+  {{- if .dataVolume }}
   {{- toYaml .dataVolume | nindent 2 }}
+  {{- else }}
+  emptyDir: {sizeLimit: {{ .dataSizeLimit }}}
+  {{- end }}
 - name: tmp
   emptyDir: {sizeLimit: 64Mi}
 {{- with .root.Values.engines.elasticsearch.caSecret }}
@@ -273,7 +277,7 @@ spec:
       containers:
         {{- include "sluice.container" (dict "root" $root "component" .component "args" (list .component) "resources" $values.resources "probes" true) | nindent 8 }}
       volumes:
-        {{- include "sluice.volumes" (dict "root" $root "dataVolume" $values.dataVolume) | nindent 8 }}
+        {{- include "sluice.volumes" (dict "root" $root "dataVolume" $values.dataVolume "dataSizeLimit" $values.dataSizeLimit) | nindent 8 }}
       {{- if and .spread $values.topologySpread }}
       topologySpreadConstraints:
         {{- include "sluice.topologySpread" (dict "root" $root "component" .component) | nindent 8 }}
