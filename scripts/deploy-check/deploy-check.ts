@@ -1,4 +1,6 @@
 // `npm run deploy:check`: validates what deploys Sluice, without Docker or a cluster.
+//   0. package-lock.json records every platform's optional packages (else `npm ci` on another
+//      platform, e.g. the image's, installs a package without its native binary or fails);
 //   1. the Dockerfile, linted by hadolint;
 //   2. deploy/compose.yaml against the Compose specification's JSON schema (check-jsonschema);
 //   3. every env/ profile (env/NAME.env) with `sluice config check --env-file`'s own check;
@@ -11,7 +13,7 @@
 //   --chart DIR  --values FILE (added after each profile's)  --compose FILE  --dockerfile FILE  --env-dir DIR
 // Exits 1 listing every failure.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,6 +63,29 @@ function profiles(envDir: string): string[] {
     .sort();
 }
 
+interface LockEntry {
+  readonly optionalDependencies?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Every optional dependency of every locked package resolves to a locked entry, as Node
+ * resolves it: in the package's own node_modules, else in each ancestor's, up to the root.
+ */
+function checkLockOptionals(): Step {
+  const name = 'package-lock.json records every optional (platform) package';
+  const packages = (JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> }).packages;
+  const missing: string[] = [];
+  for (const [path, entry] of Object.entries(packages)) {
+    for (const dependency of Object.keys(entry.optionalDependencies ?? {})) {
+      const ancestors = path.split('/node_modules/').map((_, index, parts) => parts.slice(0, parts.length - index).join('/node_modules/'));
+      const candidates = [...ancestors, ''].map((base) => (base === '' ? `node_modules/${dependency}` : `${base}/node_modules/${dependency}`));
+      if (!candidates.some((candidate) => candidate in packages)) missing.push(`${path || '(root)'} → ${dependency}`);
+    }
+  }
+  const fix = 'record them with npm itself, e.g. for a package P at the locked version V: npm install P@V --package-lock-only && npm uninstall P --package-lock-only';
+  return { name, ok: missing.length === 0, output: missing.length === 0 ? '' : `missing:\n${missing.join('\n')}\n${fix}` };
+}
+
 function checkProfileSettings(envDir: string, profile: string): Step {
   const name = `sluice config check --env-file env/${profile}.env`;
   try {
@@ -92,6 +117,7 @@ function main(): void {
   const scratch = mkdtempSync(join(tmpdir(), 'sluice-deploy-check-'));
   try {
     const steps: Step[] = [
+      checkLockOptionals(),
       run('hadolint Dockerfile', join(tools, 'venv/bin/hadolint'), ['--failure-threshold', 'info', options.dockerfile]),
       run('check-jsonschema compose (Compose specification)', join(tools, 'venv/bin/check-jsonschema'), ['--builtin-schema', 'vendor.compose-spec', options.compose]),
     ];
@@ -107,7 +133,7 @@ function main(): void {
 function finish(steps: readonly Step[]): never {
   for (const step of steps) process.stdout.write(`${step.ok ? 'ok  ' : 'FAIL'} ${step.name}\n${step.ok ? '' : `${step.output.replace(/^/gm, '     ')}\n`}`);
   const failed = steps.filter((step) => !step.ok).length;
-  process.stdout.write(`deploy check: ${String(steps.length - failed)} passed, ${String(failed)} failed\n`);
+  process.stdout.write(`deploy-check: ${String(steps.length - failed)} passed, ${String(failed)} failed\n`);
   process.exit(failed === 0 ? 0 : 1);
 }
 
