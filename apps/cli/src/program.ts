@@ -1,7 +1,8 @@
 import { Command } from 'commander';
-import { loadConfig, redactedConfig, renderConfigurationDoc, secretValues } from '@sluice/config';
+import { loadConfig, renderConfigurationDoc, secretValues } from '@sluice/config';
 import { createLogger } from '@sluice/observability';
 import { initEngines } from '@sluice/wiring';
+import { registerConfigCheck } from './config-check.ts';
 import { registerDlqCommands } from './dlq.ts';
 import { registerSourceCommands } from './sources.ts';
 import { startAllInOne } from './start.ts';
@@ -27,12 +28,7 @@ export function buildProgram(print: (line: string) => void = (line) => process.s
       for (const line of await initEngines(parsed, createLogger(parsed.logging.level, { secrets: secretValues() }))) print(line);
     });
   const config = program.command('config').description('configuration');
-  config
-    .command('check')
-    .description('validate the environment and print the resulting configuration (secrets and URL credentials redacted)')
-    .action(() => {
-      print(JSON.stringify(redactedConfig(loadConfig()), null, 2));
-    });
+  registerConfigCheck(config, print);
   config.command('docs').description('print docs/configuration.md').action(() => print(renderConfigurationDoc()));
   registerSourceCommands(program, print);
   registerDlqCommands(program, print);
