@@ -41,6 +41,11 @@ export const ERROR_CATALOGUE = {
   STORE_REJECTED: { statusCode: 500, retryable: false, description: 'The store rejected an event permanently (for example a mapping conflict); the event is dead-lettered with this reason.' },
   MESSAGE_INVALID: { statusCode: 500, retryable: false, description: 'A bus message is not a valid version-1 events message (not JSON, too deep, wrong shape); the worker dead-letters it as received, with the reason. Never sent to clients.' },
   CONFIG_INVALID: { statusCode: 500, retryable: false, description: 'The environment holds invalid values; the process lists every problem and stops.' },
+  // Configuration store (issue 13): event types and their schemas, the MySQL pool.
+  EVENT_INVALID: { statusCode: 422, retryable: false, description: 'An event does not match the JSON Schema of its event type, whose policy is `reject`: nothing of the request was accepted. `details` names the event by its index and the failing field by its JSON pointer (`/events/2/properties/price`). 422, not 400: the request is well-formed; the operator\'s schema refuses its content. With the `dead-letter` policy the request is answered 200 instead and the event is dead-lettered with this code.' },
+  EVENT_TYPE_UNKNOWN: { statusCode: 422, retryable: false, description: 'An event\'s `type` is not a configured event type and its source refuses unknown types (`allowUnknownEventTypes: false`). Add the type (`sluice event-types add`) or allow unknown types on the source.' },
+  CONFIG_UNAVAILABLE: { statusCode: 503, retryable: true, description: 'The configuration store (MySQL) could not answer an admin call: unreachable, or a query took longer than MYSQL_QUERY_TIMEOUT. Tracking keeps serving from each replica\'s cached configuration; retry the admin call later.' },
+  POOL_TIMEOUT: { statusCode: 503, retryable: true, description: 'No MySQL connection became free within MYSQL_POOL_TIMEOUT (every connection of this replica\'s pool is busy). Retry later; see docs/mysql.md for pool sizing.' },
   INTERNAL: { statusCode: 500, retryable: false, description: 'An unexpected error; it is logged with its cause.' },
 } as const satisfies Record<string, ErrorSpec>;
 
