@@ -14,10 +14,12 @@ import { healthRoutes } from './routes/health.ts';
 import { readRoutes } from './routes/read.ts';
 import { sourceRoutes } from './routes/sources.ts';
 import { trackRoutes } from './routes/track.ts';
-import { SourceResolver } from './sources.ts';
+import { EventValidator } from './event-validation.ts';
+import { eventTypeRoutes } from './routes/event-types.ts';
+import { SourceResolver, servingChecks } from './sources.ts';
 
 export interface ApiDeps {
-  readonly config: Pick<Config, 'http' | 'track' | 'cache'>;
+  readonly config: Pick<Config, 'http' | 'track' | 'cache' | 'configStore'>;
   readonly bus: EventBus;
   readonly store: EventReader;
   readonly cache: ProfileCache;
@@ -80,15 +82,23 @@ export function buildApi(deps: ApiDeps): Api {
     done();
   });
 
-  const sources = new SourceResolver(deps.configStore, deps.config.http.sourceCacheTtlMs);
+  // Tracking reads configuration from memory (refreshed in the background, stale through an
+  // outage); the first configuration is loaded before the app is ready.
+  const sources = new SourceResolver(deps.configStore, { ttlMs: deps.config.http.sourceCacheTtlMs, startTimeoutMs: deps.config.configStore.startTimeoutMs, logger: deps.logger });
+  app.addHook('onReady', () => sources.start());
+  app.addHook('onClose', (_instance, done) => {
+    sources.stop();
+    done();
+  });
   const identity = new IdentityResolver(deps.cache, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, profileTtlSeconds: deps.config.cache.profileTtlSeconds });
   const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);
-  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, retries, metrics: deps.metrics, isDraining }));
-  void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining, adminToken: http.adminToken }));
+  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, validator: new EventValidator(), identity, retries, metrics: deps.metrics, isDraining }));
+  void app.register(healthRoutes({ checks: servingChecks(deps.checks, sources), metrics: deps.metrics, isDraining, adminToken: http.adminToken }));
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));
     await admin.register(readRoutes({ store: deps.store }));
     await admin.register(sourceRoutes({ configStore: deps.configStore }));
+    await admin.register(eventTypeRoutes({ configStore: deps.configStore }));
   });
   addMethodNotAllowedRoutes();
   return {

@@ -1,9 +1,10 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SluiceError, assertPropertiesWithin, encodeReceived, eventIds, trackPayloadSchema, withTimeout, type TrackPayload } from '@sluice/core';
+import { SluiceError, assertPropertiesWithin, eventIds, trackPayloadSchema, withTimeout, type TrackPayload } from '@sluice/core';
 import type { EventBus } from '@sluice/bus';
 import type { Config } from '@sluice/config';
 import type { Metrics } from '@sluice/observability';
+import { acceptedMessage, deadLetteredOf, publishDeadLetters, type EventValidator } from '../event-validation.ts';
 import type { IdentityResolver } from '../identity.ts';
 import type { RetryMemory } from '../retry-memory.ts';
 import { originAllowed, type SourceResolver } from '../sources.ts';
@@ -12,6 +13,7 @@ export interface TrackRouteDeps {
   readonly track: Config['track'];
   readonly bus: EventBus;
   readonly sources: SourceResolver;
+  readonly validator: EventValidator;
   readonly identity: IdentityResolver;
   readonly retries: RetryMemory;
   readonly metrics: Metrics;
@@ -22,6 +24,8 @@ export interface TrackResponse {
   profile: { id: string };
   session: { id: string };
   events: string[];
+  /** Events dead-lettered by their type's schema (policy `dead-letter`); absent when none. */
+  deadLettered?: { index: number; id: string; code: 'EVENT_INVALID'; path: string; message: string }[];
 }
 
 const PREFLIGHT_MAX_AGE_SECONDS = '600';
@@ -43,15 +47,17 @@ export function trackRoutes(deps: TrackRouteDeps) {
       assertUniqueIds(payload);
       if (request.rawBody.includes('\\u0000')) assertNoNulInKeys(payload);
       assertPropertiesWithin(payload, { maxPropertiesBytes: deps.track.maxPropertiesBytes, maxExpansionBytes: deps.track.maxBodyBytes }, bodyBytesOf(request));
+      const checked = deps.validator.check(source, payload, await deps.sources.eventTypes());
       const identified = payload.session?.id !== undefined || payload.profile?.id !== undefined;
       const recallKey = deps.retries.mayRecall ? deps.retries.keyOf(source.id, request.rawBody, identified) : undefined;
       const recalled = recallKey === undefined ? undefined : await deps.retries.recall(recallKey);
       const decisions = recalled ?? { ...(await deps.identity.resolve(payload)), receivedAt: new Date().toISOString(), ids: eventIds(payload) };
       // The body goes on the bus as the client sent it, beside what was decided here; the
       // worker normalises it (normaliseTrack). Nothing is re-serialised on this path.
-      const message = encodeReceived({ ...decisions, metadata: metadataOf(request) }, request.rawBody);
+      const facts = { ...decisions, metadata: metadataOf(request) };
+      const message = acceptedMessage(checked, payload, request.rawBody, facts);
       try {
-        await publishWithin(deps.bus, decisions.profileId, Buffer.from(message), deps.track.publishTimeoutMs);
+        await Promise.all([message === undefined ? undefined : publishWithin(deps.bus, decisions.profileId, Buffer.from(message), deps.track.publishTimeoutMs), publishDeadLetters(deps.bus, checked, payload, facts, deps.track.publishTimeoutMs)]);
       } catch (error) {
         // The publish may still land: the client's retry must reuse these ids (RetryMemory).
         const retryKey = recallKey ?? deps.retries.keyOf(source.id, request.rawBody, identified);
@@ -59,8 +65,8 @@ export function trackRoutes(deps: TrackRouteDeps) {
         throw error;
       }
       if (recalled !== undefined && recallKey !== undefined) await deps.retries.forget(recallKey).catch((cacheError: unknown) => request.log.warn({ err: cacheError }, 'could not forget the ids of a retried request'));
-      deps.metrics.eventsAccepted.inc(decisions.ids.length);
-      const body: TrackResponse = { profile: { id: decisions.profileId }, session: { id: decisions.sessionId }, events: decisions.ids };
+      deps.metrics.eventsAccepted.inc(decisions.ids.length - checked.invalid.length);
+      const body: TrackResponse = { profile: { id: decisions.profileId }, session: { id: decisions.sessionId }, events: decisions.ids, ...deadLetteredOf(checked, decisions.ids) };
       return body;
     });
 
