@@ -3,6 +3,7 @@ import { loadConfig, redactedConfig, renderConfigurationDoc, secretValues } from
 import { createLogger } from '@sluice/observability';
 import { initEngines } from '@sluice/wiring';
 import { registerDlqCommands } from './dlq.ts';
+import { registerEventTypeCommands } from './event-types.ts';
 import { registerSourceCommands } from './sources.ts';
 import { startAllInOne } from './start.ts';
 
@@ -35,6 +36,7 @@ export function buildProgram(print: (line: string) => void = (line) => process.s
     });
   config.command('docs').description('print docs/configuration.md').action(() => print(renderConfigurationDoc()));
   registerSourceCommands(program, print);
+  registerEventTypeCommands(program, print);
   registerDlqCommands(program, print);
   return program;
 }
