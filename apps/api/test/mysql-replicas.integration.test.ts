@@ -121,7 +121,7 @@ describe('two replicas on one MariaDB database', () => {
   it('pool exhaustion never blocks /track; admin calls get POOL_TIMEOUT after MYSQL_POOL_TIMEOUT', async () => {
     const store = a.adapters.configStore as MysqlConfigStore;
     // Take every connection of A's pool (5 + 2 overflow) and hold them.
-    const held = await Promise.all(Array.from({ length: 7 }, () => new Promise<{ release(): void }>((resolve, reject) => store.pool.getConnection((error, connection) => (error === null ? resolve(connection) : reject(error as Error))))));
+    const held = await Promise.all(Array.from({ length: 7 }, () => new Promise<{ release(): void }>((resolve, reject) => store.pool.getConnection((error, connection) => (error === null ? resolve(connection) : reject(error))))));
     try {
       const started = Date.now();
       const tracked = await track(a, 'shop', [{ type: 'view' }]);

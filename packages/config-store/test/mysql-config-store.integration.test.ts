@@ -112,10 +112,10 @@ describe('MySQL migrations', () => {
 function poolQuery(store: MysqlConfigStore, statement: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
     store.pool.getConnection((error, connection) => {
-      if (error !== null) return reject(error as Error);
-      connection.query(statement, [], (queryError: unknown, rows: unknown) => {
+      if (error !== null) return reject(error);
+      connection.query(statement, [], (queryError: Error | null, rows: unknown) => {
         connection.release();
-        if (queryError !== null) reject(queryError as Error);
+        if (queryError !== null) reject(queryError);
         else resolve(rows);
       });
     });

@@ -75,10 +75,10 @@ export class TunedMysqlPool {
   }
 
   /** Kysely's entry point: a connection within `poolTimeoutMs`, not older than `recycleMs`. */
-  getConnection(callback: (error: unknown, connection: PoolConnection) => void): void {
+  getConnection(callback: (error: Error | null, connection: PoolConnection) => void): void {
     this.acquire().then(
       (connection) => callback(null, connection),
-      (error: unknown) => callback(error, undefined as unknown as PoolConnection),
+      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error)), undefined as unknown as PoolConnection),
     );
   }
 

@@ -17,7 +17,8 @@ export async function migrateConfigStore(db: Kysely<unknown>, dialect: SqlDialec
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results.find((result) => result.status === 'Error')?.migrationName;
-    throw new SluiceError('CONFIG_UNAVAILABLE', `config store migration ${failed ?? ''} failed: ${error instanceof Error ? error.message : String(error)}`.replace('  ', ' '), { cause: error });
+    const reason = error instanceof Error ? error.message : JSON.stringify(error);
+    throw new SluiceError('CONFIG_UNAVAILABLE', `config store migration${failed === undefined ? '' : ` ${failed}`} failed: ${reason}`, { cause: error });
   }
   return results.filter((result) => result.status === 'Success').map((result) => result.migrationName);
 }
