@@ -5,7 +5,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { freePort, startSluice, waitFor } from '@sluice/testkit';
+import { createTestDatabase, mysqlEnv, mysqlTestSettings } from '@sluice/config-store/mysql-testing';
+import { freePort, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
 import { aptInstall } from '../scripts/engines/lib.ts';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
@@ -93,7 +94,20 @@ async function startBare(): Promise<{ url: string; child: ChildProcess }> {
 
 const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
 const bare = await startBare();
-const sluice = await startSluice('api', { DATA_DIR: dataDir, LOGGING_LEVEL: 'error' });
+const sluice = await startSluice('api', { DATA_DIR: dataDir, LOGGING_LEVEL: 'error', CONFIG_ADAPTER: 'embedded' });
+// CONFIG_ADAPTER=mysql: a second Sluice API whose configuration is on the engines' MariaDB
+// (a database of its own), measured in the same interleaved rounds; compared with the embedded one.
+const mysql = process.env['CONFIG_ADAPTER'] === 'mysql' ? await startMysqlSluice() : undefined;
+async function startMysqlSluice(): Promise<{ sluice: SluiceProcess; dataDir: string; drop(): Promise<void> }> {
+  const { database, drop } = await createTestDatabase();
+  const env = { ...mysqlEnv(mysqlTestSettings(database)), LOGGING_LEVEL: 'error' };
+  for (const args of [['init'], ['sources', 'add', 'demo', '--origin', '*']]) {
+    const run = await runSluice(args, env);
+    if (run.code !== 0) throw new Error(`sluice ${args.join(' ')} failed: ${run.output}`);
+  }
+  const mysqlDataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-mysql-'));
+  return { sluice: await startSluice('api', { ...env, DATA_DIR: mysqlDataDir }), dataDir: mysqlDataDir, drop };
+}
 const rows: string[] = [];
 /** Per scenario, Sluice vs bare in each interleaved round (how much the ratio moves). */
 const spreads: string[] = [];
@@ -103,11 +117,14 @@ try {
     // rounds, interleaved, and the median round is reported (this machine is noisy).
     await load(bare.url, scenario.body);
     await load(sluice.url, scenario.body);
+    if (mysql !== undefined) await load(mysql.sluice.url, scenario.body);
     const bareRounds: Figures[] = [];
     const sluiceRounds: Figures[] = [];
+    const mysqlRounds: Figures[] = [];
     for (let round = 0; round < REPEAT; round += 1) {
       bareRounds.push(await load(bare.url, scenario.body));
       sluiceRounds.push(await load(sluice.url, scenario.body));
+      if (mysql !== undefined) mysqlRounds.push(await load(mysql.sluice.url, scenario.body));
     }
     const baseline = medianRound(bareRounds);
     const tracked = medianRound(sluiceRounds);
@@ -116,12 +133,22 @@ try {
       `| ${scenario.name} | bare fastify route | ${baseline.requestsPerSecond.toFixed(0)} | ${baseline.p50} | ${baseline.p99} | |`,
       `| ${scenario.name} | Sluice /track, embedded bus (fsync) | ${tracked.requestsPerSecond.toFixed(0)} | ${tracked.p50} | ${tracked.p99} | ${(ratio * 100).toFixed(0)}% |`,
     );
+    if (mysql !== undefined) {
+      const onMysql = medianRound(mysqlRounds);
+      rows.push(`| ${scenario.name} | Sluice /track, CONFIG_ADAPTER=mysql (${(onMysql.requestsPerSecond / tracked.requestsPerSecond * 100).toFixed(0)}% of embedded) | ${onMysql.requestsPerSecond.toFixed(0)} | ${onMysql.p50} | ${onMysql.p99} | ${((onMysql.requestsPerSecond / baseline.requestsPerSecond) * 100).toFixed(0)}% |`);
+      if (onMysql.non2xx > 0 || onMysql.errors > 0) rows.push(`| ${scenario.name} | (mysql non-2xx: ${onMysql.non2xx}, errors: ${onMysql.errors}) | | | | |`);
+    }
     spreads.push(`${scenario.name}: ${sluiceRounds.map((round, at) => `${((round.requestsPerSecond / (bareRounds[at]?.requestsPerSecond ?? Number.NaN)) * 100).toFixed(0)}%`).join(', ')}`);
     if (tracked.non2xx > 0 || tracked.errors > 0) rows.push(`| ${scenario.name} | (Sluice non-2xx: ${tracked.non2xx}, errors: ${tracked.errors}) | | | | |`);
   }
 } finally {
   bare.child.kill('SIGTERM');
   await sluice.stop();
+  if (mysql !== undefined) {
+    await mysql.sluice.stop();
+    await mysql.drop();
+    await rm(mysql.dataDir, { recursive: true, force: true });
+  }
   await rm(dataDir, { recursive: true, force: true });
   await rm(workDir, { recursive: true, force: true });
 }
