@@ -105,7 +105,7 @@ describe('MySQL migrations', () => {
     } finally {
       await drop();
     }
-  });
+  }, 60_000);
 });
 
 /** Runs `statement` on one connection of the store's own pool (as Kysely does), holding it until answered. */
