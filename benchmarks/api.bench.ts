@@ -7,7 +7,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { engineEnv, freePort, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { createTestDatabase, mysqlEnv, mysqlTestSettings } from '@sluice/config-store/mysql-testing';
+import { engineEnv, freePort, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
 import { aptInstall } from '../scripts/engines/lib.ts';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
@@ -107,11 +108,23 @@ async function startBare(): Promise<{ url: string; child: ChildProcess }> {
 
 const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
 const bare = await startBare();
-/** The Sluice targets: the embedded defaults, and the variants asked for. */
-const targets: { name: string; sluice: SluiceProcess }[] = [{ name: 'Sluice /track, embedded bus (fsync)', sluice: await startSluice('api', { DATA_DIR: join(dataDir, 'embedded'), LOGGING_LEVEL: 'error' }) }];
+/** The Sluice targets: the embedded defaults, and the variants asked for (each with what to clean up). */
+const targets: { name: string; sluice: SluiceProcess; cleanup?: () => Promise<void> }[] = [{ name: 'Sluice /track, embedded bus (fsync)', sluice: await startSluice('api', { DATA_DIR: join(dataDir, 'embedded'), LOGGING_LEVEL: 'error', CONFIG_ADAPTER: 'embedded' }) }];
 if (process.env['BENCH_CACHE'] === 'redis') {
-  const env = { ...engineEnv('redis'), CACHE_ADAPTER: 'redis', TENANT_NAME: `bench${String(process.pid)}` };
+  const env = { ...engineEnv('redis'), CACHE_ADAPTER: 'redis', CONFIG_ADAPTER: 'embedded', TENANT_NAME: `bench${String(process.pid)}` };
   targets.push({ name: 'Sluice /track, embedded bus, Redis cache', sluice: await startSluice('api', { ...env, DATA_DIR: join(dataDir, 'redis'), LOGGING_LEVEL: 'error' }) });
+}
+// CONFIG_ADAPTER=mysql: the same API with its configuration on the engines' MariaDB (a
+// database of its own), measured in the same interleaved rounds; compared with the embedded one.
+if (process.env['CONFIG_ADAPTER'] === 'mysql') targets.push({ name: 'Sluice /track, CONFIG_ADAPTER=mysql', ...(await startMysqlSluice()) });
+async function startMysqlSluice(): Promise<{ sluice: SluiceProcess; cleanup: () => Promise<void> }> {
+  const { database, drop } = await createTestDatabase();
+  const env = { ...mysqlEnv(mysqlTestSettings(database)), LOGGING_LEVEL: 'error' };
+  for (const args of [['init'], ['sources', 'add', 'demo', '--origin', '*']]) {
+    const run = await runSluice(args, env);
+    if (run.code !== 0) throw new Error(`sluice ${args.join(' ')} failed: ${run.output}`);
+  }
+  return { sluice: await startSluice('api', { ...env, DATA_DIR: join(dataDir, 'mysql') }), cleanup: drop };
 }
 const rows: string[] = [];
 /** Per scenario, each Sluice target vs bare in each interleaved round (how much the ratio moves). */
@@ -143,7 +156,10 @@ try {
   }
 } finally {
   bare.child.kill('SIGTERM');
-  for (const target of targets) await target.sluice.stop();
+  for (const target of targets) {
+    await target.sluice.stop();
+    await target.cleanup?.();
+  }
   await rm(dataDir, { recursive: true, force: true });
   await rm(workDir, { recursive: true, force: true });
 }

@@ -15,14 +15,17 @@ import { healthRoutes } from './routes/health.ts';
 import { readRoutes } from './routes/read.ts';
 import { sourceRoutes } from './routes/sources.ts';
 import { trackRoutes } from './routes/track.ts';
-import { SourceResolver } from './sources.ts';
+import { EventValidator } from './event-validation.ts';
+import { SourceRateLimits } from './rate-limits.ts';
+import { eventTypeRoutes } from './routes/event-types.ts';
+import { SourceResolver, servingChecks } from './sources.ts';
 import { inflatesBodies } from './segment/body.ts';
 import { SegmentIdentity } from './segment/identity.ts';
 import { mergesRefusedCounter } from './segment/metrics.ts';
 import { segmentRoutes } from './segment/routes.ts';
 
 export interface ApiDeps {
-  readonly config: Pick<Config, 'http' | 'track' | 'cache' | 'segment'>;
+  readonly config: Pick<Config, 'http' | 'track' | 'cache' | 'segment' | 'configStore'>;
   readonly bus: EventBus;
   /** The read routes read; identity and the merge route resolve and record profile merges. */
   readonly store: EventReader & ProfileMerges;
@@ -93,24 +96,29 @@ export function buildApi(deps: ApiDeps): Api {
     done();
   });
 
-  const sources = new SourceResolver(deps.configStore, deps.config.http.sourceCacheTtlMs);
+  // Tracking reads configuration from memory (refreshed in the background, stale through an
+  // outage); the first configuration is loaded before the app is ready.
+  const sources = new SourceResolver(deps.configStore, { ttlMs: deps.config.http.sourceCacheTtlMs, startTimeoutMs: deps.config.configStore.startTimeoutMs, logger: deps.logger });
+  app.addHook('onReady', () => sources.start());
   const directory = new ProfileDirectory(deps.cache, deps.store, { ttlSeconds: deps.config.cache.profileTtlSeconds, lookupTimeoutMs: PROFILE_LOOKUP_TIMEOUT_MS, logger: deps.logger });
   const identity = new IdentityResolver(deps.cache, directory, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, onDegraded: () => deps.metrics.identityDegraded.inc(), logger: deps.logger });
   const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);
   app.addHook('onClose', (_instance, done) => {
+    sources.stop();
     retries.close();
     done();
   });
-  const limiter = deps.cache.rateLimiter({ maxEventsPerRequest: deps.config.track.maxEvents, onFallback: () => deps.metrics.rateLimitFallbacks.inc() });
-  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, identity, retries, limiter, metrics: deps.metrics, isDraining }));
+  const limits = new SourceRateLimits(deps.cache.rateLimiter({ maxEventsPerRequest: deps.config.track.maxEvents, onFallback: () => deps.metrics.rateLimitFallbacks.inc() }), deps.metrics, deps.config.track.rateLimitPerSecond);
+  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, validator: new EventValidator(), identity, retries, limits, metrics: deps.metrics, isDraining }));
   const segmentIdentity = new SegmentIdentity(directory, { onDegraded: () => deps.metrics.identityDegraded.inc(), onMergeRefused: mergesRefusedCounter(deps.metrics), logger: deps.logger });
   const segment = deps.config.segment;
-  void app.register(segmentRoutes({ bus: deps.bus, identity: segmentIdentity, limiter, metrics: deps.metrics, publishTimeoutMs: deps.config.track.publishTimeoutMs, rateLimitPerSecond: deps.config.track.rateLimitPerSecond, maxEventBytes: segment.maxEventBytes, maxBatchBytes: segment.maxBatchBytes, track: deps.config.track, sources, isDraining }));
-  void app.register(healthRoutes({ checks: deps.checks, metrics: deps.metrics, isDraining, adminToken: http.adminToken }));
+  void app.register(segmentRoutes({ bus: deps.bus, identity: segmentIdentity, limits, metrics: deps.metrics, publishTimeoutMs: deps.config.track.publishTimeoutMs, maxEventBytes: segment.maxEventBytes, maxBatchBytes: segment.maxBatchBytes, track: deps.config.track, sources, isDraining }));
+  void app.register(healthRoutes({ checks: servingChecks(deps.checks, sources), metrics: deps.metrics, isDraining, adminToken: http.adminToken }));
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));
     await admin.register(readRoutes({ store: deps.store, directory }));
     await admin.register(sourceRoutes({ configStore: deps.configStore }));
+    await admin.register(eventTypeRoutes({ configStore: deps.configStore }));
   });
   addMethodNotAllowedRoutes();
   return {

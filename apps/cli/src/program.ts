@@ -4,6 +4,7 @@ import { createLogger } from '@sluice/observability';
 import { initEngines } from '@sluice/wiring';
 import { registerConfigCheck } from './config-check.ts';
 import { registerDlqCommands } from './dlq.ts';
+import { registerEventTypeCommands } from './event-types.ts';
 import { registerSourceCommands } from './sources.ts';
 import { startAllInOne } from './start.ts';
 
@@ -31,6 +32,7 @@ export function buildProgram(print: (line: string) => void = (line) => process.s
   registerConfigCheck(config, print);
   config.command('docs').description('print docs/configuration.md').action(() => print(renderConfigurationDoc()));
   registerSourceCommands(program, print);
+  registerEventTypeCommands(program, print);
   registerDlqCommands(program, print);
   return program;
 }

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '@sluice/config';
 import { assertValidSource, type ConfigStore, type EventSource, type NewEventSource } from '@sluice/config-store';
 import { SluiceError, isSluiceError } from '@sluice/core';
@@ -7,7 +7,7 @@ import { createLogger } from '@sluice/observability';
 
 type Print = (line: string) => void;
 
-async function withConfigStore<T>(work: (store: ConfigStore) => Promise<T>): Promise<T> {
+export async function withConfigStore<T>(work: (store: ConfigStore) => Promise<T>): Promise<T> {
   const config = loadConfig({ ...process.env, DEMO_SOURCE: 'false' });
   const { configStore } = await createAdapters(config, createLogger('error'), ['configStore']);
   try {
@@ -47,8 +47,12 @@ export function registerSourceCommands(program: Command, print: Print): void {
     .option('-n, --name <name>', 'display name')
     .option('-o, --origin <origin...>', 'allowed browser origin(s) as browsers send them, e.g. https://shop.example, or * for any')
     .option('--disabled', 'create it disabled')
-    .action((id: string, options: { name?: string; origin?: string[]; disabled?: boolean }) =>
-      withConfigStore(async (store) => print(show(await store.createSource(checked({ id, name: options.name ?? id, enabled: options.disabled !== true, allowedOrigins: options.origin ?? [] }))))),
+    .option('--rate-limit <n|default>', 'events per second for this source, or `default` for TRACK_RATE_LIMIT', parseRateLimit)
+    .option('--refuse-unknown-types', 'answer 422 EVENT_TYPE_UNKNOWN to events whose type is not configured (default: allowed)')
+    .action((id: string, options: { name?: string; origin?: string[]; disabled?: boolean; rateLimit?: number | null; refuseUnknownTypes?: boolean }) =>
+      withConfigStore(async (store) =>
+        print(show(await store.createSource(checked({ id, name: options.name ?? id, enabled: options.disabled !== true, allowedOrigins: options.origin ?? [], rateLimit: options.rateLimit ?? null, allowUnknownEventTypes: options.refuseUnknownTypes !== true })))),
+      ),
     );
   sources.command('show <id>').action((id: string) => withConfigStore(async (store) => print(show(await found(store.getSource(id), id)))));
   sources.command('enable <id>').action((id: string) => withConfigStore(async (store) => print(show(await found(store.updateSource(id, { enabled: true }), id)))));
@@ -57,6 +61,17 @@ export function registerSourceCommands(program: Command, print: Print): void {
     .command('origins <id> <origin...>')
     .description('replace the allowed origins')
     .action((id: string, origins: string[]) => withConfigStore(async (store) => print(show(await found(store.updateSource(id, checked({ allowedOrigins: origins })), id)))));
+  sources
+    .command('rate-limit <id> <n|default>')
+    .description('set the events per second of a source, or `default` for TRACK_RATE_LIMIT')
+    .action((id: string, limit: string) => withConfigStore(async (store) => print(show(await found(store.updateSource(id, checked({ rateLimit: parseRateLimit(limit) })), id)))));
+  sources
+    .command('unknown-types <id> <allow|refuse>')
+    .description('whether /track takes events whose type is not a configured event type')
+    .action((id: string, policy: string) => {
+      if (policy !== 'allow' && policy !== 'refuse') throw new InvalidArgumentError('allow or refuse');
+      return withConfigStore(async (store) => print(show(await found(store.updateSource(id, { allowUnknownEventTypes: policy === 'allow' }), id))));
+    });
   sources.command('remove <id>').action((id: string) =>
     withConfigStore(async (store) => {
       if (!(await store.deleteSource(id))) throw new Error(`no source ${id}`);
@@ -69,4 +84,11 @@ async function found(pending: Promise<EventSource | undefined>, id: string): Pro
   const source = await pending;
   if (source === undefined) throw new Error(`no source ${id}`);
   return source;
+}
+
+/** `--rate-limit`: a whole number of events per second, or `default` (null: TRACK_RATE_LIMIT). */
+function parseRateLimit(value: string): number | null {
+  if (value === 'default') return null;
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('a whole number of events per second, or `default`');
+  return Number(value);
 }

@@ -15,7 +15,7 @@ import type { HealthCheck } from '@sluice/observability';
 export async function startAllInOne(): Promise<void> {
   const runtime = createRuntime('sluice');
   const { config, logger } = runtime;
-  if (config.adapters.store !== 'embedded' || config.adapters.bus !== 'embedded') logger.info({ done: await initEngines(config, logger) }, 'engines provisioned');
+  if (config.adapters.store !== 'embedded' || config.adapters.bus !== 'embedded' || config.adapters.config !== 'embedded') logger.info({ done: await initEngines(config, logger) }, 'engines provisioned');
   const adapters = await createAdapters(config, logger, ['bus', 'store', 'cache', 'configStore', 'jobs'], { publisher: true, metrics: runtime.metrics });
   // The API starts first (its shutdown step must run first); the worker's check joins
   // /readyz once the worker exists.

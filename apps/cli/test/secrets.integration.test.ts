@@ -16,6 +16,7 @@ const SECRET_SETTINGS: Record<string, string> = {
   ELASTIC_API_KEY: `elastic-api-key-${tag}-x72m`,
   REDIS_PASSWORD: `redis-password-${tag}-k3m9`,
   JOBS_REDIS_PASSWORD: `jobs-redis-password-${tag}-w4n8`,
+  MYSQL_PASSWORD: `mysql-password-${tag}-r5t2`,
 };
 
 /** Every URL setting, with credentials embedded (a password holding `@` and `%`-escapes too). */

@@ -13,6 +13,8 @@ export const sourceIdSchema = idString;
 export const MAX_SOURCE_NAME_LENGTH = 256;
 /** Most allowed origins one source holds. */
 export const MAX_ALLOWED_ORIGINS = 100;
+/** Highest per-source rate limit, in events per second. */
+export const MAX_SOURCE_RATE_LIMIT = 1_000_000;
 /** Any origin (no browser check). */
 export const ANY_ORIGIN = '*';
 
@@ -48,11 +50,13 @@ export function originProblem(origin: string): string | undefined {
 }
 
 /** The problems of a source's fields, each with its JSON path; fields not given are not checked. */
-export function sourceProblems(source: { readonly id?: string; readonly name?: string; readonly allowedOrigins?: readonly string[] }): ErrorDetail[] {
+export function sourceProblems(source: { readonly id?: string; readonly name?: string; readonly allowedOrigins?: readonly string[]; readonly rateLimit?: number | null }): ErrorDetail[] {
   const problems: ErrorDetail[] = [];
   const idProblem = source.id === undefined ? undefined : sourceIdProblem(source.id);
   if (idProblem !== undefined) problems.push({ path: '/id', message: idProblem });
   if (source.name !== undefined && (source.name.length === 0 || source.name.length > MAX_SOURCE_NAME_LENGTH)) problems.push({ path: '/name', message: `a name has 1 to ${String(MAX_SOURCE_NAME_LENGTH)} characters` });
+  const { rateLimit } = source;
+  if (rateLimit !== undefined && rateLimit !== null && !(Number.isSafeInteger(rateLimit) && rateLimit >= 1 && rateLimit <= MAX_SOURCE_RATE_LIMIT)) problems.push({ path: '/rateLimit', message: `events per second: a whole number from 1 to ${String(MAX_SOURCE_RATE_LIMIT)}, or null for the TRACK_RATE_LIMIT default` });
   const origins = source.allowedOrigins ?? [];
   if (origins.length > MAX_ALLOWED_ORIGINS) problems.push({ path: '/allowedOrigins', message: `at most ${String(MAX_ALLOWED_ORIGINS)} origins` });
   origins.forEach((origin, index) => {

@@ -95,6 +95,23 @@ export interface Config {
     readonly commandTimeoutMs: number;
   };
   /** Jobs: key prefix in Redis (per tenant), and their Redis (JOBS_REDIS_HOST, else REDIS_HOST). */
+  /** The config store: its start wait, and MySQL's connection and pool (CONFIG_ADAPTER=mysql). */
+  readonly configStore: {
+    readonly startTimeoutMs: number;
+    readonly mysql: {
+      readonly host: string;
+      readonly port: number;
+      readonly database: string;
+      readonly username: string;
+      readonly password: string | undefined;
+      readonly poolSize: number;
+      readonly maxOverflow: number;
+      readonly poolTimeoutMs: number;
+      readonly recycleMs: number;
+      readonly queryTimeoutMs: number;
+      readonly tls: { readonly enabled: boolean; readonly caFile: string | undefined; readonly verify: boolean };
+    };
+  };
   readonly jobs: { readonly prefix: string; readonly redis: { readonly url: string; readonly password: string | undefined } };
   readonly cache: {
     readonly profileTtlSeconds: number;
@@ -242,6 +259,22 @@ function toConfig(v: Parsed): Config {
       password: v.REDIS_PASSWORD,
       sentinel: v.REDIS_SENTINELS === undefined || v.REDIS_SENTINEL_MASTER === undefined ? undefined : { sentinels: v.REDIS_SENTINELS, masterName: v.REDIS_SENTINEL_MASTER },
       commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT,
+    },
+    configStore: {
+      startTimeoutMs: v.CONFIG_START_TIMEOUT * 1000,
+      mysql: {
+        host: v.MYSQL_HOST,
+        port: v.MYSQL_PORT,
+        database: v.MYSQL_DATABASE,
+        username: v.MYSQL_USERNAME,
+        password: v.MYSQL_PASSWORD,
+        poolSize: v.MYSQL_POOL_SIZE,
+        maxOverflow: v.MYSQL_POOL_MAX_OVERFLOW,
+        poolTimeoutMs: v.MYSQL_POOL_TIMEOUT * 1000,
+        recycleMs: v.MYSQL_POOL_RECYCLE * 1000,
+        queryTimeoutMs: v.MYSQL_QUERY_TIMEOUT,
+        tls: { enabled: v.MYSQL_TLS, caFile: v.MYSQL_TLS_CA_FILE, verify: v.MYSQL_TLS_VERIFY },
+      },
     },
     jobs: {
       prefix: sluicePrefix(v.TENANT_NAME),

@@ -3,7 +3,7 @@ import { EmbeddedBus, PulsarNativeBus, PulsarWsBus, SpooledBus, loadNativePulsar
 import { LruProfileCache, RedisProfileCache, sharedEvictingServerWarning, type ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import { SluiceError } from '@sluice/core';
-import { SqliteConfigStore, type ConfigStore } from '@sluice/config-store';
+import { MysqlConfigStore, SqliteConfigStore, registerPoolMetrics, type ConfigStore } from '@sluice/config-store';
 import { BullMqJobs, InProcessJobs, type Jobs } from '@sluice/jobs';
 import type { HealthCheck, Logger, Metrics } from '@sluice/observability';
 import { SqliteEventStore, type StoreAdapter } from '@sluice/store';
@@ -41,7 +41,7 @@ const SHARED_REDIS_CHECK_TIMEOUT_MS = 2000;
 export async function createAdapters<P extends Port>(config: Config, logger: Logger, ports: readonly P[], options: AdapterOptions = {}): Promise<Pick<Adapters, P>> {
   const built: { -readonly [K in Port]?: Adapters[K] } = {};
   const wanted = new Set<Port>(ports);
-  if (wanted.has('configStore')) built.configStore = await createConfigStore(config, logger);
+  if (wanted.has('configStore')) built.configStore = await createConfigStore(config, logger, options.metrics);
   if (wanted.has('cache')) built.cache = await createCache(config, options.metrics);
   if (wanted.has('store')) built.store = createStore(config);
   if (wanted.has('bus')) built.bus = await createBus(config, logger, options.publisher === true);
@@ -130,12 +130,29 @@ async function warnWhenJobsShareAnEvictingCache(config: Config, logger: Logger):
   }
 }
 
-async function createConfigStore(config: Config, logger: Logger): Promise<ConfigStore> {
-  const store = new SqliteConfigStore(join(config.dataDir, 'config.sqlite'));
+/**
+ * The configured config store. Embedded: the SQLite file, migrated as it opens, with the
+ * `demo` source when DEMO_SOURCE is on. MySQL: the tuned pool (its metrics in the process's
+ * registry); it neither connects nor migrates here — migrating is `sluice init`'s (and the
+ * all-in-one's, see initEngines), and the API waits for its first configuration within
+ * CONFIG_START_TIMEOUT (apps/api SourceResolver).
+ */
+async function createConfigStore(config: Config, logger: Logger, metrics: Metrics | undefined): Promise<ConfigStore> {
+  if (config.adapters.config === 'mysql') return mysqlConfigStore(config, metrics);
+  const store = await SqliteConfigStore.open(join(config.dataDir, 'config.sqlite'));
   if (config.demoSource && (await store.getSource('demo')) === undefined) {
     await store.createSource({ id: 'demo', name: 'Demo source (DEMO_SOURCE=true)', allowedOrigins: ['*'] }).catch(() => undefined);
     logger.warn('created the enabled "demo" event source; set DEMO_SOURCE=false in production');
   }
+  return store;
+}
+
+/** The MySQL config store of CONFIG_ADAPTER=mysql, its pool's figures in `metrics` when given. */
+export function mysqlConfigStore(config: Config, metrics?: Metrics): MysqlConfigStore {
+  if (metrics === undefined) return new MysqlConfigStore(config.configStore.mysql);
+  const observer = registerPoolMetrics(metrics.registry);
+  const store = new MysqlConfigStore(config.configStore.mysql, observer);
+  observer.attach(store.pool);
   return store;
 }
 

@@ -4,6 +4,7 @@ import type { Config } from '@sluice/config';
 import { SluiceError, backoffDelayMs } from '@sluice/core';
 import type { DependencyHealth, HealthCheck, Logger } from '@sluice/observability';
 import type { StoreProvisioner } from '@sluice/store';
+import { mysqlConfigStore } from './adapters.ts';
 import { elasticStore } from './elastic.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -36,7 +37,8 @@ export async function initEngines(config: Config, logger: Logger): Promise<strin
     }
   }
   if (config.adapters.bus === 'pulsar') done.push(...(await pulsarNamespace(config, 'create')).changed.map((line) => `pulsar: ${line}`));
-  if (done.length === 0 && config.adapters.store === 'embedded' && config.adapters.bus === 'embedded') done.push('embedded adapters: nothing to create (their files are created under DATA_DIR at start)');
+  if (config.adapters.config === 'mysql') done.push(...(await migrateMysql(config, logger)).map((line) => `mysql: ${line}`));
+  if (done.length === 0 && config.adapters.store === 'embedded' && config.adapters.bus === 'embedded' && config.adapters.config === 'embedded') done.push('embedded adapters: nothing to create (their files are created under DATA_DIR at start)');
   return done;
 }
 
@@ -54,6 +56,30 @@ async function provisionWithin(store: StoreProvisioner, waitMs: number, logger: 
       logger.warn({ err: error, attempt }, 'Elasticsearch is not reachable yet; retrying');
       await sleep(backoffDelayMs({ baseDelayMs: 250, maxDelayMs: 5000 }, attempt));
     }
+  }
+}
+
+/**
+ * The config store's migrations on MySQL (forward only; several processes at once are safe:
+ * Kysely's Migrator holds a MySQL lock). Waits for an unreachable server at most
+ * CONFIG_START_TIMEOUT, retrying with backoff.
+ */
+async function migrateMysql(config: Config, logger: Logger): Promise<string[]> {
+  const store = mysqlConfigStore(config);
+  const deadline = Date.now() + config.configStore.startTimeoutMs;
+  try {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const ran = await store.migrate();
+        return ran.length === 0 ? ['schema up to date'] : ran.map((name) => `ran migration ${name}`);
+      } catch (error) {
+        if (!(error instanceof SluiceError) || !error.retryable || Date.now() >= deadline) throw error;
+        logger.warn({ err: error, attempt }, 'MySQL is not reachable yet; retrying');
+        await sleep(backoffDelayMs({ baseDelayMs: 250, maxDelayMs: 5000 }, attempt));
+      }
+    }
+  } finally {
+    await store.close();
   }
 }
 

@@ -10,14 +10,12 @@ const schema = JSON.parse(readFileSync(resolve(__dirname, '../../../deploy/helm/
 };
 /** Set by the chart itself (the pod's address, its data volume, one Elasticsearch user per deployable). */
 const CHART_SET = ['HOST', 'PORT', 'DATA_DIR', 'ELASTIC_HTTP_AUTH_USERNAME'];
-/** The MySQL configuration store's settings (issue 13), accepted ahead of it. */
-const PENDING = ['MYSQL_HOST', 'MYSQL_PORT', 'MYSQL_DATABASE', 'MYSQL_USERNAME', 'MYSQL_POOL_SIZE', 'MYSQL_POOL_MAX_OVERFLOW', 'MYSQL_POOL_TIMEOUT', 'MYSQL_POOL_RECYCLE'];
 
 describe('values.schema.json', () => {
   it('accepts under `config` exactly the non-secret settings the chart does not set itself', () => {
     const allowed = schema.properties.config.propertyNames.enum;
     const settings = Object.values(SPECS).filter((spec) => !('secret' in spec && spec.secret)).map((spec) => spec.name);
-    const expected = [...settings.filter((name) => !CHART_SET.includes(name)), ...PENDING.filter((name) => !settings.includes(name))];
+    const expected = settings.filter((name) => !CHART_SET.includes(name));
     expect([...allowed].sort()).toEqual(expected.sort());
   });
 

@@ -1,24 +1,27 @@
 import type { FastifyInstance } from 'fastify';
 import { SluiceError } from '@sluice/core';
-import { MAX_ALLOWED_ORIGINS, MAX_SOURCE_NAME_LENGTH, assertValidSource, sourceIdSchema, type ConfigStore, type EventSourcePatch, type NewEventSource } from '@sluice/config-store';
+import { MAX_ALLOWED_ORIGINS, MAX_SOURCE_NAME_LENGTH, MAX_SOURCE_RATE_LIMIT, assertValidSource, sourceIdSchema, type ConfigStore, type EventSourcePatch, type NewEventSource } from '@sluice/config-store';
 
 // The schemas check shapes; the rules a source's id and origins follow are the config store's
 // (assertValidSource), the same ones `sluice sources` applies.
 const origins = { type: 'array', items: { type: 'string' } } as const;
 const name = { type: 'string', minLength: 1, maxLength: MAX_SOURCE_NAME_LENGTH } as const;
+/** Events per second, or null for the TRACK_RATE_LIMIT default. */
+const rateLimit = { type: ['integer', 'null'], minimum: 1, maximum: MAX_SOURCE_RATE_LIMIT } as const;
+const allowUnknownEventTypes = { type: 'boolean' } as const;
 /** Ids in URLs follow the source id rule too, as the event routes' ids do. */
 const idParam = { type: 'object', required: ['id'], properties: { id: sourceIdSchema } } as const;
 const newSource = {
   type: 'object',
   required: ['id', 'name'],
   additionalProperties: false,
-  properties: { id: { type: 'string' }, name, enabled: { type: 'boolean' }, allowedOrigins: { ...origins, maxItems: MAX_ALLOWED_ORIGINS } },
+  properties: { id: { type: 'string' }, name, enabled: { type: 'boolean' }, allowedOrigins: { ...origins, maxItems: MAX_ALLOWED_ORIGINS }, rateLimit, allowUnknownEventTypes },
 } as const;
 const patch = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
-  properties: { name, enabled: { type: 'boolean' }, allowedOrigins: { ...origins, maxItems: MAX_ALLOWED_ORIGINS } },
+  properties: { name, enabled: { type: 'boolean' }, allowedOrigins: { ...origins, maxItems: MAX_ALLOWED_ORIGINS }, rateLimit, allowUnknownEventTypes },
 } as const;
 
 /** Admin API for event sources. Changes reach the tracking path within SOURCE_CACHE_TTL. */

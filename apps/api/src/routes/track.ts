@@ -1,12 +1,13 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MAX_CLIENT_TIMESTAMP_LENGTH, SluiceError, assertPropertiesWithin, encodeReceived, eventIds, trackPayloadSchema, withTimeout, type RequestMetadata, type TrackPayload } from '@sluice/core';
+import { MAX_CLIENT_TIMESTAMP_LENGTH, SluiceError, assertPropertiesWithin, eventIds, trackPayloadSchema, withTimeout, type RequestMetadata, type TrackPayload } from '@sluice/core';
 import type { EventBus } from '@sluice/bus';
-import type { RateLimiter } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import type { Metrics } from '@sluice/observability';
 import { allowOrigin, answerPreflight, corsOnEveryAnswer } from '../cors.ts';
+import { acceptedMessage, deadLetteredOf, publishDeadLetters, type EventValidator } from '../event-validation.ts';
 import type { IdentityResolver } from '../identity.ts';
+import type { SourceRateLimits } from '../rate-limits.ts';
 import type { RetryMemory } from '../retry-memory.ts';
 import { originAllowed, type SourceResolver } from '../sources.ts';
 
@@ -14,10 +15,11 @@ export interface TrackRouteDeps {
   readonly track: Config['track'];
   readonly bus: EventBus;
   readonly sources: SourceResolver;
+  readonly validator: EventValidator;
   readonly identity: IdentityResolver;
   readonly retries: RetryMemory;
-  /** Per-source events per second (TRACK_RATE_LIMIT, or the source's own limit). */
-  readonly limiter: RateLimiter;
+  /** Per-source events per second (the source's own limit, or TRACK_RATE_LIMIT). */
+  readonly limits: SourceRateLimits;
   readonly metrics: Metrics;
   readonly isDraining: () => boolean;
 }
@@ -26,6 +28,8 @@ export interface TrackResponse {
   profile: { id: string };
   session: { id: string };
   events: string[];
+  /** Events dead-lettered by their type's schema (policy `dead-letter`); absent when none. */
+  deadLettered?: { index: number; id: string; code: 'EVENT_INVALID'; path: string; message: string }[];
 }
 
 /**
@@ -48,7 +52,8 @@ export function trackRoutes(deps: TrackRouteDeps) {
       if (request.rawBody.includes('\\u0000')) assertNoNulInKeys(payload);
       assertPropertiesWithin(payload, { maxPropertiesBytes: deps.track.maxPropertiesBytes, maxExpansionBytes: deps.track.maxBodyBytes }, bodyBytesOf(request));
       // Before any identity work: a refused request costs the cache and the store nothing.
-      await admit(deps, source.id, payload.events.length);
+      await deps.limits.admit(source, payload.events.length);
+      const checked = deps.validator.check(source, payload, await deps.sources.eventTypes());
       const identified = payload.session?.id !== undefined || payload.profile?.id !== undefined;
       const recallKey = deps.retries.mayRecall ? deps.retries.keyOf(source.id, request.rawBody, identified) : undefined;
       // The recall and the identity are asked together (on Redis: one round trip); a recalled request's identity is the one it was given before, and
@@ -57,9 +62,10 @@ export function trackRoutes(deps: TrackRouteDeps) {
       const decisions = recalled ?? { ...identity, receivedAt: new Date().toISOString(), ids: eventIds(payload) };
       // The body goes on the bus as the client sent it, beside what was decided here; the
       // worker normalises it (normaliseTrack). Nothing is re-serialised on this path.
-      const message = encodeReceived({ ...decisions, metadata }, request.rawBody);
+      const facts = { ...decisions, metadata };
+      const message = acceptedMessage(checked, payload, request.rawBody, facts);
       try {
-        await publishWithin(deps.bus, decisions.profileId, Buffer.from(message), deps.track.publishTimeoutMs);
+        await Promise.all([message === undefined ? undefined : publishWithin(deps.bus, decisions.profileId, Buffer.from(message), deps.track.publishTimeoutMs), publishDeadLetters(deps.bus, checked, payload, facts, deps.track.publishTimeoutMs)]);
       } catch (error) {
         // The publish may still land: the client's retry must reuse these ids (RetryMemory).
         const retryKey = recallKey ?? deps.retries.keyOf(source.id, request.rawBody, identified);
@@ -67,26 +73,13 @@ export function trackRoutes(deps: TrackRouteDeps) {
         throw error;
       }
       if (recalled !== undefined && recallKey !== undefined) await deps.retries.forget(recallKey).catch((cacheError: unknown) => request.log.warn({ err: cacheError }, 'could not forget the ids of a retried request'));
-      deps.metrics.eventsAccepted.inc(decisions.ids.length);
-      const body: TrackResponse = { profile: { id: decisions.profileId }, session: { id: decisions.sessionId }, events: decisions.ids };
+      deps.metrics.eventsAccepted.inc(decisions.ids.length - checked.invalid.length);
+      const body: TrackResponse = { profile: { id: decisions.profileId }, session: { id: decisions.sessionId }, events: decisions.ids, ...deadLetteredOf(checked, decisions.ids) };
       return body;
     });
 
     app.options('/track', answerPreflight(deps.sources));
   };
-}
-
-/**
- * Resolves when the source may send `events` more events now; else throws RATE_LIMITED with
- * the seconds until its allowance refills. No limit configured: resolves at once.
- */
-async function admit(deps: TrackRouteDeps, sourceId: string, events: number): Promise<void> {
-  const perSecond = deps.track.rateLimitPerSecond;
-  if (perSecond === 0) return;
-  const decision = await deps.limiter.take(sourceId, events, perSecond);
-  if (decision.allowed) return;
-  deps.metrics.rateLimited.inc({ source: sourceId }, events);
-  throw new SluiceError('RATE_LIMITED', `source ${sourceId} is over its rate limit of ${String(perSecond)} events/s`, { retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) });
 }
 
 /** Throws DUPLICATE_EVENT_ID naming the first event whose id an earlier event of the request carries. */

@@ -1,18 +1,17 @@
 import { SluiceError, anonymousProfileId, encodeReceived, formatEventTime, idString, userProfileId, withTimeout, type ErrorCode, type IncomingEvent, type RequestMetadata, type TrackPayload } from '@sluice/core';
 import { deadLetterOf, type EventBus, type OutgoingMessage } from '@sluice/bus';
-import type { RateLimiter } from '@sluice/cache';
 import type { Metrics } from '@sluice/observability';
+import type { SourceRateLimits } from '../rate-limits.ts';
 import type { RequestIdentity, SegmentIdentity } from './identity.ts';
 import { mapSegmentMessage, type BatchDefaults, type SegmentDraft, type SegmentType } from './mapping.ts';
 
 export interface IngestDeps {
   readonly bus: EventBus;
   readonly identity: SegmentIdentity;
-  /** Per-source events per second (TRACK_RATE_LIMIT), shared with /track. */
-  readonly limiter: RateLimiter;
+  /** Per-source events per second, shared with /track. */
+  readonly limits: SourceRateLimits;
   readonly metrics: Metrics;
   readonly publishTimeoutMs: number;
-  readonly rateLimitPerSecond: number;
   /** SEGMENT_MAX_EVENT_SIZE, bytes. */
   readonly maxEventBytes: number;
 }
@@ -20,6 +19,8 @@ export interface IngestDeps {
 /** One Segment-compatible request, its source authorised. */
 export interface SegmentRequest {
   readonly sourceId: string;
+  /** The source's own rate limit (events/s), null for TRACK_RATE_LIMIT. */
+  readonly rateLimit: number | null;
   readonly messages: readonly unknown[];
   readonly defaults: BatchDefaults;
   /** The call type of a single-call route; absent for batches. */
@@ -60,7 +61,7 @@ export async function ingestSegment(deps: IngestDeps, request: SegmentRequest): 
   const receivedAtMs = Date.now();
   const receivedAt = formatEventTime(receivedAtMs);
   const mapped = request.messages.map((message) => mapSegmentMessage(message, request.defaults, { receivedAtMs, maxEventBytes: deps.maxEventBytes, ...(request.routeType === undefined ? {} : { routeType: request.routeType }) }));
-  await admit(deps, request.sourceId, mapped.filter((outcome) => outcome.ok).length);
+  await deps.limits.admit({ id: request.sourceId, rateLimit: request.rateLimit }, mapped.filter((outcome) => outcome.ok).length);
 
   const identity = deps.identity.forRequest(request.sourceId);
   const groups = new Map<string, { facts: { profileId: string; sessionId: string }; events: IncomingEvent[]; ids: string[] }>();
@@ -118,15 +119,6 @@ async function replayableLetter(identity: RequestIdentity, request: SegmentReque
 /** The dead letter of an event that could not be mapped: the event as sent (a replay keeps it aside: the worker cannot read it). */
 function asSentLetter(request: SegmentRequest, message: unknown, code: ErrorCode, reason: string): OutgoingMessage {
   return deadLetterOf({ key: request.sourceId, payload: Buffer.from(JSON.stringify(message) ?? 'null') }, { code, reason }, request.route, 1);
-}
-
-/** Resolves when the source may send `events` more events now; else RATE_LIMITED with the seconds until its allowance refills. */
-async function admit(deps: IngestDeps, sourceId: string, events: number): Promise<void> {
-  if (deps.rateLimitPerSecond === 0 || events === 0) return;
-  const decision = await deps.limiter.take(sourceId, events, deps.rateLimitPerSecond);
-  if (decision.allowed) return;
-  deps.metrics.rateLimited.inc({ source: sourceId }, events);
-  throw new SluiceError('RATE_LIMITED', `source ${sourceId} is over its rate limit of ${String(deps.rateLimitPerSecond)} events/s`, { retryAfterSeconds: Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) });
 }
 
 /** Publishes and waits for the bus acknowledgement, at most the publish timeout; else BUS_UNAVAILABLE. */

@@ -79,7 +79,7 @@ async function take(deps: SegmentRouteDeps, request: FastifyRequest, reply: Fast
   const origin = request.headers.origin;
   const source = await deps.sources.authorise(writeKeyOf(request, request.body), origin);
   if (origin !== undefined && originAllowed(source.allowedOrigins, origin)) allowOrigin(reply, origin);
-  return ingestSegment(deps, { sourceId: source.id, ...what, metadata: metadataOf(request) });
+  return ingestSegment(deps, { sourceId: source.id, rateLimit: source.rateLimit, ...what, metadata: metadataOf(request) });
 }
 
 function answer(outcome: SegmentOutcome): SegmentResponse {

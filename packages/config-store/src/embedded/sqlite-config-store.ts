@@ -1,88 +1,60 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DatabaseSync } from 'node:sqlite';
+import { Kysely } from 'kysely';
 import { SluiceError } from '@sluice/core';
-import type { DependencyHealth } from '@sluice/observability';
-import type { ConfigStore, EventSource, EventSourcePatch, NewEventSource } from '../port.ts';
+import { migrateConfigStore } from '../sql/migrate.ts';
+import { SqlConfigStore, type ConfigTables, type SqlEngine } from '../sql/sql-config-store.ts';
+import { nodeSqliteDialect } from './node-sqlite-dialect.ts';
 
-interface SourceRow {
-  id: string;
-  name: string;
-  enabled: number;
-  allowed_origins: string;
-  created_at: string;
-  updated_at: string;
-}
+/** Attempts at migrating a file another process is migrating at the same moment. */
+const MIGRATE_ATTEMPTS = 5;
 
-/** The embedded ConfigStore: a SQLite file under DATA_DIR, shared safely with the CLI (WAL). */
-export class SqliteConfigStore implements ConfigStore {
-  private readonly db: DatabaseSync;
-  private closed = false;
-
-  private readonly path: string;
-
-  constructor(path: string) {
-    this.path = path;
+/**
+ * The embedded ConfigStore: a SQLite file under DATA_DIR, shared safely with the CLI (WAL,
+ * busy timeout). Same model and migrations as MySQL; the file migrates itself when opened.
+ */
+export class SqliteConfigStore extends SqlConfigStore {
+  /** Opens (creating when missing) and migrates the file at `path` (`:memory:` for tests). */
+  static async open(path: string): Promise<SqliteConfigStore> {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new DatabaseSync(path);
-    this.db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS sources (
-      id TEXT PRIMARY KEY, name TEXT NOT NULL, enabled INTEGER NOT NULL,
-      allowed_origins TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL)`);
-  }
-
-  async getSource(id: string): Promise<EventSource | undefined> {
-    this.assertOpen();
-    const row = this.db.prepare('SELECT * FROM sources WHERE id = ?').get(id) as SourceRow | undefined;
-    return row === undefined ? undefined : toSource(row);
-  }
-
-  async listSources(): Promise<EventSource[]> {
-    this.assertOpen();
-    return (this.db.prepare('SELECT * FROM sources ORDER BY id').all() as unknown as SourceRow[]).map(toSource);
-  }
-
-  async createSource(source: NewEventSource): Promise<EventSource> {
-    this.assertOpen();
-    const now = new Date().toISOString();
-    const { changes } = this.db
-      .prepare('INSERT OR IGNORE INTO sources (id, name, enabled, allowed_origins, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(source.id, source.name, source.enabled === false ? 0 : 1, JSON.stringify(source.allowedOrigins ?? []), now, now);
-    if (changes === 0) throw new SluiceError('CONFLICT', `source ${source.id} already exists`);
-    return (await this.getSource(source.id)) as EventSource;
-  }
-
-  async updateSource(id: string, patch: EventSourcePatch): Promise<EventSource | undefined> {
-    const current = await this.getSource(id);
-    if (current === undefined) return undefined;
-    const next = { ...current, ...patch };
-    this.db
-      .prepare('UPDATE sources SET name = ?, enabled = ?, allowed_origins = ?, updated_at = ? WHERE id = ?')
-      .run(next.name, next.enabled ? 1 : 0, JSON.stringify(next.allowedOrigins), new Date().toISOString(), id);
-    return this.getSource(id);
-  }
-
-  async deleteSource(id: string): Promise<boolean> {
-    this.assertOpen();
-    return this.db.prepare('DELETE FROM sources WHERE id = ?').run(id).changes > 0;
-  }
-
-  async health(): Promise<DependencyHealth> {
-    if (this.closed) return { ok: false, adapter: 'embedded', error: 'closed' };
-    return { ok: true, adapter: 'embedded', detail: { path: this.path } };
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.db.close();
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new SluiceError('STORE_UNAVAILABLE', 'the config store is closed');
+    const database = new DatabaseSync(path);
+    database.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
+    const db = new Kysely<ConfigTables>({ dialect: nodeSqliteDialect(database) });
+    try {
+      await migrateWithRetries(db);
+    } catch (error) {
+      await db.destroy();
+      throw error;
+    }
+    return new SqliteConfigStore(db, sqliteEngine(path));
   }
 }
 
-function toSource(row: SourceRow): EventSource {
-  return { id: row.id, name: row.name, enabled: row.enabled === 1, allowedOrigins: JSON.parse(row.allowed_origins) as string[], createdAt: row.created_at, updatedAt: row.updated_at };
+/**
+ * Two processes (or two stores) opening a new file at once: both may read "nothing ran yet";
+ * one commits, the other's transaction fails (busy, or the migration already recorded) and
+ * is rolled back. It tries again and finds the schema migrated. A migration that really
+ * fails fails every attempt, and its error is thrown.
+ */
+async function migrateWithRetries(db: Kysely<ConfigTables>): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await migrateConfigStore(db as Kysely<unknown>, 'sqlite');
+      return;
+    } catch (error) {
+      if (attempt >= MIGRATE_ATTEMPTS) throw error;
+      await sleep(50 * attempt);
+    }
+  }
+}
+
+function sqliteEngine(path: string): SqlEngine {
+  return {
+    adapter: 'embedded',
+    isDuplicateKey: (error) => /UNIQUE constraint failed|PRIMARYKEY/i.test(String((error as { message?: unknown }).message ?? error)),
+    classify: (error) => new SluiceError('CONFIG_UNAVAILABLE', `the embedded config store failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error, retryable: false }),
+    detail: () => ({ path }),
+  };
 }
