@@ -137,6 +137,18 @@ describe('TRACK_RATE_LIMIT on one replica (embedded cache)', () => {
     expect(Number(refused.headers['retry-after'])).toBeLessThanOrEqual(3);
   });
 
+  it('takes a source\'s own rateLimit over TRACK_RATE_LIMIT, both ways', async () => {
+    h = await startHarness({ TRACK_RATE_LIMIT: '1000', TRACK_MAX_EVENTS: '5' });
+    await h.adapters.configStore.createSource({ id: 'slow', name: 'Slow', rateLimit: 5 });
+    await h.adapters.configStore.createSource({ id: 'open', name: 'Open' });
+    const fiveEvents = Array.from({ length: 5 }, () => ({ type: 'tick' }));
+    expect((await post(trackBody({ source: { id: 'slow' }, events: fiveEvents }))).statusCode).toBe(200);
+    const refused = await post(trackBody({ source: { id: 'slow' } }));
+    expect([refused.statusCode, refused.json<{ message: string }>().message]).toEqual([429, 'source slow is over its rate limit of 5 events/s']);
+    // Its neighbour keeps the default of 1000/s.
+    for (let i = 0; i < 4; i += 1) expect((await post(trackBody({ source: { id: 'open' }, events: fiveEvents }))).statusCode).toBe(200);
+  });
+
   it('has no limit by default', async () => {
     h = await startHarness();
     for (let i = 0; i < 50; i += 1) expect((await post(trackBody())).statusCode).toBe(200);
