@@ -155,11 +155,11 @@ describe('Sluice on Elasticsearch', () => {
     processes.push(api);
     const waiting = await readiness(api.url, ADMIN_TOKEN);
     expect(waiting.status).toBe(503);
-    expect(waiting.body.dependencies['init']).toMatchObject({ ok: false, adapter: 'sluice init', detail: { missing: 3 } });
+    expect(waiting.body.dependencies['init']).toMatchObject({ ok: false, adapter: 'sluice init', detail: { missing: 4 } });
     expect(waiting.body.dependencies['init']?.error).toContain(`the events write alias ${tenant}-sluice-events`);
     expect(waiting.body.dependencies['init']?.error).toContain('run `sluice init`');
     // Anonymous callers learn only that init is not done.
-    expect((await readiness(api.url)).body.dependencies['init']).toEqual({ ok: false, adapter: 'sluice init', detail: { missing: 3 } });
+    expect((await readiness(api.url)).body.dependencies['init']).toEqual({ ok: false, adapter: 'sluice init', detail: { missing: 4 } });
     await waitFor(() => api.output().includes('run `sluice init`'), 5000, () => `no warning naming sluice init:\n${api.output()}`);
     expect(await esGet(`/${tenant}-sluice-*`)).toEqual({});
 

@@ -103,7 +103,7 @@ function pulsarNamespace(config: Config, mode: 'create' | 'check'): ReturnType<t
 
 /**
  * What a replica (API, worker, jobs) needs from `sluice init` and does not find: the events
- * write alias, profiles and sessions indices; the Pulsar namespace, topics and the dead
+ * write alias, profiles, sessions and profile-merges indices; the Pulsar namespace, topics and the dead
  * letters' subscription. Reads only. Empty: provisioned (or nothing to provision: embedded).
  * Throws a retryable SluiceError when an engine cannot be asked.
  */
