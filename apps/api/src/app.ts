@@ -117,8 +117,9 @@ export function buildApi(deps: ApiDeps): Api {
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));
     await admin.register(readRoutes({ store: deps.store, directory }));
-    await admin.register(sourceRoutes({ configStore: deps.configStore }));
-    await admin.register(eventTypeRoutes({ configStore: deps.configStore }));
+    const onChange = () => sources.reload();
+    await admin.register(sourceRoutes({ configStore: deps.configStore, onChange }));
+    await admin.register(eventTypeRoutes({ configStore: deps.configStore, onChange }));
   });
   addMethodNotAllowedRoutes();
   return {

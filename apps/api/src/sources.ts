@@ -151,7 +151,19 @@ export class SourceResolver implements HealthCheck {
     return indexed(await this.configStore.snapshot());
   }
 
+  /**
+   * After a change made through this replica's admin API: reloads now, so that the change
+   * applies here at once (other replicas see it within SOURCE_CACHE_TTL). A failure is left
+   * to the background refresh: the change itself is stored.
+   */
+  async reload(): Promise<void> {
+    if (this.options.ttlMs === 0 || this.served === undefined) return;
+    await this.configStore.snapshot().then((snapshot) => this.install(snapshot), () => undefined);
+  }
+
+  /** Serves `snapshot`, unless a newer one is served already (a slower refresh finishing late). */
   private install(snapshot: ConfigSnapshot): void {
+    if (this.served !== undefined && snapshot.revision < this.served.revision) return;
     this.served = indexed(snapshot);
     this.lastRefreshAt = Date.now();
   }

@@ -39,7 +39,7 @@ describe('provisioning on Elasticsearch', () => {
     const reader = storeAs(env['SLUICE_READER_USERNAME']!, prefix);
     const init = storeAs(env['SLUICE_INIT_USERNAME']!, prefix);
     try {
-      expect(await reader.unprovisioned()).toEqual([`the events write alias ${prefix}sluice-events`, `the index ${prefix}sluice-profiles`, `the index ${prefix}sluice-sessions`]);
+      expect(await reader.unprovisioned()).toEqual([`the events write alias ${prefix}sluice-events`, `the index ${prefix}sluice-profiles`, `the index ${prefix}sluice-sessions`, `the index ${prefix}sluice-profile-merges`]);
       await init.provision();
       expect(await reader.unprovisioned()).toEqual([]);
     } finally {

@@ -17,15 +17,18 @@ const patch = { type: 'object', additionalProperties: false, minProperties: 1, p
 
 /**
  * Admin API for event types: `/v1/event-types`. Every change raises the type's version;
- * it reaches the tracking path of every replica within SOURCE_CACHE_TTL.
+ * it reaches the tracking path of this replica at once, of every other within SOURCE_CACHE_TTL.
  */
-export function eventTypeRoutes(deps: { configStore: ConfigStore }) {
+/** `onChange`: after a change, so that the tracking path of this replica sees it at once. */
+export function eventTypeRoutes(deps: { configStore: ConfigStore; onChange: () => Promise<void> }) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get('/v1/event-types', async () => ({ eventTypes: await deps.configStore.listEventTypes() }));
 
     app.post<{ Body: NewEventType }>('/v1/event-types', { schema: { body: newEventType } }, async (request, reply) => {
       assertValidEventType(request.body);
-      return reply.code(201).send(await deps.configStore.createEventType(request.body));
+      const created = await deps.configStore.createEventType(request.body);
+      await deps.onChange();
+      return reply.code(201).send(created);
     });
 
     app.get<{ Params: { name: string } }>('/v1/event-types/:name', { schema: { params: nameParam } }, async (request) => {
@@ -38,11 +41,13 @@ export function eventTypeRoutes(deps: { configStore: ConfigStore }) {
       assertValidEventType(request.body);
       const eventType = await deps.configStore.updateEventType(request.params.name, request.body);
       if (eventType === undefined) throw new SluiceError('NOT_FOUND', `no event type ${request.params.name}`);
+      await deps.onChange();
       return eventType;
     });
 
     app.delete<{ Params: { name: string } }>('/v1/event-types/:name', { schema: { params: nameParam } }, async (request, reply) => {
       if (!(await deps.configStore.deleteEventType(request.params.name))) throw new SluiceError('NOT_FOUND', `no event type ${request.params.name}`);
+      await deps.onChange();
       return reply.code(204).send();
     });
   };

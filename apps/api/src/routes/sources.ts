@@ -24,14 +24,17 @@ const patch = {
   properties: { name, enabled: { type: 'boolean' }, allowedOrigins: { ...origins, maxItems: MAX_ALLOWED_ORIGINS }, rateLimit, allowUnknownEventTypes },
 } as const;
 
-/** Admin API for event sources. Changes reach the tracking path within SOURCE_CACHE_TTL. */
-export function sourceRoutes(deps: { configStore: ConfigStore }) {
+/** Admin API for event sources. Changes reach the tracking path of this replica at once, of every other within SOURCE_CACHE_TTL. */
+/** `onChange`: after a change, so that the tracking path of this replica sees it at once. */
+export function sourceRoutes(deps: { configStore: ConfigStore; onChange: () => Promise<void> }) {
   return async (app: FastifyInstance): Promise<void> => {
     app.get('/v1/sources', async () => ({ sources: await deps.configStore.listSources() }));
 
     app.post<{ Body: NewEventSource }>('/v1/sources', { schema: { body: newSource } }, async (request, reply) => {
       assertValidSource(request.body);
-      return reply.code(201).send(await deps.configStore.createSource(request.body));
+      const created = await deps.configStore.createSource(request.body);
+      await deps.onChange();
+      return reply.code(201).send(created);
     });
 
     app.get<{ Params: { id: string } }>('/v1/sources/:id', { schema: { params: idParam } }, async (request) => {
@@ -44,11 +47,13 @@ export function sourceRoutes(deps: { configStore: ConfigStore }) {
       assertValidSource(request.body);
       const source = await deps.configStore.updateSource(request.params.id, request.body);
       if (source === undefined) throw new SluiceError('NOT_FOUND', `no source ${request.params.id}`);
+      await deps.onChange();
       return source;
     });
 
     app.delete<{ Params: { id: string } }>('/v1/sources/:id', { schema: { params: idParam } }, async (request, reply) => {
       if (!(await deps.configStore.deleteSource(request.params.id))) throw new SluiceError('NOT_FOUND', `no source ${request.params.id}`);
+      await deps.onChange();
       return reply.code(204).send();
     });
   };
