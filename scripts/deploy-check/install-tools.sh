@@ -24,10 +24,14 @@ if [[ ! -f "$py_stamp" ]]; then
 fi
 
 if [[ ! -x "$tools/bin/helm" ]] || [[ "$("$tools/bin/helm" version --template '{{.Version}}' 2>/dev/null)" != "$HELM_VERSION" ]]; then
-  if ! command -v go >/dev/null; then
-    # Debian's Go toolchain where the machine has none.
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go
+  # Helm's go.mod needs Go >= 1.26: the machine's own toolchain (/usr/local/go on these
+  # machines, whether or not it is on PATH); Debian's golang-go (1.19) is too old to build it.
+  if [[ -x /usr/local/go/bin/go ]]; then PATH="/usr/local/go/bin:$PATH"; fi
+  go_minor="$(go env GOVERSION 2>/dev/null | sed -n 's/^go1\.\([0-9]*\).*/\1/p')"
+  if [[ -z "$go_minor" || "$go_minor" -lt 26 ]]; then
+    echo "install-tools: building Helm $HELM_VERSION needs Go >= 1.26; found: $(go version 2>/dev/null || echo none)." >&2
+    echo "Install Go from https://go.dev/dl (or put it on PATH) and run again." >&2
+    exit 1
   fi
   # -ldflags: the version `helm version` reports (a `go install` build has none of its own).
   GOBIN="$PWD/$tools/bin" GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install \
