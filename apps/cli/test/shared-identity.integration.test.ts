@@ -188,11 +188,14 @@ describe('two API replicas sharing one Redis', () => {
     // The other replica: a request naming the merged profile, and the session bound to it.
     expect((await track(b.url, { profile: { id: 'anonymous-1' }, events: [{ type: 'view' }] })).profile).toBe('customer-1');
     expect((await track(b.url, { session: { id: 'visit-1' }, events: [{ type: 'view' }] })).profile).toBe('customer-1');
-    // The cache loses everything (a restart without persistence): the store still knows.
+    // The cache loses everything (a restart without persistence): the store still knows. A
+    // lookup the store answers slowly (over 500 ms, as a cold node may) counts as "not merged"
+    // uncached, so the next request asks again: the merge applies within seconds.
     const raw = new Redis({ port: redis.port });
     await raw.flushall();
     raw.disconnect();
-    expect((await track(b.url, { profile: { id: 'anonymous-1' }, events: [{ type: 'view' }] })).profile).toBe('customer-1');
+    let resolved: string | undefined;
+    await waitFor(async () => (resolved = (await track(b.url, { profile: { id: 'anonymous-1' }, events: [{ type: 'view' }] })).profile) === 'customer-1', 10_000, () => `still resolved to ${String(resolved)} after the cache was flushed`);
     const shown = (await (await fetch(`${b.url}/v1/profiles/anonymous-1`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { mergedInto?: string };
     expect(shown.mergedInto).toBe('customer-1');
   });
