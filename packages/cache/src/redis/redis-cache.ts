@@ -72,7 +72,7 @@ export class RedisProfileCache implements ProfileCache {
   private readonly metrics: CacheMetrics | undefined;
   /** Until when commands fail at once after a timeout (ms since the epoch; see SUSPECT_MS). */
   private suspectUntil = 0;
-  /** When Redis last answered a command (ms since the epoch). */
+  /** When Redis last answered a command (performance.now(), ms). */
   private lastAnswerAt = 0;
 
   private constructor(options: RedisProfileCacheOptions) {
@@ -178,10 +178,12 @@ export class RedisProfileCache implements ProfileCache {
       throw new Error(`Redis left a command unanswered for REDIS_COMMAND_TIMEOUT less than ${String(SUSPECT_MS)} ms ago: taken as down`);
     }
     const stop = this.metrics?.cacheCommandDuration.startTimer({ operation });
-    const sentAt = Date.now();
+    // performance.now(), not Date.now(): at millisecond grain an answer and the next send
+    // often share a tick, and a hung Redis was then not taken as down.
+    const sentAt = performance.now();
     try {
       const answer = await command();
-      this.lastAnswerAt = Date.now();
+      this.lastAnswerAt = performance.now();
       return answer;
     } catch (error) {
       this.metrics?.cacheErrors.inc({ operation });
