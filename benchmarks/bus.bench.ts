@@ -42,7 +42,7 @@ async function pulsarPerf(args: string[]): Promise<string> {
 
 function parsePerf(output: string, kind: 'sent' | 'received'): Figures {
   const rate = new RegExp(`Aggregated throughput stats --- (\\d+) records ${kind} --- ([\\d.]+) msg/s`).exec(output);
-  const latency = /Aggregated latency stats.*?50pct:\s*([\d.]+).*?99pct:\s*([\d.]+)/.exec(output);
+  const latency = /Aggregated latency stats.*?med:\s*([\d.]+).*?99pct:\s*([\d.]+)/.exec(output);
   if (!rate) throw new Error(`cannot read pulsar-perf's figures:\n${output.slice(-2000)}`);
   return { perSecond: Number(rate[2]), p50Ms: Number(latency?.[1] ?? NaN), p99Ms: Number(latency?.[2] ?? NaN), count: Number(rate[1]), failures: 0 };
 }
@@ -107,7 +107,8 @@ function median(rounds: readonly Figures[]): Figures {
 const namespace = randomName('bench-');
 const env = { DATA_DIR: join(workDir, 'pulsar'), LOGGING_LEVEL: 'error', BUS_ADAPTER: 'pulsar', PULSAR_WEB_HOST: web, PULSAR_NAMESPACE: namespace, PULSAR_TOPIC_PARTITIONS: '4', ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('PULSAR_GROUP') || name === 'PULSAR_PRODUCERS')) } as Record<string, string>;
 const perfTopic = `persistent://public/${namespace}/perf`;
-const perfProduce = (batching: boolean) => async () => parsePerf(await pulsarPerf(['produce', '-r', '1000000', '-s', String(MESSAGE_BYTES), ...(batching ? [] : ['-db']), '-o', String(CONNECTIONS * 4), '-time', String(DURATION_SECONDS), perfTopic]), 'sent');
+/** pulsar-perf produce, `outstanding` messages in flight at most (its default run: 4 per connection of ours). */
+const perfProduce = (batching: boolean, outstanding = CONNECTIONS * 4) => async () => parsePerf(await pulsarPerf(['produce', '-r', '1000000', '-s', String(MESSAGE_BYTES), ...(batching ? [] : ['-db']), '-o', String(outstanding), '-time', String(DURATION_SECONDS), perfTopic]), 'sent');
 let consumeRound = 0;
 const perfConsume = async () => parsePerf(await pulsarPerf(['consume', '-ss', `perf-${String((consumeRound += 1))}`, '-sp', 'Earliest', '-st', 'Shared', '-time', String(DURATION_SECONDS), perfTopic]), 'received');
 
@@ -127,12 +128,13 @@ try {
   const steps = {
     perfOff: perfProduce(false),
     perfOn: perfProduce(true),
+    perfSameConcurrency: perfProduce(false, CONNECTIONS),
     perfConsume,
     sluice: async () => track(onPulsar.url),
     embedded: async () => track(embedded.url),
   };
   type Step = keyof typeof steps;
-  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfConsume: [], sluice: [], embedded: [], worker: [] };
+  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], embedded: [], worker: [] };
   // Warm-up (JIT, connections, the perf topic's first backlog), then interleaved rounds.
   await steps.perfOff();
   await drain(env, namespace, track(onPulsar.url, 3).count);
@@ -147,15 +149,17 @@ try {
   const byRound = (ours: Step | 'worker', theirs: Step) => rounds[ours].map((round, n) => ratio(round.perSecond, rounds[theirs][n]!.perSecond)).join(', ');
   const row = (step: string, target: string, f: Figures, vs = '') => `| ${step} | ${target} | ${f.perSecond.toFixed(0)} | ${Number.isNaN(f.p50Ms) ? '' : f.p50Ms.toFixed(1)} | ${Number.isNaN(f.p99Ms) ? '' : f.p99Ms.toFixed(1)} | ${vs} |`;
   rows.push(
-    row('produce, 1 KB', 'pulsar-perf produce, batching off', figures.perfOff),
-    row('produce, 1 KB', 'pulsar-perf produce, default batching', figures.perfOn),
-    row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS)} connections`, figures.sluice, `${ratio(figures.sluice.perSecond, figures.perfOff.perSecond)} of perf (batching off), ${ratio(figures.sluice.perSecond, figures.embedded.perSecond)} of embedded`),
+    row('produce, 1 KB', `pulsar-perf produce, batching off, ${String(CONNECTIONS * 4)} outstanding`, figures.perfOff),
+    row('produce, 1 KB', `pulsar-perf produce, default batching, ${String(CONNECTIONS * 4)} outstanding`, figures.perfOn),
+    row('produce, 1 KB', `pulsar-perf produce, batching off, ${String(CONNECTIONS)} outstanding (our concurrency)`, figures.perfSameConcurrency),
+    row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS)} connections`, figures.sluice, `${ratio(figures.sluice.perSecond, figures.perfOff.perSecond)} of perf (batching off), ${ratio(figures.sluice.perSecond, figures.perfSameConcurrency.perSecond)} of perf at our concurrency, ${ratio(figures.sluice.perSecond, figures.embedded.perSecond)} of embedded`),
     row('produce, 1 KB', `same API, embedded bus (fsync), ${String(CONNECTIONS)} connections`, figures.embedded),
     row('consume', 'pulsar-perf consume (Shared)', figures.perfConsume),
     row('consume', 'one Sluice storage worker → embedded store (from its subscription to an empty backlog)', figures.worker, `${ratio(figures.worker.perSecond, figures.perfConsume.perSecond)} of perf consume`),
   );
   spreads.push(
     `/track on Pulsar vs pulsar-perf produce (batching off): ${byRound('sluice', 'perfOff')}`,
+    `/track on Pulsar vs pulsar-perf produce (batching off, ${String(CONNECTIONS)} outstanding): ${byRound('sluice', 'perfSameConcurrency')}`,
     `/track on Pulsar vs the same API on the embedded bus: ${byRound('sluice', 'embedded')}`,
     `one worker vs pulsar-perf consume: ${byRound('worker', 'perfConsume')}`,
   );
