@@ -14,9 +14,21 @@ const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const REPEAT = Number(process.env['BENCH_REPEAT'] ?? 3);
 const MESSAGE_BYTES = 1024;
 
-// The broker and the pulsar-perf classpath come from the project's engine scripts.
-runEngines('up', ['pulsar']);
-const pulsar = engineEnv('pulsar');
+// The broker and the pulsar-perf classpath come from the project's engine scripts; a broker
+// that already answers at the engines' address is used as it is (another run may own it).
+const answering = async (env: Record<string, string>) => (await fetch(`${env['PULSAR_WEB_HOST']!}/admin/v2/brokers/health`).catch(() => undefined))?.ok === true;
+let found = (() => {
+  try {
+    return engineEnv('pulsar');
+  } catch {
+    return undefined; // not up yet
+  }
+})();
+if (found === undefined || !(await answering(found))) {
+  runEngines('up', ['pulsar']);
+  found = engineEnv('pulsar');
+}
+const pulsar = found;
 const web = pulsar['PULSAR_WEB_HOST']!;
 const perfClasspath = spawnSync(process.execPath, ['--use-system-ca', '-e', "import('./scripts/engines/pulsar.ts').then(async (m) => process.stdout.write(await m.pulsarPerfClasspath()))"], { encoding: 'utf8' }).stdout;
 // wrk (C, epoll) leaves the most CPU to the servers on a machine it shares with them.
@@ -52,9 +64,9 @@ const body = JSON.stringify({ source: { id: 'demo' }, session: { id: 'bench' }, 
 await writeFile(join(workDir, 'body.json'), body);
 await writeFile(join(workDir, 'post.lua'), `wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nlocal f = io.open("${join(workDir, 'body.json')}", "r")\nwrk.body = f:read("*a")\nf:close()\n`);
 
-/** POST /track, one 1 KB event a request, CONNECTIONS connections, for `seconds`. */
-function track(url: string, seconds = DURATION_SECONDS): Figures {
-  const out = execFileSync('wrk', ['-t1', `-c${String(CONNECTIONS)}`, `-d${String(seconds)}s`, '--latency', '-s', join(workDir, 'post.lua'), `${url}/track`], { encoding: 'utf8' });
+/** POST /track, one 1 KB event a request, `connections` connections, for `seconds`. */
+function track(url: string, seconds = DURATION_SECONDS, connections = CONNECTIONS): Figures {
+  const out = execFileSync('wrk', ['-t1', `-c${String(connections)}`, `-d${String(seconds)}s`, '--latency', '-s', join(workDir, 'post.lua'), `${url}/track`], { encoding: 'utf8' });
   const ms = (text: string | undefined) => {
     const match = /([\d.]+)(us|ms|s)/.exec(text ?? '');
     if (!match) return Number.NaN;
@@ -131,17 +143,18 @@ try {
     perfSameConcurrency: perfProduce(false, CONNECTIONS),
     perfConsume,
     sluice: async () => track(onPulsar.url),
+    sluiceWide: async () => track(onPulsar.url, DURATION_SECONDS, CONNECTIONS * 4),
     embedded: async () => track(embedded.url),
   };
   type Step = keyof typeof steps;
-  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], embedded: [], worker: [] };
+  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], worker: [] };
   // Warm-up (JIT, connections, the perf topic's first backlog), then interleaved rounds.
   await steps.perfOff();
   await drain(env, namespace, track(onPulsar.url, 3).count);
   track(embedded.url, 3);
   for (let round = 0; round < REPEAT; round += 1) {
     for (const step of Object.keys(steps) as Step[]) rounds[step].push(await steps[step]());
-    rounds.worker.push(await drain(env, namespace, rounds.sluice.at(-1)!.count));
+    rounds.worker.push(await drain(env, namespace, rounds.sluice.at(-1)!.count + rounds.sluiceWide.at(-1)!.count));
   }
 
   const figures = Object.fromEntries(Object.entries(rounds).map(([step, list]) => [step, median(list)])) as Record<Step | 'worker', Figures>;
@@ -153,13 +166,16 @@ try {
     row('produce, 1 KB', `pulsar-perf produce, default batching, ${String(CONNECTIONS * 4)} outstanding`, figures.perfOn),
     row('produce, 1 KB', `pulsar-perf produce, batching off, ${String(CONNECTIONS)} outstanding (our concurrency)`, figures.perfSameConcurrency),
     row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS)} connections`, figures.sluice, `${ratio(figures.sluice.perSecond, figures.perfOff.perSecond)} of perf (batching off), ${ratio(figures.sluice.perSecond, figures.perfSameConcurrency.perSecond)} of perf at our concurrency, ${ratio(figures.sluice.perSecond, figures.embedded.perSecond)} of embedded`),
+    row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS * 4)} connections (pulsar-perf's concurrency)`, figures.sluiceWide, `${ratio(figures.sluiceWide.perSecond, figures.perfOff.perSecond)} of perf (batching off)`),
     row('produce, 1 KB', `same API, embedded bus (fsync), ${String(CONNECTIONS)} connections`, figures.embedded),
-    row('consume', 'pulsar-perf consume (Shared)', figures.perfConsume),
+    // pulsar-perf consume's latency runs from each message's publish time, which a backlog makes meaningless here.
+    row('consume', 'pulsar-perf consume (Shared)', { ...figures.perfConsume, p50Ms: NaN, p99Ms: NaN }),
     row('consume', 'one Sluice storage worker → embedded store (from its subscription to an empty backlog)', figures.worker, `${ratio(figures.worker.perSecond, figures.perfConsume.perSecond)} of perf consume`),
   );
   spreads.push(
     `/track on Pulsar vs pulsar-perf produce (batching off): ${byRound('sluice', 'perfOff')}`,
     `/track on Pulsar vs pulsar-perf produce (batching off, ${String(CONNECTIONS)} outstanding): ${byRound('sluice', 'perfSameConcurrency')}`,
+    `/track on Pulsar, ${String(CONNECTIONS * 4)} connections, vs pulsar-perf produce (batching off, ${String(CONNECTIONS * 4)} outstanding): ${byRound('sluiceWide', 'perfOff')}`,
     `/track on Pulsar vs the same API on the embedded bus: ${byRound('sluice', 'embedded')}`,
     `one worker vs pulsar-perf consume: ${byRound('worker', 'perfConsume')}`,
   );
