@@ -118,7 +118,10 @@ function median(rounds: readonly Figures[]): Figures {
 
 const namespace = randomName('bench-');
 const env = { DATA_DIR: join(workDir, 'pulsar'), LOGGING_LEVEL: 'error', BUS_ADAPTER: 'pulsar', PULSAR_WEB_HOST: web, PULSAR_NAMESPACE: namespace, PULSAR_TOPIC_PARTITIONS: '4', ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('PULSAR_GROUP') || name === 'PULSAR_PRODUCERS')) } as Record<string, string>;
-const perfTopic = `persistent://public/${namespace}/perf`;
+// pulsar-perf gets a namespace of its own: `sluice init` gives Sluice's a backlog quota that
+// holds producers, which the perf topic's unacknowledged rounds would reach.
+const perfNamespace = `${namespace}-perf`;
+const perfTopic = `persistent://public/${perfNamespace}/perf`;
 /** pulsar-perf produce, `outstanding` messages in flight at most (its default run: 4 per connection of ours). */
 const perfProduce = (batching: boolean, outstanding = CONNECTIONS * 4) => async () => parsePerf(await pulsarPerf(['produce', '-r', '1000000', '-s', String(MESSAGE_BYTES), ...(batching ? [] : ['-db']), '-o', String(outstanding), '-time', String(DURATION_SECONDS), perfTopic]), 'sent');
 let consumeRound = 0;
@@ -128,8 +131,10 @@ const rows: string[] = [];
 const spreads: string[] = [];
 const processes: SluiceProcess[] = [];
 try {
-  const created = await fetch(`${web}/admin/v2/namespaces/public/${namespace}`, { method: 'PUT' });
-  if (created.status !== 204) throw new Error(`cannot create namespace public/${namespace}: HTTP ${String(created.status)}`);
+  for (const name of [namespace, perfNamespace]) {
+    const created = await fetch(`${web}/admin/v2/namespaces/public/${name}`, { method: 'PUT' });
+    if (created.status !== 204) throw new Error(`cannot create namespace public/${name}: HTTP ${String(created.status)}`);
+  }
   const init = await runSluice(['init'], env);
   if (init.code !== 0) throw new Error(`sluice init failed: ${init.output}`);
   // The worker is not running while the API is measured: it drains each round's backlog after.
@@ -182,7 +187,7 @@ try {
   if (figures.sluice.failures > 0 || figures.embedded.failures > 0) rows.push(`| | (Sluice failures: Pulsar ${String(figures.sluice.failures)}, embedded ${String(figures.embedded.failures)}) | | | | |`);
 } finally {
   for (const sluice of processes) await sluice.stop();
-  await fetch(`${web}/admin/v2/namespaces/public/${namespace}?force=true`, { method: 'DELETE' }).catch(() => undefined);
+  for (const name of [namespace, perfNamespace]) await fetch(`${web}/admin/v2/namespaces/public/${name}?force=true`, { method: 'DELETE' }).catch(() => undefined);
   await rm(workDir, { recursive: true, force: true });
 }
 
