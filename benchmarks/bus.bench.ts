@@ -1,26 +1,46 @@
-// `npm run bench:bus`: events through Sluice's API onto the real Pulsar broker, and the
-// storage worker draining them, side by side with pulsar-perf (the broker's own load tool,
-// native binary protocol) on the same broker, in the same run.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// `npm run bench:bus`: events through Sluice's API onto the real Pulsar broker, and one
+// storage worker draining them, beside the broker's own load tool (pulsar-perf, binary
+// protocol) on the same broker and the same API build on the embedded bus, in the same run:
+// a warm-up of each, then BENCH_REPEAT interleaved rounds; the median round is reported.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
-import { engineEnv, randomName, runEngines, startSluice, waitFor } from '@sluice/testkit';
+import { engineEnv, randomName, runEngines, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { aptInstall } from '../scripts/engines/lib.ts';
 
 const DURATION_SECONDS = Number(process.env['BENCH_DURATION'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
+const REPEAT = Number(process.env['BENCH_REPEAT'] ?? 3);
 const MESSAGE_BYTES = 1024;
 
-// The broker and the pulsar-perf classpath come from the project's engine scripts.
-runEngines('up', ['pulsar']);
-const pulsar = engineEnv('pulsar');
+// The broker and the pulsar-perf classpath come from the project's engine scripts; a broker
+// that already answers at the engines' address is used as it is (another run may own it).
+const answering = async (env: Record<string, string>) => (await fetch(`${env['PULSAR_WEB_HOST']!}/admin/v2/brokers/health`).catch(() => undefined))?.ok === true;
+let found = (() => {
+  try {
+    return engineEnv('pulsar');
+  } catch {
+    return undefined; // not up yet
+  }
+})();
+if (found === undefined || !(await answering(found))) {
+  runEngines('up', ['pulsar']);
+  found = engineEnv('pulsar');
+}
+const pulsar = found;
 const web = pulsar['PULSAR_WEB_HOST']!;
 const perfClasspath = spawnSync(process.execPath, ['--use-system-ca', '-e', "import('./scripts/engines/pulsar.ts').then(async (m) => process.stdout.write(await m.pulsarPerfClasspath()))"], { encoding: 'utf8' }).stdout;
+// wrk (C, epoll) leaves the most CPU to the servers on a machine it shares with them.
+await aptInstall(['wrk']);
 
 interface Figures {
   perSecond: number;
+  p50Ms: number;
   p99Ms: number;
+  /** Requests answered 2xx (Sluice) or messages (pulsar-perf) in the round. */
+  count: number;
+  failures: number;
 }
 
 async function pulsarPerf(args: string[]): Promise<string> {
@@ -33,66 +53,152 @@ async function pulsarPerf(args: string[]): Promise<string> {
 }
 
 function parsePerf(output: string, kind: 'sent' | 'received'): Figures {
-  const rate = new RegExp(`Aggregated throughput stats --- \\d+ records ${kind} --- ([\\d.]+) msg/s`).exec(output);
-  const p99 = /Aggregated latency stats.*?99pct:\s*([\d.]+)/.exec(output);
+  const rate = new RegExp(`Aggregated throughput stats --- (\\d+) records ${kind} --- ([\\d.]+) msg/s`).exec(output);
+  const latency = /Aggregated latency stats.*?med:\s*([\d.]+).*?99pct:\s*([\d.]+)/.exec(output);
   if (!rate) throw new Error(`cannot read pulsar-perf's figures:\n${output.slice(-2000)}`);
-  return { perSecond: Number(rate[1]), p99Ms: Number(p99?.[1] ?? NaN) };
+  return { perSecond: Number(rate[2]), p50Ms: Number(latency?.[1] ?? NaN), p99Ms: Number(latency?.[2] ?? NaN), count: Number(rate[1]), failures: 0 };
 }
 
-async function topicStats(namespace: string): Promise<{ published: number; backlog: number }> {
+const workDir = await mkdtemp(join(tmpdir(), 'sluice-bench-bus-'));
+const body = JSON.stringify({ source: { id: 'demo' }, session: { id: 'bench' }, profile: { id: 'bench' }, events: [{ type: 'page-view', properties: { filler: 'x'.repeat(MESSAGE_BYTES - 200) } }] });
+await writeFile(join(workDir, 'body.json'), body);
+await writeFile(join(workDir, 'post.lua'), `wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nlocal f = io.open("${join(workDir, 'body.json')}", "r")\nwrk.body = f:read("*a")\nf:close()\n`);
+
+/** POST /track, one 1 KB event a request, `connections` connections, for `seconds`. */
+function track(url: string, seconds = DURATION_SECONDS, connections = CONNECTIONS): Figures {
+  const out = execFileSync('wrk', ['-t1', `-c${String(connections)}`, `-d${String(seconds)}s`, '--latency', '-s', join(workDir, 'post.lua'), `${url}/track`], { encoding: 'utf8' });
+  const ms = (text: string | undefined) => {
+    const match = /([\d.]+)(us|ms|s)/.exec(text ?? '');
+    if (!match) return Number.NaN;
+    const value = Number(match[1]);
+    return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+  };
+  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  return {
+    perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
+    p50Ms: Number(ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1]).toFixed(1)),
+    p99Ms: Number(ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1]).toFixed(1)),
+    count: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0) - non2xx,
+    failures: non2xx + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
+  };
+}
+
+async function storageSubscription(namespace: string): Promise<{ backlog: number; consumers: number }> {
   const response = await fetch(`${web}/admin/v2/persistent/public/${namespace}/events/partitioned-stats`);
-  const stats = (await response.json()) as { msgInCounter?: number; subscriptions?: Record<string, { msgBacklog?: number }> };
-  // No subscription yet: nothing has been consumed.
-  return { published: stats.msgInCounter ?? 0, backlog: stats.subscriptions?.['storage']?.msgBacklog ?? Number.POSITIVE_INFINITY };
+  const stats = (await response.json()) as { subscriptions?: Record<string, { msgBacklog?: number; consumers?: unknown[] }> };
+  const subscription = stats.subscriptions?.['storage'];
+  return { backlog: subscription?.msgBacklog ?? Number.POSITIVE_INFINITY, consumers: subscription?.consumers?.length ?? 0 };
+}
+
+/**
+ * One storage worker drains the events topic into the embedded store: `events` events over
+ * the time from its consumer's subscription to an empty backlog (its start-up excluded).
+ */
+async function drain(env: Record<string, string>, namespace: string, events: number): Promise<Figures> {
+  const worker = spawn(process.execPath, ['apps/cli/src/bin.ts', 'worker'], { env: { ...process.env, ...env, STORAGE_FLUSH_INTERVAL: '200' }, stdio: 'ignore' });
+  try {
+    await waitFor(async () => (await storageSubscription(namespace)).consumers > 0, 60_000, () => 'the worker did not subscribe');
+    const started = Date.now();
+    await waitFor(async () => (await storageSubscription(namespace)).backlog === 0, 600_000, () => 'the worker did not drain the backlog');
+    return { perSecond: events / ((Date.now() - started) / 1000), p50Ms: NaN, p99Ms: NaN, count: events, failures: 0 };
+  } finally {
+    worker.kill('SIGTERM');
+    await new Promise((resolve) => worker.once('exit', resolve));
+  }
+}
+
+/** The round with the median rate (its latencies with it). */
+function median(rounds: readonly Figures[]): Figures {
+  const sorted = [...rounds].sort((a, b) => a.perSecond - b.perSecond);
+  const middle = sorted[Math.floor(sorted.length / 2)];
+  if (middle === undefined) throw new Error('no rounds');
+  return { ...middle, failures: rounds.reduce((sum, round) => sum + round.failures, 0) };
 }
 
 const namespace = randomName('bench-');
-const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-bus-'));
-const env = { DATA_DIR: dataDir, LOGGING_LEVEL: 'error', BUS_ADAPTER: 'pulsar', PULSAR_WEB_HOST: web, PULSAR_NAMESPACE: namespace, PULSAR_TOPIC_PARTITIONS: '4' };
+const env = { DATA_DIR: join(workDir, 'pulsar'), LOGGING_LEVEL: 'error', BUS_ADAPTER: 'pulsar', PULSAR_WEB_HOST: web, PULSAR_NAMESPACE: namespace, PULSAR_TOPIC_PARTITIONS: '4', ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('PULSAR_GROUP') || name === 'PULSAR_PRODUCERS')) } as Record<string, string>;
+// pulsar-perf gets a namespace of its own: `sluice init` gives Sluice's a backlog quota that
+// holds producers, which the perf topic's unacknowledged rounds would reach.
+const perfNamespace = `${namespace}-perf`;
+const perfTopic = `persistent://public/${perfNamespace}/perf`;
+/** pulsar-perf produce, `outstanding` messages in flight at most (its default run: 4 per connection of ours). */
+const perfProduce = (batching: boolean, outstanding = CONNECTIONS * 4) => async () => parsePerf(await pulsarPerf(['produce', '-r', '1000000', '-s', String(MESSAGE_BYTES), ...(batching ? [] : ['-db']), '-o', String(outstanding), '-time', String(DURATION_SECONDS), perfTopic]), 'sent');
+let consumeRound = 0;
+const perfConsume = async () => parsePerf(await pulsarPerf(['consume', '-ss', `perf-${String((consumeRound += 1))}`, '-sp', 'Earliest', '-st', 'Shared', '-time', String(DURATION_SECONDS), perfTopic]), 'received');
+
 const rows: string[] = [];
-let worker: ChildProcess | undefined;
+const spreads: string[] = [];
+const processes: SluiceProcess[] = [];
 try {
-  const created = await fetch(`${web}/admin/v2/namespaces/public/${namespace}`, { method: 'PUT' });
-  if (created.status !== 204) throw new Error(`cannot create namespace public/${namespace}: HTTP ${String(created.status)}`);
-  // 1. pulsar-perf: 1 KB messages, batching off (as Sluice's producer), as fast as the broker takes them.
-  const perfTopic = `persistent://public/${namespace}/perf`;
-  const produced = parsePerf(await pulsarPerf(['produce', '-r', '1000000', '-s', String(MESSAGE_BYTES), '-db', '-o', String(CONNECTIONS * 4), '-time', String(DURATION_SECONDS), perfTopic]), 'sent');
-  const consumed = parsePerf(await pulsarPerf(['consume', '-ss', 'perf', '-sp', 'Earliest', '-st', 'Shared', '-time', String(DURATION_SECONDS), perfTopic]), 'received');
+  for (const name of [namespace, perfNamespace]) {
+    const created = await fetch(`${web}/admin/v2/namespaces/public/${name}`, { method: 'PUT' });
+    if (created.status !== 204) throw new Error(`cannot create namespace public/${name}: HTTP ${String(created.status)}`);
+  }
+  const init = await runSluice(['init'], env);
+  if (init.code !== 0) throw new Error(`sluice init failed: ${init.output}`);
+  // The worker is not running while the API is measured: it drains each round's backlog after.
+  const onPulsar = await startSluice('api', env, 60_000);
+  const embedded = await startSluice('api', { DATA_DIR: join(workDir, 'embedded'), LOGGING_LEVEL: 'error' }, 60_000);
+  processes.push(onPulsar, embedded);
 
-  // 2. Sluice's API onto the broker: POST /track, one 1 KB event per request (the worker is not running).
-  const api = await startSluice('api', env, 60_000);
-  const body = JSON.stringify({ source: { id: 'demo' }, session: { id: 'bench' }, profile: { id: 'bench' }, events: [{ type: 'page-view', properties: { filler: 'x'.repeat(MESSAGE_BYTES - 200) } }] });
-  const load = (duration: number) => autocannon({ url: `${api.url}/track`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration });
-  await load(3);
-  const tracked = await load(DURATION_SECONDS);
-  await api.stop();
-  const accepted = (await topicStats(namespace)).published;
+  const steps = {
+    perfOff: perfProduce(false),
+    perfOn: perfProduce(true),
+    perfSameConcurrency: perfProduce(false, CONNECTIONS),
+    perfConsume,
+    sluice: async () => track(onPulsar.url),
+    sluiceWide: async () => track(onPulsar.url, DURATION_SECONDS, CONNECTIONS * 4),
+    embedded: async () => track(embedded.url),
+  };
+  type Step = keyof typeof steps;
+  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], worker: [] };
+  // Warm-up (JIT, connections, the perf topic's first backlog), then interleaved rounds.
+  await steps.perfOff();
+  await drain(env, namespace, track(onPulsar.url, 3).count);
+  track(embedded.url, 3);
+  for (let round = 0; round < REPEAT; round += 1) {
+    for (const step of Object.keys(steps) as Step[]) rounds[step].push(await steps[step]());
+    rounds.worker.push(await drain(env, namespace, rounds.sluice.at(-1)!.count + rounds.sluiceWide.at(-1)!.count));
+  }
 
-  // 3. One storage worker drains that backlog into the embedded store.
-  const started = Date.now();
-  worker = spawn(process.execPath, ['apps/cli/src/bin.ts', 'worker'], { env: { ...process.env, ...env, STORAGE_FLUSH_INTERVAL: '200' }, stdio: 'ignore' });
-  await waitFor(async () => (await topicStats(namespace)).backlog === 0, 600_000, () => 'the worker did not drain the backlog');
-  const drained = accepted / ((Date.now() - started) / 1000);
-
-  const ratio = (ours: number, theirs: number) => `${((ours / theirs) * 100).toFixed(0)}%`;
+  const figures = Object.fromEntries(Object.entries(rounds).map(([step, list]) => [step, median(list)])) as Record<Step | 'worker', Figures>;
+  const ratio = (ours: number, theirs: number) => (ours / theirs).toFixed(2);
+  const byRound = (ours: Step | 'worker', theirs: Step) => rounds[ours].map((round, n) => ratio(round.perSecond, rounds[theirs][n]!.perSecond)).join(', ');
+  const row = (step: string, target: string, f: Figures, vs = '') => `| ${step} | ${target} | ${f.perSecond.toFixed(0)} | ${Number.isNaN(f.p50Ms) ? '' : f.p50Ms.toFixed(1)} | ${Number.isNaN(f.p99Ms) ? '' : f.p99Ms.toFixed(1)} | ${vs} |`;
   rows.push(
-    `| produce, 1 KB | pulsar-perf (binary protocol, batching off) | ${produced.perSecond.toFixed(0)} | ${produced.p99Ms.toFixed(1)} | |`,
-    `| produce, 1 KB | Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS)} connections | ${tracked.requests.average.toFixed(0)} | ${String(tracked.latency.p99)} | ${ratio(tracked.requests.average, produced.perSecond)} |`,
-    `| consume | pulsar-perf consume (Shared) | ${consumed.perSecond.toFixed(0)} | | |`,
-    `| consume | one Sluice storage worker → embedded store (${String(accepted)} events, incl. start-up) | ${drained.toFixed(0)} | | ${ratio(drained, consumed.perSecond)} |`,
+    row('produce, 1 KB', `pulsar-perf produce, batching off, ${String(CONNECTIONS * 4)} outstanding`, figures.perfOff),
+    row('produce, 1 KB', `pulsar-perf produce, default batching, ${String(CONNECTIONS * 4)} outstanding`, figures.perfOn),
+    row('produce, 1 KB', `pulsar-perf produce, batching off, ${String(CONNECTIONS)} outstanding (our concurrency)`, figures.perfSameConcurrency),
+    row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS)} connections`, figures.sluice, `${ratio(figures.sluice.perSecond, figures.perfOff.perSecond)} of perf (batching off), ${ratio(figures.sluice.perSecond, figures.perfSameConcurrency.perSecond)} of perf at our concurrency, ${ratio(figures.sluice.perSecond, figures.embedded.perSecond)} of embedded`),
+    row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS * 4)} connections (pulsar-perf's concurrency)`, figures.sluiceWide, `${ratio(figures.sluiceWide.perSecond, figures.perfOff.perSecond)} of perf (batching off)`),
+    row('produce, 1 KB', `same API, embedded bus (fsync), ${String(CONNECTIONS)} connections`, figures.embedded),
+    // pulsar-perf consume's latency runs from each message's publish time, which a backlog makes meaningless here.
+    row('consume', 'pulsar-perf consume (Shared)', { ...figures.perfConsume, p50Ms: NaN, p99Ms: NaN }),
+    row('consume', 'one Sluice storage worker → embedded store (from its subscription to an empty backlog)', figures.worker, `${ratio(figures.worker.perSecond, figures.perfConsume.perSecond)} of perf consume`),
   );
-  if (tracked.non2xx > 0 || tracked.errors > 0) rows.push(`| | (Sluice non-2xx: ${String(tracked.non2xx)}, errors: ${String(tracked.errors)}) | | | |`);
+  spreads.push(
+    `/track on Pulsar vs pulsar-perf produce (batching off): ${byRound('sluice', 'perfOff')}`,
+    `/track on Pulsar vs pulsar-perf produce (batching off, ${String(CONNECTIONS)} outstanding): ${byRound('sluice', 'perfSameConcurrency')}`,
+    `/track on Pulsar, ${String(CONNECTIONS * 4)} connections, vs pulsar-perf produce (batching off, ${String(CONNECTIONS * 4)} outstanding): ${byRound('sluiceWide', 'perfOff')}`,
+    `/track on Pulsar vs the same API on the embedded bus: ${byRound('sluice', 'embedded')}`,
+    `one worker vs pulsar-perf consume: ${byRound('worker', 'perfConsume')}`,
+  );
+  if (figures.sluice.failures > 0 || figures.embedded.failures > 0) rows.push(`| | (Sluice failures: Pulsar ${String(figures.sluice.failures)}, embedded ${String(figures.embedded.failures)}) | | | | |`);
 } finally {
-  worker?.kill('SIGTERM');
-  await fetch(`${web}/admin/v2/namespaces/public/${namespace}?force=true`, { method: 'DELETE' }).catch(() => undefined);
-  await rm(dataDir, { recursive: true, force: true });
+  for (const sluice of processes) await sluice.stop();
+  for (const name of [namespace, perfNamespace]) await fetch(`${web}/admin/v2/namespaces/public/${name}?force=true`, { method: 'DELETE' }).catch(() => undefined);
+  await rm(workDir, { recursive: true, force: true });
 }
 
 process.stdout.write([
-  `Pulsar bus, ${String(DURATION_SECONDS)} s per run, ${String(cpus().length)} cores, Node ${process.version}; broker: engines:up pulsar (standalone)`,
+  `Pulsar bus: median of ${String(REPEAT)} interleaved ${String(DURATION_SECONDS)} s rounds after a warm-up, ${String(cpus().length)} cores, Node ${process.version}; broker: engines:up pulsar (standalone); grouping ${env['PULSAR_GROUP_BYTES'] === '0' ? 'off' : `linger ${env['PULSAR_GROUP_LINGER'] ?? 'default'} ms`}, producers ${env['PULSAR_PRODUCERS'] ?? 'default'}`,
   '',
-  '| Step | Target | Events/s | p99 ms | Sluice vs pulsar-perf |',
-  '| --- | --- | ---: | ---: | ---: |',
+  '| Step | Target | Events/s | p50 ms | p99 ms | Sluice vs baseline |',
+  '| --- | --- | ---: | ---: | ---: | ---: |',
   ...rows,
+  '',
+  'Round by round:',
+  ...spreads.map((line) => `- ${line}`),
   '',
 ].join('\n'));

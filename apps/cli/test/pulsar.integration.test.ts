@@ -137,6 +137,56 @@ describe('Sluice on Pulsar', () => {
     await expectStoredExactlyOnce(sluice, accepted);
   });
 
+  /** The events topic's messages, as the broker counted them on arrival. */
+  async function messagesIn(namespace: string): Promise<number> {
+    const stats = (await (await fetch(`${pulsar['PULSAR_WEB_HOST']!}/admin/v2/persistent/public/${namespace}/events/partitioned-stats`)).json()) as { msgInCounter?: number };
+    return stats.msgInCounter ?? 0;
+  }
+
+  /** Ends the events topic for producers (every partition): the broker refuses every publish from now on. */
+  async function terminateEvents(namespace: string): Promise<void> {
+    const response = await fetch(`${pulsar['PULSAR_WEB_HOST']!}/admin/v2/persistent/public/${namespace}/events/terminate/partitions`, { method: 'POST' });
+    expect(response.status).toBe(200);
+  }
+
+  /** `count` /track requests at once, each one event for its own profile; their statuses and how long each took (ms). */
+  async function concurrentRequests(url: string, prefix: string, count: number): Promise<{ profile: string; status: number; ms: number }[]> {
+    return Promise.all(Array.from({ length: count }, async (_, n) => {
+      const profile = `${prefix}-${String(n)}`;
+      const started = Date.now();
+      const status = await track(url, profile, [`${profile}-e`]);
+      return { profile, status, ms: Date.now() - started };
+    }));
+  }
+
+  it('groups concurrent requests into one bus message, answers each 200 only once that message is acknowledged, and a group the broker refuses with 503 for every request in it', async () => {
+    const { sluice, namespace } = await start('start', { SPOOL_ENABLED: 'false', PULSAR_GROUP_LINGER: '300', BUS_PUBLISH_TIMEOUT: '3000' });
+    const before = await messagesIn(namespace);
+    const grouped = await concurrentRequests(sluice.url, 'grouped', 10);
+    expect(grouped.map((request) => request.status)).toEqual(Array(10).fill(200));
+    // They waited for the group (the linger), then for its acknowledgement; the broker got one message for the ten.
+    expect(Math.min(...grouped.map((request) => request.ms))).toBeGreaterThanOrEqual(250);
+    await waitFor(async () => (await messagesIn(namespace)) > before, 10_000, () => 'the broker counted no message');
+    expect((await messagesIn(namespace)) - before).toBe(1);
+    for (const { profile } of grouped) await waitFor(async () => (await profileEventIds(sluice.url, profile)).length === 1, 20_000, () => `${profile}: its event was not stored`);
+
+    // From now on the broker refuses every message: each request of the failed group gets 503.
+    await terminateEvents(namespace);
+    const refused = await concurrentRequests(sluice.url, 'refused', 10);
+    expect(refused.map((request) => request.status)).toEqual(Array(10).fill(503));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    for (const { profile } of refused) expect(await profileEventIds(sluice.url, profile)).toEqual([]);
+  });
+
+  it('spools every request of a group the broker refuses, one by one, and answers each 200', async () => {
+    const { sluice, namespace } = await start('api', { PULSAR_GROUP_LINGER: '100' });
+    await terminateEvents(namespace);
+    const spooled = await concurrentRequests(sluice.url, 'spooled', 10);
+    expect(spooled.map((request) => request.status)).toEqual(Array(10).fill(200));
+    const ready = await readiness(sluice.url, ADMIN_TOKEN);
+    expect(ready.body.dependencies['bus']?.detail).toMatchObject({ primaryOk: true, spool: { spooled: 10 } });
+  });
+
   it('hands the messages of a worker killed mid-batch to another worker, and stores them once', async () => {
     // The API alone, then two workers that hold up to one batch for 3 s before writing.
     const { sluice, namespace, env } = await start('api');

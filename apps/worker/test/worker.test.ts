@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { EmbeddedBus, type EventBus } from '@sluice/bus';
+import { EmbeddedBus, GroupingBus, type EventBus } from '@sluice/bus';
 import { receiveAll } from '@sluice/bus/conformance';
 import { loadConfig } from '@sluice/config';
 import { SluiceError, decodeDeadLetter, decodeEventsMessage, encodeEvents, type DeadLetter, type TrackedEvent } from '@sluice/core';
@@ -286,6 +286,21 @@ describe('storage worker', () => {
     await deadLetters(1);
     await waitFor(async () => backlog().then((count) => count === 0), 5000);
     expect(failNacks).toBeLessThan(0);
+  });
+
+  it('stores every event of grouped requests (a batch message) and acks it once; an event the store rejects is dead-lettered alone', async () => {
+    const grouping = new GroupingBus(bus, { lingerMs: 5, maxBytes: 256 * 1024, maxEvents: 100 });
+    faulty.rejectType = 'poison';
+    const requests = Array.from({ length: 12 }, (_, request) => Array.from({ length: 3 }, (_, n) => sampleEvent({ profileId: `p${String(request)}`, ...(request === 4 && n === 1 ? { type: 'poison' } : {}) })));
+    await Promise.all(requests.map((events) => grouping.publish('events', [{ key: events[0]!.profileId, payload: Buffer.from(encodeEvents(events)), groupable: { events: events.length } }])));
+    // One message on the bus for the twelve requests.
+    expect(((await bus.health()).detail as { topics: Record<string, { startOffset: number; endOffset: number }> }).topics['events']).toMatchObject({ startOffset: 0, endOffset: 1 });
+    await worker.start();
+    const stored = requests.flat().filter((event) => event.type !== 'poison');
+    await waitFor(async () => (await storedCount(stored)) === stored.length, 5000);
+    const letters = await deadLetters(1);
+    expect(letters.map((letter) => (letter.kind === 'event' ? letter.event.id : letter.kind))).toEqual([requests[4]![1]!.id]);
+    await waitFor(async () => (await backlog()) === 0, 5000);
   });
 
   it('leaves unwritten messages on the bus when stopped while the store is down', async () => {

@@ -5,3 +5,4 @@ export { bootstrapPulsarNamespace, type PulsarNamespacePlan, type BootstrapRepor
 export { SpooledBus, type SpoolOptions } from './spool/spooled-bus.ts';
 export { PulsarNativeBus, loadNativePulsar, type PulsarNativeBusOptions, type NativePulsarModule } from './pulsar/pulsar-native-bus.ts';
 export { deadLetterOf } from './dead-letter.ts';
+export { GroupingBus, type GroupingOptions } from './grouping/grouping-bus.ts';

@@ -13,6 +13,14 @@ export interface OutgoingMessage {
   readonly payload: Uint8Array;
   /** Small string headers, e.g. a dead-letter reason. */
   readonly properties?: Readonly<Record<string, string>>;
+  /**
+   * Set by a publisher whose payload is one `received` or `events` envelope (`@sluice/core`
+   * message.ts) carrying `events` events: a bus may then carry it, with others published
+   * about the same time, inside one `batch` message (see `GroupingBus`). The publish still
+   * resolves only once the message holding it is durable. Unset: the payload travels alone,
+   * as it is (dead letters, replays of raw bytes).
+   */
+  readonly groupable?: { readonly events: number };
 }
 
 export interface ReceivedMessage {

@@ -31,10 +31,14 @@ export const MESSAGE_VERSION = 1;
  *   beside the API's decisions. The API never re-serialises the events (that was a third of
  *   its CPU on 20-event batches); the worker normalises them.
  * - `events`: tracked events written out in full (what a dead-letter replay publishes).
+ * - `batch`: several `received` or `events` envelopes, spliced in unchanged, that a bus
+ *   grouped into one message (PULSAR_GROUP_*); its events are theirs, in order. A batch
+ *   holds no batch.
  */
 export type EventsMessage =
   | { readonly v: typeof MESSAGE_VERSION; readonly kind: 'received'; readonly request: RequestFacts; readonly payload: TrackPayload }
-  | { readonly v: typeof MESSAGE_VERSION; readonly kind: 'events'; readonly events: readonly TrackedEvent[] };
+  | { readonly v: typeof MESSAGE_VERSION; readonly kind: 'events'; readonly events: readonly TrackedEvent[] }
+  | { readonly v: typeof MESSAGE_VERSION; readonly kind: 'batch'; readonly messages: readonly Exclude<EventsMessage, { kind: 'batch' }>[] };
 
 /** The outcome of decoding one bus message: its events, or why it can never be stored. */
 export type DecodedMessage = { readonly ok: true; readonly events: TrackedEvent[] } | { readonly ok: false; readonly reason: string };
@@ -50,6 +54,25 @@ export function encodeReceived(facts: RequestFacts, payloadJson: string): string
 /** The message that carries tracked events in full (a dead-letter replay). */
 export function encodeEvents(events: readonly TrackedEvent[]): string {
   return JSON.stringify({ v: MESSAGE_VERSION, kind: 'events', events } satisfies EventsMessage);
+}
+
+const BATCH_HEAD = Buffer.from(`{"v":${MESSAGE_VERSION},"kind":"batch","messages":[`);
+const COMMA = Buffer.from(',');
+const BATCH_TAIL = Buffer.from(']}');
+
+/**
+ * One `batch` message holding `parts`, each the bytes of a `received` or `events` message
+ * (as `encodeReceived` / `encodeEvents` wrote them), spliced in unchanged: no parsing, no
+ * escaping. The caller vouches for the parts; the worker validates each at decode.
+ */
+export function encodeBatch(parts: readonly Uint8Array[]): Buffer {
+  const chunks: Uint8Array[] = [BATCH_HEAD];
+  parts.forEach((part, index) => {
+    if (index > 0) chunks.push(COMMA);
+    chunks.push(part);
+  });
+  chunks.push(BATCH_TAIL);
+  return Buffer.concat(chunks);
 }
 
 /** A time as the normaliser writes it (`formatEventTime`): UTC, milliseconds. */
@@ -107,21 +130,36 @@ const eventsSchema = {
   properties: { v: { const: MESSAGE_VERSION }, kind: { const: 'events' }, events: { type: 'array', items: trackedEventSchema } },
 } as const;
 
-let validators: { readonly received: ValidateFunction; readonly events: ValidateFunction } | undefined;
+/** The batch envelope alone; each of its messages is validated by its own kind's schema. */
+const batchSchema = {
+  type: 'object',
+  required: ['v', 'kind', 'messages'],
+  additionalProperties: false,
+  properties: { v: { const: MESSAGE_VERSION }, kind: { const: 'batch' }, messages: { type: 'array', minItems: 1, items: { type: 'object' } } },
+} as const;
 
-/** The two envelope validators, compiled once per process on first use. */
-function messageValidators(): { readonly received: ValidateFunction; readonly events: ValidateFunction } {
+interface Validators {
+  readonly received: ValidateFunction;
+  readonly events: ValidateFunction;
+  readonly batch: ValidateFunction;
+}
+
+let validators: Validators | undefined;
+
+/** The envelope validators, compiled once per process on first use. */
+function messageValidators(): Validators {
   if (validators === undefined) {
     const ajv = new Ajv({ allErrors: false, coerceTypes: false, useDefaults: false, removeAdditional: false, strict: false });
     ajv.addFormat(EVENT_TIME_FORMAT, isEventTime);
-    validators = { received: ajv.compile(receivedSchema), events: ajv.compile(eventsSchema) };
+    validators = { received: ajv.compile(receivedSchema), events: ajv.compile(eventsSchema), batch: ajv.compile(batchSchema) };
   }
   return validators;
 }
 
 /**
  * The tracked events of one events-topic message, or why it can never be stored: not JSON,
- * not version 1, or not exactly one of the two envelopes (every field checked). Never
+ * not version 1, or not exactly one of the three envelopes (every field checked; every
+ * message of a batch, and one invalid message makes the whole batch invalid). Never
  * throws. Nesting needs no bound here: JSON.parse does not recurse, the validator does not
  * descend into free-form `properties` and `context`, and the stores serialise each event on
  * its own, refusing (dead-lettering) one that nests too deep — which the API never accepts.
@@ -134,7 +172,30 @@ export function decodeEventsMessage(bytes: Uint8Array | string): DecodedMessage 
   } catch (error) {
     return { ok: false, reason: `the message is not JSON: ${error instanceof Error ? error.message : String(error)}` };
   }
-  const kind = typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
+  const kind = kindOf(value);
+  if (kind === 'batch') {
+    const { batch } = messageValidators();
+    if (!batch(value)) return { ok: false, reason: `not a version ${MESSAGE_VERSION} batch message: ${describe(batch)}` };
+    const events: TrackedEvent[] = [];
+    const messages = (value as { messages: unknown[] }).messages;
+    for (const [index, message] of messages.entries()) {
+      if (kindOf(message) === 'batch') return { ok: false, reason: `message ${String(index)} of the batch is a batch` };
+      const decoded = decodeEnvelope(message);
+      if (!decoded.ok) return { ok: false, reason: `message ${String(index)} of the batch: ${decoded.reason}` };
+      for (const event of decoded.events) events.push(event);
+    }
+    return { ok: true, events };
+  }
+  return decodeEnvelope(value);
+}
+
+function kindOf(value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? (value as { kind?: unknown }).kind : undefined;
+}
+
+/** The events of one parsed `received` or `events` envelope, or why it is not one. */
+function decodeEnvelope(value: unknown): DecodedMessage {
+  const kind = kindOf(value);
   const { received, events } = messageValidators();
   if (kind === 'events') {
     if (!events(value)) return { ok: false, reason: `not a version ${MESSAGE_VERSION} events message: ${describe(events)}` };

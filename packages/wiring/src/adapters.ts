@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { EmbeddedBus, PulsarNativeBus, PulsarWsBus, SpooledBus, loadNativePulsar, type EventBus } from '@sluice/bus';
+import { EmbeddedBus, PulsarNativeBus, PulsarWsBus, GroupingBus, SpooledBus, loadNativePulsar, type EventBus } from '@sluice/bus';
 import { LruProfileCache, RedisProfileCache, sharedEvictingServerWarning, type ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import { SluiceError } from '@sluice/core';
@@ -79,14 +79,15 @@ async function createBus(config: Config, logger: Logger, spool: boolean): Promis
     batching: pulsar.producerBatching,
     compression: pulsar.compression,
   };
-  let bus: EventBus | undefined;
-  if (pulsar.transport !== 'websocket') {
+  let bus: EventBus;
+  // `auto` is WebSocket: the native transport runs only where asked for (CI never exercises it).
+  if (pulsar.transport === 'native') {
     const native = await loadNativePulsar();
-    if ('module' in native) bus = new PulsarNativeBus(native.module, { ...common, serviceUrl: pulsar.host });
-    else if (pulsar.transport === 'native') throw new SluiceError('CONFIG_INVALID', `PULSAR_TRANSPORT=native but the pulsar-client binding does not load: ${native.error}`);
-    else logger.info({ reason: native.error }, 'pulsar-client does not load; using the WebSocket transport');
-  }
-  bus ??= new PulsarWsBus({ ...common, webServiceUrl: pulsar.webHost });
+    if (!('module' in native)) throw new SluiceError('CONFIG_INVALID', `PULSAR_TRANSPORT=native but the pulsar-client binding does not load: ${native.error}`);
+    bus = new PulsarNativeBus(native.module, { ...common, serviceUrl: pulsar.host });
+  } else bus = new PulsarWsBus({ ...common, webServiceUrl: pulsar.webHost, producers: pulsar.producers });
+  // Below the spool: a group the broker does not acknowledge in time is spooled request by request.
+  if (pulsar.grouping.maxBytes > 0) bus = new GroupingBus(bus, pulsar.grouping);
   if (!spool || !pulsar.spool.enabled) return bus;
   const local = await EmbeddedBus.open({
     dir: join(config.dataDir, 'spool'),

@@ -26,6 +26,11 @@ export interface PulsarWsBusOptions {
   readonly batching?: boolean;
   /** Producer compression: LZ4 by default. */
   readonly compression?: 'NONE' | 'LZ4' | 'ZLIB' | 'ZSTD' | 'SNAPPY';
+  /**
+   * Producer sockets per topic and process (1 by default). Each publish goes to the one with
+   * the fewest messages waiting for the broker; the proxy serves each socket on its own.
+   */
+  readonly producers?: number;
   /** Reconnect backoff, milliseconds. */
   readonly reconnectBaseDelayMs?: number;
   readonly reconnectMaxDelayMs?: number;
@@ -54,7 +59,7 @@ const unavailable = (message: string, cause?: unknown) => new SluiceError('BUS_U
 /**
  * The Pulsar EventBus over Pulsar's WebSocket API (`ws`): it runs wherever the broker's web
  * port is reachable, with no native library.
- * - publish: one producer socket per topic, batching and LZ4 at the producer, resolves when
+ * - publish: `producers` sockets per topic (the least busy takes each publish), LZ4 (and optional batching) at the producer, resolves when
  *   the broker answered `ok` for every message (the "200 means durable" contract).
  * - consume: a Shared subscription in pull mode; permits keep a consumer's unacknowledged
  *   messages within `maxUnacked`; nack is a delayed negative ack, and the delivery that
@@ -62,7 +67,7 @@ const unavailable = (message: string, cause?: unknown) => new SluiceError('BUS_U
  */
 export class PulsarWsBus implements EventBus {
   private readonly options: PulsarWsBusOptions;
-  private readonly producers = new Map<string, Producer>();
+  private readonly producers = new Map<string, Producer[]>();
   private readonly consumers = new Set<PulsarConsumer>();
   private closed = false;
 
@@ -92,13 +97,16 @@ export class PulsarWsBus implements EventBus {
   async publish(output: OutputName, messages: readonly OutgoingMessage[]): Promise<void> {
     if (this.closed) throw unavailable('the bus is closed');
     if (messages.length === 0) return;
-    const path = this.topicPath(output);
-    let producer = this.producers.get(path);
-    if (!producer) {
-      producer = new Producer(this, path, this.options);
-      this.producers.set(path, producer);
+    await this.leastBusyProducer(this.topicPath(output)).send(messages);
+  }
+
+  private leastBusyProducer(path: string): Producer {
+    let pool = this.producers.get(path);
+    if (!pool) {
+      pool = Array.from({ length: Math.max(1, this.options.producers ?? 1) }, () => new Producer(this, path, this.options));
+      this.producers.set(path, pool);
     }
-    await producer.send(messages);
+    return pool.reduce((best, producer) => (producer.waiting < best.waiting ? producer : best));
   }
 
   async consumer(output: OutputName, subscription: string, options: ConsumerOptions): Promise<Consumer> {
@@ -123,7 +131,7 @@ export class PulsarWsBus implements EventBus {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([...this.consumers].map((consumer) => consumer.close()));
-    await Promise.all([...this.producers.values()].map((producer) => producer.close()));
+    await Promise.all([...this.producers.values()].flat().map((producer) => producer.close()));
     this.producers.clear();
   }
 }
@@ -209,6 +217,11 @@ class Producer {
     });
     this.socket = socket;
     return socket;
+  }
+
+  /** Messages sent and not yet answered by the broker. */
+  get waiting(): number {
+    return this.pending.size;
   }
 
   private onReply(data: Buffer): void {
