@@ -2,25 +2,22 @@
 // Each target runs in its own process; wrk (or autocannon) drives each in turn.
 // BENCH_CACHE=redis adds the same API on the Redis profile cache (`npm run engines:up --
 // redis` first), compared with the embedded cache in the same rounds.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createTestDatabase, mysqlEnv, mysqlTestSettings } from '@sluice/config-store/mysql-testing';
 import { engineEnv, freePort, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
-import { aptInstall } from '../scripts/engines/lib.ts';
+import { medianRound, openWrk } from './wrk.ts';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
 const DURATION_SECONDS = Number(process.env['BENCH_DURATION'] ?? 10);
 const REPEAT = Number(process.env['BENCH_REPEAT'] ?? 3);
 
-/** The round with the median requests/s (its latencies with it). */
-function medianRound(rounds: Figures[]): Figures {
-  const sorted = [...rounds].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
-  const middle = sorted[Math.floor(sorted.length / 2)];
-  if (middle === undefined) throw new Error('no rounds');
-  return { ...middle, non2xx: rounds.reduce((sum, round) => sum + round.non2xx, 0), errors: rounds.reduce((sum, round) => sum + round.errors, 0) };
+/** The round with the median requests/s (its latencies with it); failures of every round. */
+function medianOf(rounds: Figures[]): Figures {
+  return { ...medianRound(rounds, (round) => round.requestsPerSecond), non2xx: rounds.reduce((sum, round) => sum + round.non2xx, 0), errors: rounds.reduce((sum, round) => sum + round.errors, 0) };
 }
 
 function payload(events: number, bytesPerEvent: number): string {
@@ -60,42 +57,17 @@ interface Figures {
 }
 
 /**
- * The load generator: `wrk` (C, epoll; from Debian, installed when missing) by default, as
- * it leaves the most CPU to the servers on a machine it shares with them; `autocannon`
- * (BENCH_CLIENT=autocannon) needs no install but takes about a core of its own.
+ * The load generator: `wrk` (benchmarks/wrk.ts) by default, as it leaves the most CPU to the
+ * servers on a machine it shares with them; `autocannon` (BENCH_CLIENT=autocannon) needs no
+ * install but takes about a core of its own.
  */
 const CLIENT = process.env['BENCH_CLIENT'] ?? 'wrk';
-if (CLIENT === 'wrk') await aptInstall(['wrk']);
-const workDir = await mkdtemp(join(tmpdir(), 'sluice-bench-client-'));
+const wrk = CLIENT === 'wrk' ? await openWrk() : undefined;
 
 async function load(url: string, body: string, path = '/track'): Promise<Figures> {
-  if (CLIENT === 'autocannon') {
-    const result = await autocannon({ url: `${url}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION_SECONDS });
-    return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
-  }
-  const script = join(workDir, 'post.lua');
-  await writeFile(join(workDir, 'body.json'), body);
-  await writeFile(script, `wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nlocal f = io.open("${join(workDir, 'body.json')}", "r")\nwrk.body = f:read("*a")\nf:close()\n`);
-  const out = execFileSync('wrk', ['-t1', `-c${String(CONNECTIONS)}`, `-d${String(DURATION_SECONDS)}s`, '--latency', '-s', script, `${url}${path}`], { encoding: 'utf8' });
-  return parseWrk(out);
-}
-
-/** Requests/s, p50 and p99 (ms), non-2xx and socket errors from wrk's report. */
-function parseWrk(out: string): Figures {
-  const ms = (text: string | undefined) => {
-    const match = /([\d.]+)(us|ms|s)/.exec(text ?? '');
-    if (!match) return Number.NaN;
-    const value = Number(match[1]);
-    return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
-  };
-  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  return {
-    requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
-    p50: Number(ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1]).toFixed(1)),
-    p99: Number(ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1]).toFixed(1)),
-    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
-    errors: errors ? errors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0,
-  };
+  if (wrk !== undefined) return wrk.post(`${url}${path}`, body, { connections: CONNECTIONS, seconds: DURATION_SECONDS });
+  const result = await autocannon({ url: `${url}${path}`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: CONNECTIONS, duration: DURATION_SECONDS });
+  return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
 }
 
 async function startBare(): Promise<{ url: string; child: ChildProcess }> {
@@ -141,12 +113,12 @@ try {
       bareRounds.push(await load(bare.url, scenario.body));
       for (const [at, target] of targets.entries()) targetRounds[at]!.push(await load(target.sluice.url, scenario.body, scenario.path));
     }
-    const baseline = medianRound(bareRounds);
+    const baseline = medianOf(bareRounds);
     rows.push(`| ${scenario.name} | bare fastify route | ${baseline.requestsPerSecond.toFixed(0)} | ${baseline.p50} | ${baseline.p99} | | |`);
-    const first = medianRound(targetRounds[0]!);
+    const first = medianOf(targetRounds[0]!);
     for (const [at, target] of targets.entries()) {
       const rounds = targetRounds[at]!;
-      const tracked = medianRound(rounds);
+      const tracked = medianOf(rounds);
       const vsBare = `${((tracked.requestsPerSecond / baseline.requestsPerSecond) * 100).toFixed(0)}%`;
       const vsEmbedded = at === 0 ? '' : `${((tracked.requestsPerSecond / first.requestsPerSecond) * 100).toFixed(0)}%`;
       rows.push(`| ${scenario.name} | ${target.name} | ${tracked.requestsPerSecond.toFixed(0)} | ${tracked.p50} | ${tracked.p99} | ${vsBare} | ${vsEmbedded} |`);
@@ -161,7 +133,7 @@ try {
     await target.cleanup?.();
   }
   await rm(dataDir, { recursive: true, force: true });
-  await rm(workDir, { recursive: true, force: true });
+  await wrk?.close();
 }
 
 process.stdout.write(

@@ -2,12 +2,12 @@
 // storage worker draining them, beside the broker's own load tool (pulsar-perf, binary
 // protocol) on the same broker and the same API build on the embedded bus, in the same run:
 // a warm-up of each, then BENCH_REPEAT interleaved rounds; the median round is reported.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineEnv, randomName, runEngines, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
-import { aptInstall } from '../scripts/engines/lib.ts';
+import { medianRound, openWrk } from './wrk.ts';
 
 const DURATION_SECONDS = Number(process.env['BENCH_DURATION'] ?? 10);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
@@ -31,8 +31,7 @@ if (found === undefined || !(await answering(found))) {
 const pulsar = found;
 const web = pulsar['PULSAR_WEB_HOST']!;
 const perfClasspath = spawnSync(process.execPath, ['--use-system-ca', '-e', "import('./scripts/engines/pulsar.ts').then(async (m) => process.stdout.write(await m.pulsarPerfClasspath()))"], { encoding: 'utf8' }).stdout;
-// wrk (C, epoll) leaves the most CPU to the servers on a machine it shares with them.
-await aptInstall(['wrk']);
+const wrk = await openWrk();
 
 interface Figures {
   perSecond: number;
@@ -61,27 +60,11 @@ function parsePerf(output: string, kind: 'sent' | 'received'): Figures {
 
 const workDir = await mkdtemp(join(tmpdir(), 'sluice-bench-bus-'));
 const body = JSON.stringify({ source: { id: 'demo' }, session: { id: 'bench' }, profile: { id: 'bench' }, events: [{ type: 'page-view', properties: { filler: 'x'.repeat(MESSAGE_BYTES - 200) } }] });
-await writeFile(join(workDir, 'body.json'), body);
-await writeFile(join(workDir, 'post.lua'), `wrk.method = "POST"\nwrk.headers["content-type"] = "application/json"\nlocal f = io.open("${join(workDir, 'body.json')}", "r")\nwrk.body = f:read("*a")\nf:close()\n`);
 
 /** POST /track, one 1 KB event a request, `connections` connections, for `seconds`. */
-function track(url: string, seconds = DURATION_SECONDS, connections = CONNECTIONS): Figures {
-  const out = execFileSync('wrk', ['-t1', `-c${String(connections)}`, `-d${String(seconds)}s`, '--latency', '-s', join(workDir, 'post.lua'), `${url}/track`], { encoding: 'utf8' });
-  const ms = (text: string | undefined) => {
-    const match = /([\d.]+)(us|ms|s)/.exec(text ?? '');
-    if (!match) return Number.NaN;
-    const value = Number(match[1]);
-    return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
-  };
-  const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  return {
-    perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN),
-    p50Ms: Number(ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1]).toFixed(1)),
-    p99Ms: Number(ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1]).toFixed(1)),
-    count: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0) - non2xx,
-    failures: non2xx + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
-  };
+async function track(url: string, seconds = DURATION_SECONDS, connections = CONNECTIONS): Promise<Figures> {
+  const figures = await wrk.post(`${url}/track`, body, { connections, seconds });
+  return { perSecond: figures.requestsPerSecond, p50Ms: figures.p50, p99Ms: figures.p99, count: figures.requests - figures.non2xx, failures: figures.non2xx + figures.errors };
 }
 
 async function storageSubscription(namespace: string): Promise<{ backlog: number; consumers: number }> {
@@ -108,12 +91,9 @@ async function drain(env: Record<string, string>, namespace: string, events: num
   }
 }
 
-/** The round with the median rate (its latencies with it). */
+/** The round with the median rate (its latencies with it); failures of every round. */
 function median(rounds: readonly Figures[]): Figures {
-  const sorted = [...rounds].sort((a, b) => a.perSecond - b.perSecond);
-  const middle = sorted[Math.floor(sorted.length / 2)];
-  if (middle === undefined) throw new Error('no rounds');
-  return { ...middle, failures: rounds.reduce((sum, round) => sum + round.failures, 0) };
+  return { ...medianRound(rounds, (round) => round.perSecond), failures: rounds.reduce((sum, round) => sum + round.failures, 0) };
 }
 
 const namespace = randomName('bench-');
@@ -155,8 +135,8 @@ try {
   const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], worker: [] };
   // Warm-up (JIT, connections, the perf topic's first backlog), then interleaved rounds.
   await steps.perfOff();
-  await drain(env, namespace, track(onPulsar.url, 3).count);
-  track(embedded.url, 3);
+  await drain(env, namespace, (await track(onPulsar.url, 3)).count);
+  await track(embedded.url, 3);
   for (let round = 0; round < REPEAT; round += 1) {
     for (const step of Object.keys(steps) as Step[]) rounds[step].push(await steps[step]());
     rounds.worker.push(await drain(env, namespace, rounds.sluice.at(-1)!.count + rounds.sluiceWide.at(-1)!.count));
@@ -189,6 +169,7 @@ try {
   for (const sluice of processes) await sluice.stop();
   for (const name of [namespace, perfNamespace]) await fetch(`${web}/admin/v2/namespaces/public/${name}?force=true`, { method: 'DELETE' }).catch(() => undefined);
   await rm(workDir, { recursive: true, force: true });
+  await wrk.close();
 }
 
 process.stdout.write([

@@ -133,7 +133,9 @@ describe('RedisProfileCache through an outage of its own redis-server', () => {
       // Taken as down for a second: commands fail at once instead of queueing behind the hung pipeline.
       at = Date.now();
       await expect(cache.claim('k2', 'v', 60)).rejects.toThrow(/taken as down/);
-      expect(Date.now() - at).toBeLessThan(50);
+      // Well below the 300 ms command timeout it would otherwise wait (a loaded CI machine
+      // stalls this process tens of ms now and then).
+      expect(Date.now() - at).toBeLessThan(250);
       expect(await cache.health()).toMatchObject({ ok: true, degraded: true });
       server?.kill('SIGCONT');
       await waitFor(async () => (await cache.health()).degraded !== true, 10_000, () => 'no recovery after SIGCONT');
@@ -143,7 +145,7 @@ describe('RedisProfileCache through an outage of its own redis-server', () => {
       await waitFor(() => cache.health().then((health) => health.degraded === true), 5000, () => 'health not degraded with Redis down');
       at = Date.now();
       await expect(cache.claim('s', 'p', 60)).rejects.toThrow();
-      expect(Date.now() - at).toBeLessThan(200);
+      expect(Date.now() - at).toBeLessThan(250);
 
       // Back (empty: no persistence): the cache reconnects without being told.
       await start();
