@@ -5,6 +5,7 @@ import { initEngines } from '@sluice/wiring';
 import { registerConfigCheck } from './config-check.ts';
 import { registerDlqCommands } from './dlq.ts';
 import { registerEventTypeCommands } from './event-types.ts';
+import { registerSize } from './size.ts';
 import { registerSourceCommands } from './sources.ts';
 import { startAllInOne } from './start.ts';
 
@@ -34,5 +35,6 @@ export function buildProgram(print: (line: string) => void = (line) => process.s
   registerSourceCommands(program, print);
   registerEventTypeCommands(program, print);
   registerDlqCommands(program, print);
+  registerSize(program, print);
   return program;
 }
