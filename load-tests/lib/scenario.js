@@ -19,12 +19,13 @@ export function formatDuration(ms) {
 
 /**
  * The scenario's load with every rate multiplied by rateScale and every duration by timeScale
- * (RATE_SCALE and TIME_SCALE: run a scenario smaller or shorter without editing it).
+ * (RATE_SCALE and TIME_SCALE: run a scenario smaller or shorter without editing it). Rates
+ * are rounded to whole requests per timeUnit, as k6 takes them; a constant rate stays ≥ 1.
  */
 export function scaledLoad(load, rateScale, timeScale) {
-  const rate = (value) => value * rateScale;
+  const rate = (value) => Math.round(value * rateScale);
   const duration = (value) => formatDuration(parseDurationMs(value) * timeScale);
-  if (load.executor === 'constant-arrival-rate') return { ...load, rate: rate(load.rate), duration: duration(load.duration) };
+  if (load.executor === 'constant-arrival-rate') return { ...load, rate: Math.max(1, rate(load.rate)), duration: duration(load.duration) };
   return { ...load, startRate: rate(load.startRate), stages: load.stages.map((stage) => ({ duration: duration(stage.duration), target: rate(stage.target) })) };
 }
 

@@ -1,6 +1,8 @@
 // The sluice-load-summary/1 document: what the k6 scripts' handleSummary
 // (load-tests/lib/k6.js) and the open-model runner write, and `sluice size` reads.
 // Shape: load-tests/summary.schema.json; described in docs/sizing.md.
+import { readFileSync } from 'node:fs';
+import { Ajv, type ValidateFunction } from 'ajv';
 import type { LatencyMs } from './runner/stage-stats.ts';
 
 export interface SummaryTotals {
@@ -50,4 +52,16 @@ export interface LoadSummary {
   stages: StageSummary[];
   /** Only the Node runner: RATE_SCALE / TIME_SCALE applied, whether a threshold aborted the run. */
   settings?: { rateScale: number; timeScale: number; maxInFlight: number; aborted: string | null };
+}
+
+let validator: ValidateFunction | undefined;
+
+/** Checks `value` against load-tests/summary.schema.json; throws listing every problem (`what` names the document). */
+export function validateSummary(value: unknown, what: string): LoadSummary {
+  validator ??= new Ajv({ allErrors: true, strict: true }).compile(JSON.parse(readFileSync(new URL('../../load-tests/summary.schema.json', import.meta.url), 'utf8')) as object);
+  if (!validator(value)) {
+    const problems = (validator.errors ?? []).map((error) => `${error.instancePath || '/'} ${error.message ?? 'is invalid'}`);
+    throw new Error(`${what} does not match load-tests/summary.schema.json: ${problems.join('; ')}`);
+  }
+  return value as LoadSummary;
 }

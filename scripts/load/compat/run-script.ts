@@ -7,6 +7,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { SCENARIOS_DIR, validateScenario, validateTemplates } from '../scenario-files.ts';
+import { validateSummary } from '../summary.ts';
 import { registerK6Modules } from './hooks.ts';
 import { checkOptions } from './options.ts';
 import { addSample, K6CompatError, run } from './state.ts';
@@ -74,9 +75,10 @@ function writeOutputs(result: Record<string, unknown>, outDir: string, runResult
     }
     if (file.endsWith('.json')) {
       try {
-        JSON.parse(text);
+        const parsed = JSON.parse(text) as { format?: unknown };
+        if (parsed.format === 'sluice-load-summary/1') validateSummary(parsed, `handleSummary's ${target}`);
       } catch (error) {
-        runResult.problems.push(`handleSummary: ${target} is not JSON: ${message(error)}`);
+        runResult.problems.push(`handleSummary: ${target}: ${message(error)}`);
         continue;
       }
     }

@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadScenario } from '../scenario-files.ts';
 import { runOpenModel } from './open-model.ts';
 import { abortReason, openModelSummary } from './report.ts';
+import { validateSummary } from '../summary.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -41,7 +42,7 @@ const result = await runOpenModel({
     return abortReason(scenario, index, stats, segment, startMs);
   },
 });
-const summary = openModelSummary(scenario, values.url, result, { rateScale, timeScale });
+const summary = validateSummary(openModelSummary(scenario, values.url, result, { rateScale, timeScale }), 'the run summary');
 const out = values.out ?? `${scenario.name}-summary.json`;
 writeFileSync(out, `${JSON.stringify(summary, null, 2)}\n`);
 const t = summary.totals;

@@ -4,8 +4,8 @@ import { addSample, K6CompatError, run } from '../state.ts';
 /** Longest real pause of sleep(): one iteration checks the script, not its pacing. */
 const MAX_SLEEP_MS = 1000;
 
-/** k6's check(): runs each named predicate on `value`, records it, and is true when all held. */
-export function check<T>(value: T, predicates: Record<string, (value: T) => unknown>, _tags?: Record<string, string>): boolean {
+/** k6's check(): runs each named predicate on `value`, records it, and is true when all held (tags are not kept). */
+export function check<T>(value: T, predicates: Record<string, (value: T) => unknown>): boolean {
   if (run.phase === 'init') throw new K6CompatError('check() is not allowed in the init context');
   let all = true;
   for (const [name, predicate] of Object.entries(predicates)) {
@@ -44,8 +44,7 @@ export function fail(message?: string): never {
   throw new Error(`fail(): ${message ?? ''}`);
 }
 
-export function randomSeed(_seed: number): void {
-  // One iteration: the seed changes nothing the run checks.
-}
+/** k6's randomSeed(): one iteration checks no randomness, so the seed is not used. */
+export function randomSeed(): void {}
 
 export default { check, group, sleep, fail, randomSeed };

@@ -8,7 +8,8 @@ class Metric {
     const contains: MetricContains = isTime === true ? 'time' : 'default';
     this.name = defineMetric(name, type, contains).name;
   }
-  add(value: number | boolean, _tags?: Record<string, string>): void {
+  /** Records `value`; k6's tags argument is accepted and not kept. */
+  add(value: number | boolean): void {
     const number = typeof value === 'boolean' ? Number(value) : value;
     if (typeof number !== 'number' || Number.isNaN(number)) throw new K6CompatError(`${this.name}.add(${String(value)}): not a number`);
     addSample(this.name, number);
@@ -29,8 +30,8 @@ export class Rate extends Metric {
   constructor(name: string) {
     super(name, 'rate', false);
   }
-  override add(value: number | boolean, tags?: Record<string, string>): void {
-    super.add(value === false || value === 0 ? 0 : 1, tags);
+  override add(value: number | boolean): void {
+    super.add(value === false || value === 0 ? 0 : 1);
   }
 }
 export class Trend extends Metric {
