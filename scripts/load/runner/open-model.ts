@@ -25,7 +25,10 @@ export interface OpenModelResult {
   segments: RateSegment[];
   stages: StageStats[];
   maxInFlight: number;
+  /** From the start until the last arrival was scheduled (the schedule's length, or less when aborted), ms. */
   elapsedMs: number;
+  /** Waiting for the answers still in flight after that, ms. */
+  drainMs: number;
   aborted: string | null;
 }
 
@@ -67,19 +70,14 @@ export async function runOpenModel(options: OpenModelOptions): Promise<OpenModel
   };
 
   const startedAt = performance.now();
+  let scheduledMs: number;
   try {
     for (;;) {
-      const elapsed = performance.now() - startedAt;
-      const current = Math.min(segmentAt(segments, elapsed), segments.length - 1);
-      while (stageIndex < current || (elapsed >= totalMs && stageIndex < segments.length)) {
-        aborted = options.onStageEnd?.(stageIndex, stages[stageIndex]!, segments[stageIndex]!) ?? null;
-        stageIndex++;
-        if (aborted !== null) break;
-      }
-      if (aborted !== null || elapsed >= totalMs) break;
+      const elapsed = Math.min(performance.now() - startedAt, totalMs);
+      const current = segmentAt(segments, elapsed);
       const due = Math.floor(arrivalsBy(segments, elapsed));
       for (; launched < due; launched++) {
-        const stats = stages[segmentAt(segments, elapsed)]!;
+        const stats = stages[current]!;
         stats.scheduled++;
         if (inFlight.size >= maxInFlight) {
           stats.dropped++;
@@ -89,11 +87,16 @@ export async function runOpenModel(options: OpenModelOptions): Promise<OpenModel
         const request = send(stats, launched).finally(() => inFlight.delete(request));
         inFlight.add(request);
       }
+      // A stage has ended once the clock is past it; its last answers may still be in flight.
+      const ended = elapsed >= totalMs ? segments.length : current;
+      for (; stageIndex < ended && aborted === null; stageIndex++) aborted = options.onStageEnd?.(stageIndex, stages[stageIndex]!, segments[stageIndex]!) ?? null;
+      if (aborted !== null || elapsed >= totalMs) break;
       await pause(TICK_MS);
     }
+    scheduledMs = performance.now() - startedAt;
     await Promise.all(inFlight);
   } finally {
     await pool.close();
   }
-  return { segments, stages, maxInFlight, elapsedMs: performance.now() - startedAt, aborted };
+  return { segments, stages, maxInFlight, elapsedMs: scheduledMs, drainMs: performance.now() - startedAt - scheduledMs, aborted };
 }
