@@ -8,7 +8,8 @@ const UNIT_MS = { ms: 1, s: 1000, m: 60000, h: 3600000 };
 export function parseDurationMs(text) {
   if (typeof text !== 'string' || !/^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$/.test(text)) throw new Error(`not a k6 duration: ${JSON.stringify(text)}`);
   let total = 0;
-  for (const match of text.matchAll(DURATION_PART)) total += Number(match[1]) * UNIT_MS[match[2]];
+  const parts = new RegExp(DURATION_PART.source, 'g'); // exec loop rather than matchAll: older k6 runtimes lack it
+  for (let match = parts.exec(text); match !== null; match = parts.exec(text)) total += Number(match[1]) * UNIT_MS[match[2]];
   return total;
 }
 
