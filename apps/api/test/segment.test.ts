@@ -5,7 +5,7 @@ import { gzipSync, deflateSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { receiveAll } from '@sluice/bus/conformance';
 import { anonymousProfileId, decodeDeadLetter, decodeEventsMessage, userProfileId, type DeadLetter, type TrackedEvent } from '@sluice/core';
-import { startHarness, trackBody, type Harness } from './harness.ts';
+import { ADMIN_TOKEN, startHarness, trackBody, type Harness } from './harness.ts';
 
 let h: Harness;
 beforeEach(async () => {
@@ -182,6 +182,27 @@ describe('identity', () => {
     expect(await h.adapters.store.getMerge(userProfileId('bob'))).toBeUndefined();
     const metrics = await h.metrics.registry.getSingleMetricAsString('sluice_segment_merges_refused_total');
     expect(metrics).toContain('reason="already-merged"} 1');
+  });
+
+  it('the read API lists a profile\'s anonymous ids and user ids, those of profiles merged into it (through a chain) too, blank ones never', async () => {
+    const ana = userProfileId('ana');
+    const send = async (batch: unknown[], key = 'app') => expect((await post('/v1/batch', { batch }, { authorization: basic(key) })).statusCode).toBe(200);
+    await send([{ type: 'page', messageId: 'r-1', anonymousId: 'anon-A' }, { type: 'identify', messageId: 'r-2', anonymousId: 'anon-A', userId: 'ana' }]);
+    await send([{ type: 'page', messageId: 'r-3', anonymousId: 'anon-C', userId: 'undefined' }]);
+    await send([{ type: 'page', messageId: 'r-4', anonymousId: 'anon-W' }], 'web');
+    // The events and their profiles, as the worker would store them (no worker runs in process).
+    const events = await tracked(4);
+    const profiles = events.map((event) => ({ id: event.profileId, firstSeen: event.receivedAt, lastSeen: event.receivedAt, lastSessionId: event.sessionId, lastSourceId: event.sourceId, version: 1 }));
+    await h.adapters.store.writeBatch({ events, profiles, sessions: [] });
+    const read = async (id: string) => (await h.api.app.inject({ method: 'GET', url: `/v1/profiles/${id}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json<Record<string, unknown>>();
+    expect(await read(ana)).toMatchObject({ id: ana, anonymousIds: ['anon-A'], userIds: ['ana'] });
+    // A chain: the web visitor's profile into anon-C's, anon-C's into Ana's; the blank user id "undefined" is never listed.
+    const merge = (from: string, into: string) => h.api.app.inject({ method: 'POST', url: `/v1/profiles/${from}/merge`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { into } });
+    expect((await merge(anonymousProfileId('web', 'anon-W'), anonymousProfileId('app', 'anon-C'))).statusCode).toBe(200);
+    expect((await merge(anonymousProfileId('app', 'anon-C'), ana)).statusCode).toBe(200);
+    expect(await read(ana)).toMatchObject({ anonymousIds: ['anon-A', 'anon-C', 'anon-W'], userIds: ['ana'] });
+    expect(await read(anonymousProfileId('app', 'anon-C'))).toMatchObject({ mergedInto: ana, anonymousIds: ['anon-C', 'anon-W'], userIds: [] });
+    expect(await read(userProfileId('nobody'))).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
   });
 
   it('an anonymous id is per source, a user id tenant-wide', async () => {
