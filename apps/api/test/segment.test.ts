@@ -136,6 +136,26 @@ describe('/v1/batch', () => {
     expect(replayed).toMatchObject({ ok: true, events: [{ id: 'bad-time', context: { segment: { timestamp: 'yesterday' } } }] });
   });
 
+  it('checks events against their event types as /track does, and dead-letters what a type or source refuses, `reject` too (never a 4xx)', async () => {
+    await h.adapters.configStore.createEventType({ name: 'track', schema: { type: 'object', required: ['price'], properties: { price: { type: 'number' } } }, onInvalid: 'reject' });
+    await h.adapters.configStore.createSource({ id: 'strict', name: 'Strict', allowUnknownEventTypes: false });
+    const batch = [track('v-ok', { properties: { price: 3 } }), track('v-bad', { properties: { price: 'free' } }), { type: 'page', messageId: 'v-page', anonymousId: 'anon-1' }];
+    const response = await post('/v1/batch', { batch });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ success: true, accepted: 2, deadLettered: [{ index: 1, messageId: 'v-bad', code: 'EVENT_INVALID', reason: expect.stringMatching(/^\/batch\/1\/properties\/price: .*\(schema of event type "track", version 1\)$/) }] });
+    // A source that refuses unknown types: a page call has no type configured.
+    const strict = await post('/v1/page', { messageId: 'v-strict', anonymousId: 'anon-1' }, { authorization: basic('strict') });
+    expect(strict.statusCode).toBe(200);
+    expect(strict.json()).toMatchObject({ accepted: 0, deadLettered: [{ index: 0, code: 'EVENT_TYPE_UNKNOWN', reason: '/type: event type "page" is not configured and source "strict" refuses unknown types' }] });
+    expect((await tracked(2)).map((event) => event.id)).toEqual(['v-ok', 'v-page']);
+    const letters = await deadLetters(2);
+    expect(letters).toEqual([expect.objectContaining({ code: 'EVENT_INVALID', origin: '/v1/batch' }), expect.objectContaining({ code: 'EVENT_TYPE_UNKNOWN', origin: '/v1/page' })]);
+    // Replayable once the schema is fixed: the event as it would have been stored.
+    const bad = letters[0];
+    if (bad?.kind !== 'message') throw new Error('expected a message dead letter');
+    expect(decodeEventsMessage(Buffer.from(bad.message.payload, 'base64'))).toMatchObject({ ok: true, events: [{ id: 'v-bad', sourceId: 'app', properties: { price: 'free' } }] });
+  });
+
   it('takes the time from timestamp, else originalTimestamp corrected by sentAt, else the receive time', async () => {
     const before = Date.now();
     const batch = [
