@@ -3,8 +3,8 @@
 // The real SDKs run against a live Sluice in apps/cli/test/sdk-segment.integration.test.ts.
 import { gzipSync, deflateSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { receiveAll } from '@sluice/bus/conformance';
-import { anonymousProfileId, decodeDeadLetter, decodeEventsMessage, userProfileId, type DeadLetter, type TrackedEvent } from '@sluice/core';
+import { anonymousProfileId, decodeEventsMessage, userProfileId } from '@sluice/core';
+import { publishedDeadLetters, publishedEvents } from '@sluice/testkit';
 import { ADMIN_TOKEN, startHarness, trackBody, type Harness } from './harness.ts';
 
 let h: Harness;
@@ -22,27 +22,9 @@ const post = (url: string, payload: unknown, headers: Record<string, string> = {
   h.api.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: basic('app'), ...headers }, payload: Buffer.isBuffer(payload) || typeof payload === 'string' ? payload : JSON.stringify(payload) });
 
 /** The tracked events the worker decodes from what the API published. */
-async function tracked(count: number): Promise<TrackedEvent[]> {
-  const consumer = await h.adapters.bus.consumer('events', 'test', { maxUnacked: 1000, maxRedeliver: 3, nackDelayMs: 10 });
-  const received = await receiveAll(consumer, count, 2000);
-  await consumer.close();
-  return received.flatMap((message) => {
-    const decoded = decodeEventsMessage(message.payload);
-    if (!decoded.ok) throw new Error(decoded.reason);
-    return decoded.events;
-  });
-}
+const tracked = (count: number) => publishedEvents(h.adapters.bus, count);
 
-async function deadLetters(count: number): Promise<DeadLetter[]> {
-  const consumer = await h.adapters.bus.consumer('dead-letters', 'test', { maxUnacked: 1000, maxRedeliver: 3, nackDelayMs: 10 });
-  const received = await receiveAll(consumer, count, 2000);
-  await consumer.close();
-  return received.map((message) => {
-    const decoded = decodeDeadLetter(message.payload);
-    if (!decoded.ok) throw new Error(decoded.reason);
-    return decoded.letter;
-  });
-}
+const deadLetters = (count: number) => publishedDeadLetters(h.adapters.bus, count);
 
 const NAME = 'Coupon Applied (10% off) – Sommer/2025';
 const track = (messageId: string, extra: Record<string, unknown> = {}) => ({ type: 'track', messageId, event: NAME, anonymousId: 'anon-1', properties: { coupon: 'SOMMER10', '€': 1 }, timestamp: '2026-06-01T10:00:00.000Z', ...extra });
