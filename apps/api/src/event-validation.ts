@@ -1,6 +1,6 @@
 import { SluiceError, encodeReceived, withTimeout, type ErrorCode, type ErrorDetail, type RequestMetadata, type TrackPayload } from '@sluice/core';
 import { compileEventSchema, type EventPropertiesCheck, type EventSource, type EventType } from '@sluice/config-store';
-import { deadLetterOf, type EventBus } from '@sluice/bus';
+import { deadLetterOf, type EventBus, type OutgoingMessage, type OutputName } from '@sluice/bus';
 
 /** One event of a request that its type's schema refuses, bound for the dead letters. */
 export interface InvalidEvent {
@@ -21,43 +21,84 @@ export interface CheckedEvents {
 const ALL_VALID: CheckedEvents = { invalid: [] };
 
 /**
- * Validation of events against their event types on the tracking path. A type's schema is
- * compiled once per version and cached here (a schema change arrives as a new version
- * through the configuration cache, on every replica); types without a schema, or disabled,
- * are not checked. What is checked is what the store keeps: the payload's `properties`
- * merged with the event's own.
+ * What an event's type says of it, when it is not plainly valid: its type is not configured
+ * and the source refuses unknown types (EVENT_TYPE_UNKNOWN, always `reject`), or its
+ * properties fail the type's schema (EVENT_INVALID, the type's `onInvalid`).
+ */
+export interface EventVerdict {
+  readonly index: number;
+  readonly type: string;
+  readonly code: 'EVENT_TYPE_UNKNOWN' | 'EVENT_INVALID';
+  /** `reject`: /track refuses the request (422); `dead-letter`: the event alone is dead-lettered. */
+  readonly onInvalid: 'reject' | 'dead-letter';
+  /** JSON pointer within the event: `/type`, or `/properties` and the failing field. */
+  readonly pointer: string;
+  /** What is wrong, as the schema (or the source) says it. */
+  readonly message: string;
+  /** EVENT_INVALID: the version of the schema that said it. */
+  readonly schemaVersion?: number;
+}
+
+/** A verdict's words for an operator: the message, and which schema said it (`… (schema of event type "x", version 3)`). */
+export function explainVerdict(verdict: EventVerdict): string {
+  return verdict.schemaVersion === undefined ? verdict.message : `${verdict.message} (schema of event type ${JSON.stringify(verdict.type)}, version ${String(verdict.schemaVersion)})`;
+}
+
+/** An event as its type judges it: the type's name and the properties the store keeps. */
+export interface TypedEvent {
+  readonly type: string;
+  readonly properties?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Validation of events against their event types — the one per-event path of every
+ * ingestion route (`/track`, the Segment-compatible routes). A type's schema is compiled
+ * once per version and cached here (a schema change arrives as a new version through the
+ * configuration cache, on every replica); types without a schema, or disabled, are not
+ * checked. What is checked is what the store keeps: the properties the event is stored with.
  */
 export class EventValidator {
   private readonly compiled = new Map<string, { readonly version: number; readonly check: EventPropertiesCheck }>();
 
   /**
-   * Checks every event. Throws EVENT_TYPE_UNKNOWN (the source refuses unknown types) or
+   * The verdict on each event that is not plainly valid, in event order (empty for most
+   * requests). `sharedProperties` are a request's properties under each event's own (/track's
+   * payload `properties`). Each route decides what a verdict does: /track `check`s, the
+   * Segment routes dead-letter every one (SDKs drop a whole batch on a 4xx).
+   */
+  verdicts(source: EventSource, events: readonly TypedEvent[], eventTypes: ReadonlyMap<string, EventType>, sharedProperties?: Readonly<Record<string, unknown>>): EventVerdict[] {
+    if (eventTypes.size === 0 && source.allowUnknownEventTypes) return [];
+    const verdicts: EventVerdict[] = [];
+    events.forEach((event, index) => {
+      const eventType = eventTypes.get(event.type);
+      if (eventType === undefined) {
+        if (!source.allowUnknownEventTypes) verdicts.push({ index, type: event.type, code: 'EVENT_TYPE_UNKNOWN', onInvalid: 'reject', pointer: '/type', message: `event type ${JSON.stringify(event.type)} is not configured and source "${source.id}" refuses unknown types` });
+        return;
+      }
+      if (!eventType.enabled || eventType.schema === null) return;
+      const properties = sharedProperties === undefined ? (event.properties ?? {}) : { ...sharedProperties, ...event.properties };
+      const violation = this.compiledCheck(eventType)(properties);
+      if (violation === undefined) return;
+      verdicts.push({ index, type: event.type, code: 'EVENT_INVALID', onInvalid: eventType.onInvalid, pointer: `/properties${violation.pointer}`, message: violation.message, schemaVersion: eventType.version });
+    });
+    return verdicts;
+  }
+
+  /**
+   * /track's rule: throws EVENT_TYPE_UNKNOWN (the source refuses unknown types) or
    * EVENT_INVALID (an event fails a type whose policy is `reject`), naming the event's index
    * and the JSON pointer; returns the events to dead-letter (policy `dead-letter`).
    */
   check(source: EventSource, payload: TrackPayload, eventTypes: ReadonlyMap<string, EventType>): CheckedEvents {
-    if (eventTypes.size === 0 && source.allowUnknownEventTypes) return ALL_VALID;
-    let invalid: InvalidEvent[] | undefined;
-    const rejected: ErrorDetail[] = [];
-    payload.events.forEach((event, index) => {
-      const eventType = eventTypes.get(event.type);
-      if (eventType === undefined) {
-        if (!source.allowUnknownEventTypes) rejected.push({ path: `/events/${String(index)}/type`, message: `event type ${JSON.stringify(event.type)} is not configured and source "${source.id}" refuses unknown types` });
-        return;
-      }
-      if (!eventType.enabled || eventType.schema === null) return;
-      const properties = payload.properties === undefined ? (event.properties ?? {}) : { ...payload.properties, ...event.properties };
-      const violation = this.compiledCheck(eventType)(properties);
-      if (violation === undefined) return;
-      const found = { index, type: event.type, pointer: `/events/${String(index)}/properties${violation.pointer}`, message: violation.message };
-      if (eventType.onInvalid === 'reject') rejected.push({ path: found.pointer, message: `${violation.message} (schema of event type ${JSON.stringify(event.type)}, version ${String(eventType.version)})` });
-      else (invalid ??= []).push(found);
-    });
+    const verdicts = this.verdicts(source, payload.events, eventTypes, payload.properties);
+    if (verdicts.length === 0) return ALL_VALID;
+    const pointerOf = (verdict: EventVerdict) => `/events/${String(verdict.index)}${verdict.pointer}`;
+    const rejected: ErrorDetail[] = verdicts.filter((verdict) => verdict.onInvalid === 'reject').map((verdict) => ({ path: pointerOf(verdict), message: explainVerdict(verdict) }));
     if (rejected.length > 0) {
-      const code: ErrorCode = rejected.some((detail) => detail.path.endsWith('/type')) ? 'EVENT_TYPE_UNKNOWN' : 'EVENT_INVALID';
+      const code: ErrorCode = verdicts.some((verdict) => verdict.code === 'EVENT_TYPE_UNKNOWN') ? 'EVENT_TYPE_UNKNOWN' : 'EVENT_INVALID';
       throw new SluiceError(code, rejected.map((detail) => `${detail.path}: ${detail.message}`).join('; '), { details: rejected });
     }
-    return invalid === undefined ? ALL_VALID : { invalid };
+    return { invalid: verdicts.map((verdict) => ({ index: verdict.index, type: verdict.type, pointer: pointerOf(verdict), message: verdict.message })) };
   }
 
   private compiledCheck(eventType: EventType): EventPropertiesCheck {
@@ -102,18 +143,38 @@ export function acceptedMessage(checked: CheckedEvents, payload: TrackPayload, r
  * storage worker: it is not validated again.
  */
 export async function publishDeadLetters(bus: EventBus, checked: CheckedEvents, payload: TrackPayload, decisions: RequestDecisions, timeoutMs: number): Promise<void> {
-  if (checked.invalid.length === 0) return;
   const letters = checked.invalid.map((invalid) => {
-    const event = payload.events[invalid.index];
-    const message = encodeReceived({ ...decisions, ids: [decisions.ids[invalid.index] ?? ''] }, JSON.stringify({ ...payload, events: [event] }));
     const reason = `${invalid.pointer}: ${invalid.message} (event type ${JSON.stringify(invalid.type)})`;
-    return deadLetterOf({ key: decisions.profileId, payload: Buffer.from(message) }, { code: 'EVENT_INVALID', reason }, '/track', 1);
+    return receivedDeadLetter({ ...decisions, ids: [decisions.ids[invalid.index] ?? ''] }, { ...payload, events: [payload.events[invalid.index]!] }, { code: 'EVENT_INVALID', reason }, '/track');
   });
+  await publishAcknowledged(bus, 'dead-letters', letters, timeoutMs);
+}
+
+/**
+ * The dead letter of events a route took but will not store (v1 `message`, built by the
+ * bus's `deadLetterOf`): the received-request message of `payload` with its decisions, so
+ * that `sluice dlq replay` stores the events as the request would have (the replayed events
+ * go straight to the storage worker, not validated again). `origin`: the route (`/track`, `/v1/batch` …).
+ */
+export function receivedDeadLetter(decisions: RequestDecisions, payload: TrackPayload, failure: { readonly code: ErrorCode; readonly reason: string }, origin: string): OutgoingMessage {
+  const message = encodeReceived({ ...decisions, ids: [...decisions.ids] }, JSON.stringify(payload));
+  return deadLetterOf({ key: decisions.profileId, payload: Buffer.from(message) }, failure, origin, 1);
+}
+
+/**
+ * Publishes `messages` on `output` and waits for the bus's acknowledgement, at most
+ * `timeoutMs`: what every ingestion route's 200 waits for. Throws BUS_UNAVAILABLE when the
+ * bus does not acknowledge in time or fails (a SluiceError of the bus passes as it is).
+ * Nothing to publish: resolves at once.
+ */
+export async function publishAcknowledged(bus: EventBus, output: OutputName, messages: readonly OutgoingMessage[], timeoutMs: number): Promise<void> {
+  if (messages.length === 0) return;
+  const what = output === 'dead-letters' ? 'the dead letters' : 'the events';
   try {
-    await withTimeout(timeoutMs, () => bus.publish('dead-letters', letters), () => new SluiceError('BUS_UNAVAILABLE', `the bus did not acknowledge the dead letters within ${String(timeoutMs)} ms`));
+    await withTimeout(timeoutMs, () => bus.publish(output, messages), () => new SluiceError('BUS_UNAVAILABLE', `the bus did not acknowledge ${what} within ${String(timeoutMs)} ms`));
   } catch (error) {
     if (error instanceof SluiceError) throw error;
-    throw new SluiceError('BUS_UNAVAILABLE', 'the bus could not accept the dead letters', { cause: error });
+    throw new SluiceError('BUS_UNAVAILABLE', `the bus could not accept ${what}`, { cause: error });
   }
 }
 

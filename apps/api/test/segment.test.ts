@@ -3,9 +3,9 @@
 // The real SDKs run against a live Sluice in apps/cli/test/sdk-segment.integration.test.ts.
 import { gzipSync, deflateSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { receiveAll } from '@sluice/bus/conformance';
-import { anonymousProfileId, decodeDeadLetter, decodeEventsMessage, userProfileId, type DeadLetter, type TrackedEvent } from '@sluice/core';
-import { startHarness, trackBody, type Harness } from './harness.ts';
+import { anonymousProfileId, decodeEventsMessage, userProfileId } from '@sluice/core';
+import { publishedDeadLetters, publishedEvents } from '@sluice/testkit';
+import { ADMIN_TOKEN, startHarness, trackBody, type Harness } from './harness.ts';
 
 let h: Harness;
 beforeEach(async () => {
@@ -22,27 +22,9 @@ const post = (url: string, payload: unknown, headers: Record<string, string> = {
   h.api.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json', authorization: basic('app'), ...headers }, payload: Buffer.isBuffer(payload) || typeof payload === 'string' ? payload : JSON.stringify(payload) });
 
 /** The tracked events the worker decodes from what the API published. */
-async function tracked(count: number): Promise<TrackedEvent[]> {
-  const consumer = await h.adapters.bus.consumer('events', 'test', { maxUnacked: 1000, maxRedeliver: 3, nackDelayMs: 10 });
-  const received = await receiveAll(consumer, count, 2000);
-  await consumer.close();
-  return received.flatMap((message) => {
-    const decoded = decodeEventsMessage(message.payload);
-    if (!decoded.ok) throw new Error(decoded.reason);
-    return decoded.events;
-  });
-}
+const tracked = (count: number) => publishedEvents(h.adapters.bus, count);
 
-async function deadLetters(count: number): Promise<DeadLetter[]> {
-  const consumer = await h.adapters.bus.consumer('dead-letters', 'test', { maxUnacked: 1000, maxRedeliver: 3, nackDelayMs: 10 });
-  const received = await receiveAll(consumer, count, 2000);
-  await consumer.close();
-  return received.map((message) => {
-    const decoded = decodeDeadLetter(message.payload);
-    if (!decoded.ok) throw new Error(decoded.reason);
-    return decoded.letter;
-  });
-}
+const deadLetters = (count: number) => publishedDeadLetters(h.adapters.bus, count);
 
 const NAME = 'Coupon Applied (10% off) – Sommer/2025';
 const track = (messageId: string, extra: Record<string, unknown> = {}) => ({ type: 'track', messageId, event: NAME, anonymousId: 'anon-1', properties: { coupon: 'SOMMER10', '€': 1 }, timestamp: '2026-06-01T10:00:00.000Z', ...extra });
@@ -136,6 +118,26 @@ describe('/v1/batch', () => {
     expect(replayed).toMatchObject({ ok: true, events: [{ id: 'bad-time', context: { segment: { timestamp: 'yesterday' } } }] });
   });
 
+  it('checks events against their event types as /track does, and dead-letters what a type or source refuses, `reject` too (never a 4xx)', async () => {
+    await h.adapters.configStore.createEventType({ name: 'track', schema: { type: 'object', required: ['price'], properties: { price: { type: 'number' } } }, onInvalid: 'reject' });
+    await h.adapters.configStore.createSource({ id: 'strict', name: 'Strict', allowUnknownEventTypes: false });
+    const batch = [track('v-ok', { properties: { price: 3 } }), track('v-bad', { properties: { price: 'free' } }), { type: 'page', messageId: 'v-page', anonymousId: 'anon-1' }];
+    const response = await post('/v1/batch', { batch });
+    expect(response.statusCode).toBe(200);
+    expect(response.json()).toEqual({ success: true, accepted: 2, deadLettered: [{ index: 1, messageId: 'v-bad', code: 'EVENT_INVALID', reason: expect.stringMatching(/^\/batch\/1\/properties\/price: .*\(schema of event type "track", version 1\)$/) }] });
+    // A source that refuses unknown types: a page call has no type configured.
+    const strict = await post('/v1/page', { messageId: 'v-strict', anonymousId: 'anon-1' }, { authorization: basic('strict') });
+    expect(strict.statusCode).toBe(200);
+    expect(strict.json()).toMatchObject({ accepted: 0, deadLettered: [{ index: 0, code: 'EVENT_TYPE_UNKNOWN', reason: '/type: event type "page" is not configured and source "strict" refuses unknown types' }] });
+    expect((await tracked(2)).map((event) => event.id)).toEqual(['v-ok', 'v-page']);
+    const letters = await deadLetters(2);
+    expect(letters).toEqual([expect.objectContaining({ code: 'EVENT_INVALID', origin: '/v1/batch' }), expect.objectContaining({ code: 'EVENT_TYPE_UNKNOWN', origin: '/v1/page' })]);
+    // Replayable once the schema is fixed: the event as it would have been stored.
+    const bad = letters[0];
+    if (bad?.kind !== 'message') throw new Error('expected a message dead letter');
+    expect(decodeEventsMessage(Buffer.from(bad.message.payload, 'base64'))).toMatchObject({ ok: true, events: [{ id: 'v-bad', sourceId: 'app', properties: { price: 'free' } }] });
+  });
+
   it('takes the time from timestamp, else originalTimestamp corrected by sentAt, else the receive time', async () => {
     const before = Date.now();
     const batch = [
@@ -182,6 +184,27 @@ describe('identity', () => {
     expect(await h.adapters.store.getMerge(userProfileId('bob'))).toBeUndefined();
     const metrics = await h.metrics.registry.getSingleMetricAsString('sluice_segment_merges_refused_total');
     expect(metrics).toContain('reason="already-merged"} 1');
+  });
+
+  it('the read API lists a profile\'s anonymous ids and user ids, those of profiles merged into it (through a chain) too, blank ones never', async () => {
+    const ana = userProfileId('ana');
+    const send = async (batch: unknown[], key = 'app') => expect((await post('/v1/batch', { batch }, { authorization: basic(key) })).statusCode).toBe(200);
+    await send([{ type: 'page', messageId: 'r-1', anonymousId: 'anon-A' }, { type: 'identify', messageId: 'r-2', anonymousId: 'anon-A', userId: 'ana' }]);
+    await send([{ type: 'page', messageId: 'r-3', anonymousId: 'anon-C', userId: 'undefined' }]);
+    await send([{ type: 'page', messageId: 'r-4', anonymousId: 'anon-W' }], 'web');
+    // The events and their profiles, as the worker would store them (no worker runs in process).
+    const events = await tracked(4);
+    const profiles = events.map((event) => ({ id: event.profileId, firstSeen: event.receivedAt, lastSeen: event.receivedAt, lastSessionId: event.sessionId, lastSourceId: event.sourceId, version: 1 }));
+    await h.adapters.store.writeBatch({ events, profiles, sessions: [] });
+    const read = async (id: string) => (await h.api.app.inject({ method: 'GET', url: `/v1/profiles/${id}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json<Record<string, unknown>>();
+    expect(await read(ana)).toMatchObject({ id: ana, anonymousIds: ['anon-A'], userIds: ['ana'] });
+    // A chain: the web visitor's profile into anon-C's, anon-C's into Ana's; the blank user id "undefined" is never listed.
+    const merge = (from: string, into: string) => h.api.app.inject({ method: 'POST', url: `/v1/profiles/${from}/merge`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` }, payload: { into } });
+    expect((await merge(anonymousProfileId('web', 'anon-W'), anonymousProfileId('app', 'anon-C'))).statusCode).toBe(200);
+    expect((await merge(anonymousProfileId('app', 'anon-C'), ana)).statusCode).toBe(200);
+    expect(await read(ana)).toMatchObject({ anonymousIds: ['anon-A', 'anon-C', 'anon-W'], userIds: ['ana'] });
+    expect(await read(anonymousProfileId('app', 'anon-C'))).toMatchObject({ mergedInto: ana, anonymousIds: ['anon-C', 'anon-W'], userIds: [] });
+    expect(await read(userProfileId('nobody'))).toMatchObject({ statusCode: 404, code: 'NOT_FOUND' });
   });
 
   it('an anonymous id is per source, a user id tenant-wide', async () => {

@@ -3,8 +3,7 @@
 // credentialed preflights and readable errors. The browser itself runs in
 // apps/cli/test/browser-tracardi.integration.test.ts.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { receiveAll } from '@sluice/bus/conformance';
-import { decodeEventsMessage, type TrackedEvent } from '@sluice/core';
+import { publishedEvents } from '@sluice/testkit';
 import { startHarness, type Harness } from './harness.ts';
 
 const SHOP = 'https://shop.example';
@@ -24,16 +23,7 @@ const post = (payload: unknown, headers: Record<string, string> = {}) =>
   h.api.app.inject({ method: 'POST', url: '/track', headers: { 'content-type': 'application/json', ...headers }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) });
 
 /** The tracked events the worker decodes from what the API published. */
-async function tracked(count: number): Promise<TrackedEvent[]> {
-  const consumer = await h.adapters.bus.consumer('events', 'test', { maxUnacked: 1000, maxRedeliver: 3, nackDelayMs: 10 });
-  const received = await receiveAll(consumer, count, 2000);
-  await consumer.close();
-  return received.flatMap((message) => {
-    const decoded = decodeEventsMessage(message.payload);
-    if (!decoded.ok) throw new Error(decoded.reason);
-    return decoded.events;
-  });
-}
+const tracked = (count: number) => publishedEvents(h.adapters.bus, count);
 
 /** A body as tracardi-js 1.0 builds it (src/domain/event.js, src/tracardi.js): first page load, no profile yet. */
 const trackerBody = (events: unknown[], overrides: Record<string, unknown> = {}) => ({

@@ -7,15 +7,14 @@
 //
 // Needs Chromium (Debian's `chromium`; CHROMIUM_PATH overrides the path); nothing beyond loopback.
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { join, normalize } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import puppeteer, { type Browser } from 'puppeteer-core';
 import { anonymousProfileId, userProfileId } from '@sluice/core';
-import { REPO_ROOT, freePort, startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { REPO_ROOT, waitFor } from '@sluice/testkit';
+import { pageProblems, startBrowserRig, type BrowserRig } from '@sluice/testkit/browser';
 
 const ADMIN_TOKEN = 'browser-segment-admin-token-0123';
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const BUNDLES = join(REPO_ROOT, 'node_modules/@segment/analytics-next/dist/umd');
 const NAME = 'Coupon Applied (10% off) – Sommer/2025';
 
@@ -32,7 +31,8 @@ interface StoredEvent {
  * queue), the standalone build at the path the snippet loads, its chunks, and the source's
  * settings pointing the library at Sluice.
  */
-function startSite(sluiceHost: string, port: number): Promise<Server> {
+function site(sluiceUrl: string): RequestListener {
+  const sluiceHost = sluiceUrl.replace(/^http:\/\//, '');
   const page = `<!doctype html>
 <html><head><meta charset="utf-8"><title>Shop</title>
 <script>
@@ -46,7 +46,7 @@ function startSite(sluiceHost: string, port: number): Promise<Server> {
 <script async src="/analytics.js/v1/shop/analytics.min.js"></script>
 </head><body><h1>Shop</h1></body></html>`;
   const settings = { integrations: { 'Segment.io': { apiKey: 'shop', apiHost: `${sluiceHost}/v1`, protocol: 'http' } }, plan: { track: { __default: { enabled: true } } } };
-  const server = createServer((request, response) => {
+  return (request, response) => {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     const file = (name: string) => readFile(join(BUNDLES, name)).then(
       (script) => response.writeHead(200, { 'content-type': 'text/javascript' }).end(script),
@@ -57,45 +57,27 @@ function startSite(sluiceHost: string, port: number): Promise<Server> {
     else if (path.startsWith('/analytics-next/bundles/')) void file(normalize(path.slice('/analytics-next/bundles/'.length)).replace(/^(\.\.[/\\])+/, ''));
     else if (path === '/v1/projects/shop/settings') response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(settings));
     else response.writeHead(path === '/favicon.ico' ? 204 : 404).end();
-  });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+  };
 }
 
 describe('@segment/analytics-next in a browser, against Sluice', () => {
-  let sluice: SluiceProcess | undefined;
-  let site: Server | undefined;
-  let browser: Browser | undefined;
-  let cleanup: (() => Promise<void>) | undefined;
+  let rig: BrowserRig | undefined;
 
   beforeAll(async () => {
-    const data = await tempDir('sluice-browser-segment-');
-    cleanup = data.cleanup;
-    sluice = await startSluice('start', { DATA_DIR: data.dir, ADMIN_TOKEN, LOGGING_LEVEL: 'error', STORAGE_FLUSH_INTERVAL: '100', DEMO_SOURCE: 'false' });
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    rig = await startBrowserRig({ env: { ADMIN_TOKEN, LOGGING_LEVEL: 'error', STORAGE_FLUSH_INTERVAL: '100', DEMO_SOURCE: 'false' }, site });
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (site === undefined ? resolve(undefined) : site.close(resolve)));
-    await sluice?.stop();
-    await cleanup?.();
-  });
+  afterAll(() => rig?.close());
 
   it('stores its page and track calls, then binds the visitor to the user on identify', async () => {
-    const sluiceUrl = sluice!.url;
-    const sitePort = await freePort();
-    const siteOrigin = `http://127.0.0.1:${String(sitePort)}`;
-    site = await startSite(sluiceUrl.replace(/^http:\/\//, ''), sitePort);
+    const { sluice, siteOrigin, browser } = rig!;
+    const sluiceUrl = sluice.url;
     const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' };
     const created = await fetch(`${sluiceUrl}/v1/sources`, { method: 'POST', headers, body: JSON.stringify({ id: 'shop', name: 'Shop', allowedOrigins: [siteOrigin] }) });
     expect(created.status).toBe(201);
 
-    const page = await browser!.newPage();
-    const problems: string[] = [];
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`${response.request().method()} ${response.url()}: ${String(response.status())}`);
-    });
-    page.on('requestfailed', (request) => problems.push(`${request.method()} ${request.url()}: ${request.failure()?.errorText ?? 'failed'}`));
+    const page = await browser.newPage();
+    const problems = pageProblems(page);
     const sent: { url: string; body: { messageId: string; anonymousId: string; type: string } }[] = [];
     page.on('request', (request) => {
       if (request.url().startsWith(`${sluiceUrl}/v1/`) && request.method() === 'POST') sent.push({ url: request.url(), body: JSON.parse(request.postData() ?? 'null') as { messageId: string; anonymousId: string; type: string } });

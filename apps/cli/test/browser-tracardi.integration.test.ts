@@ -12,15 +12,15 @@
 // Needs Chromium (Debian's `chromium`; .ci/run installs it; CHROMIUM_PATH overrides the
 // path); nothing beyond loopback.
 import { readFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
+import type { RequestListener } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import puppeteer, { type Browser, type HTTPRequest, type HTTPResponse, type Page } from 'puppeteer-core';
-import { REPO_ROOT, freePort, startSluice, tempDir, waitFor, type SluiceProcess } from '@sluice/testkit';
+import type { HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
+import { REPO_ROOT, waitFor } from '@sluice/testkit';
+import { pageProblems, startBrowserRig, type BrowserRig } from '@sluice/testkit/browser';
 
 const ADMIN_TOKEN = 'browser-test-admin-token-0123';
 const TRACKER_SCRIPT = join(REPO_ROOT, 'apps/cli/test/fixtures/tracardi-wire.js');
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
 interface StoredEvent {
   id: string;
@@ -44,7 +44,7 @@ interface SentBody {
 }
 
 /** The site: a page set up as Tracardi's documentation sets up its tracker (an `options` global, then the script), and the script. */
-function startSite(sluiceUrl: string, port: number): Promise<Server> {
+function site(sluiceUrl: string): RequestListener {
   const page = `<!doctype html>
 <html><head><meta charset="utf-8"><title>Shop</title>
 <script>
@@ -53,7 +53,7 @@ function startSite(sluiceUrl: string, port: number): Promise<Server> {
 <script src="/tracardi-wire.js"></script>
 <script>window.tracker.track('page-view', { title: document.title });</script>
 </head><body><h1>Shop</h1></body></html>`;
-  const server = createServer((request, response) => {
+  return (request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/' || path === '/index.html') {
       response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(page);
@@ -68,8 +68,7 @@ function startSite(sluiceUrl: string, port: number): Promise<Server> {
     }
     // The browser asks for /favicon.ico: none.
     response.writeHead(path === '/favicon.ico' ? 204 : 404).end();
-  });
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
+  };
 }
 
 /** A POST /track answer seen by the browser. */
@@ -81,43 +80,23 @@ async function profileEvents(sluiceUrl: string, profileId: string): Promise<Stor
 }
 
 describe("Tracardi's browser tracker's requests, from a browser, against Sluice", () => {
-  let sluice: SluiceProcess | undefined;
-  let site: Server | undefined;
-  let browser: Browser | undefined;
-  let cleanup: (() => Promise<void>) | undefined;
+  let rig: BrowserRig | undefined;
 
   beforeAll(async () => {
-    const data = await tempDir('sluice-browser-');
-    cleanup = data.cleanup;
-    sluice = await startSluice('start', { DATA_DIR: data.dir, ADMIN_TOKEN, LOGGING_LEVEL: 'error', STORAGE_FLUSH_INTERVAL: '100' });
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    rig = await startBrowserRig({ env: { ADMIN_TOKEN, LOGGING_LEVEL: 'error', STORAGE_FLUSH_INTERVAL: '100' }, site });
   }, 120_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await new Promise((resolve) => (site === undefined ? resolve(undefined) : site.close(resolve)));
-    await sluice?.stop();
-    await cleanup?.();
-  });
+  afterAll(() => rig?.close());
 
   it('stores its page loads, a fired event and a JSON-Blob beacon under one profile, with time object, device, options and X-Timestamp', async () => {
-    const sluiceUrl = sluice!.url;
-    const sitePort = await freePort();
-    const siteOrigin = `http://127.0.0.1:${String(sitePort)}`;
-    site = await startSite(sluiceUrl, sitePort);
+    const { sluice, siteOrigin, browser } = rig!;
+    const sluiceUrl = sluice.url;
     // The source allows the site's origin only (no `*`).
     const created = await fetch(`${sluiceUrl}/v1/sources`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'shop', name: 'Shop', allowedOrigins: [siteOrigin] }) });
     expect(created.status).toBe(201);
 
-    const page: Page = await browser!.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) problems.push(`${response.request().method()} ${response.url()}: ${String(response.status())}`);
-    });
-    page.on('requestfailed', (request) => problems.push(`${request.method()} ${request.url()}: ${request.failure()?.errorText ?? 'failed'}`));
+    const page: Page = await browser.newPage();
+    const problems = pageProblems(page, { consoleErrors: true });
     // Every request to /track as the browser sent it, preflights included.
     const sent: HTTPRequest[] = [];
     page.on('request', (request) => {

@@ -197,6 +197,28 @@ export function runStoreConformance(adapterName: string, createContext: (options
       await expect(s.queryEvents({ from: 'yesterday', limit: 10 })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     });
 
+    it('lists the distinct context values of some profiles, scalars as text, in byte order, capped, without other profiles\' values', async () => {
+      const s = await store();
+      const segment = (fields: Record<string, unknown>) => ({ page: { title: 'Home' }, segment: fields });
+      await s.writeBatch(eventsOnly([
+        sampleEvent({ profileId: 'ids-a', context: segment({ userId: 'zoë@example.com', anonymousId: 'anon-2' }) }),
+        sampleEvent({ profileId: 'ids-a', context: segment({ userId: 'zoë@example.com', anonymousId: 'anon-1' }) }),
+        sampleEvent({ profileId: 'ids-a', sourceId: 'source-2', context: segment({ userId: 42 }) }),
+        sampleEvent({ profileId: 'ids-b', context: segment({ userId: 'Bob', anonymousId: 'anon-3' }) }),
+        // Objects, values longer than listed, absent ones and another profile's are never listed.
+        sampleEvent({ profileId: 'ids-b', context: segment({ userId: { nested: 'x' }, anonymousId: true }) }),
+        sampleEvent({ profileId: 'ids-b', context: segment({ userId: 'u'.repeat(1025) }) }),
+        sampleEvent({ profileId: 'ids-b' }),
+        sampleEvent({ profileId: 'ids-c', context: segment({ userId: 'carol', anonymousId: 'anon-9' }) }),
+      ]));
+      expect(await s.contextValues({ profileIds: ['ids-a', 'ids-b'], path: ['segment', 'userId'], limit: 10 })).toEqual(['42', 'Bob', 'zoë@example.com']);
+      expect(await s.contextValues({ profileIds: ['ids-a', 'ids-b'], path: ['segment', 'userId'], limit: 2 })).toEqual(['42', 'Bob']);
+      expect(await s.contextValues({ profileIds: ['ids-a'], path: ['segment', 'anonymousId'], limit: 10 })).toEqual(['anon-1', 'anon-2']);
+      expect(await s.contextValues({ profileIds: ['nobody'], path: ['segment', 'userId'], limit: 10 })).toEqual([]);
+      expect(await s.contextValues({ profileIds: ['ids-b'], path: ['segment', 'anonymousId'], limit: 10 })).toEqual(['anon-3', 'true']);
+      await expect(s.contextValues({ profileIds: ['ids-a'], path: ["segment') OR 1=1 --"], limit: 10 })).rejects.toThrow(RangeError);
+    });
+
     it('rejects a malformed cursor with INVALID_CURSOR', async () => {
       const s = await store();
       await expect(s.queryEvents({ limit: 5, cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'INVALID_CURSOR' });
@@ -219,6 +241,20 @@ export function runStoreConformance(adapterName: string, createContext: (options
       await s.removeMerge('anon-1', 'user-1');
       expect(await s.getMerge('anon-1')).toBeUndefined();
       expect(await s.getMerge('user-1')).toBeUndefined();
+    });
+
+    it('lists the merges into a profile (one hop), ordered by the merged profile, capped', async () => {
+      const s = await store();
+      const at = '2026-12-01T10:00:00.000Z';
+      for (const from of ['anon-c', 'anon-a', 'anon-b']) await s.recordMerge({ from, into: 'survivor', mergedAt: at });
+      await s.recordMerge({ from: 'older', into: 'anon-a', mergedAt: at });
+      await s.recordMerge({ from: 'elsewhere', into: 'someone-else', mergedAt: at });
+      expect(await s.getMergesInto('survivor', 10)).toEqual(['anon-a', 'anon-b', 'anon-c'].map((from) => ({ from, into: 'survivor', mergedAt: at })));
+      expect((await s.getMergesInto('survivor', 2)).map((merge) => merge.from)).toEqual(['anon-a', 'anon-b']);
+      expect((await s.getMergesInto('anon-a', 10)).map((merge) => merge.from)).toEqual(['older']);
+      expect(await s.getMergesInto('nobody', 10)).toEqual([]);
+      await s.removeMerge('anon-b', 'survivor');
+      expect((await s.getMergesInto('survivor', 10)).map((merge) => merge.from)).toEqual(['anon-a', 'anon-c']);
     });
 
     it('keeps one merge when replicas race to merge one profile into different ones', async () => {

@@ -9,3 +9,4 @@ export { classifyItem, storeError } from './elasticsearch/errors.ts';
 export { eventDocumentId, storeNames, type StoreNames } from './elasticsearch/names.ts';
 export { slmPolicy, slmSchedule } from './elasticsearch/snapshots.ts';
 export { ilmPolicy, planLifecycle, nextIndexName, esTime, esBytes, rolloverConditions, TIER_PREFERENCE, type LifecycleSettings, type LifecycleAction, type EventsIndexState } from './elasticsearch/lifecycle.ts';
+export { CONTEXT_VALUE_MAX_LENGTH, assertContextValuesQuery } from './context-values.ts';

@@ -100,6 +100,24 @@ export interface EventReader {
   getSession(id: string): Promise<SessionRecord | undefined>;
   /** Events matching every given filter, newest first (see EventPage), paged. Throws INVALID_CURSOR on a bad cursor. */
   queryEvents(query: EventQuery): Promise<EventPage>;
+  /**
+   * The distinct values of one field of the events' `context` (`path`: its keys, e.g.
+   * `['segment', 'userId']`) over every event of the given profiles: strings, integers (their
+   * digits) and booleans (`true`, `false`) — never objects, arrays or null — each at most CONTEXT_VALUE_MAX_LENGTH (1024) characters (longer ones
+   * are not indexed by Elasticsearch, so neither store lists them), in ascending order of their
+   * UTF-8 bytes, at most `limit`. One bounded aggregation (Elasticsearch `terms`, SQLite
+   * `SELECT DISTINCT … LIMIT`), never a read of the events themselves.
+   */
+  contextValues(query: ContextValuesQuery): Promise<string[]>;
+}
+
+/** A path into `context` whose values `contextValues` lists. Keys are code constants (`[A-Za-z0-9_]+`), never request data. */
+export interface ContextValuesQuery {
+  /** 1..1000 profile ids. */
+  readonly profileIds: readonly string[];
+  readonly path: readonly string[];
+  /** Most values returned, 1..1000. */
+  readonly limit: number;
 }
 
 /** One profile merged into another: requests and lookups naming `from` resolve to `into`. */
@@ -126,6 +144,12 @@ export interface ProfileMerges {
   removeMerge(from: string, into: string): Promise<void>;
   /** The merge on record for `id` (one hop), if any. */
   getMerge(id: string): Promise<ProfileMerge | undefined>;
+  /**
+   * The merges recorded into `into` (one hop: the profiles it absorbed directly), in
+   * ascending order of `from`, at most `limit` (1..1000). Elasticsearch answers from a search,
+   * so a merge shows here within the index refresh interval (`getMerge` at once).
+   */
+  getMergesInto(into: string, limit: number): Promise<ProfileMerge[]>;
 }
 
 /** What one maintenance run did, one line per action (empty: nothing to do). */

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { SluiceError, idString } from '@sluice/core';
 import type { EventReader, ProfileMerges } from '@sluice/store';
 import type { ProfileDirectory } from '../profile-directory.ts';
+import { segmentIdsOf } from '../segment/profile-ids.ts';
 
 /** Profile, source and event ids as `/track` and `POST /v1/sources` accept them (core's `idString`). */
 const idParam = { type: 'object', required: ['id'], properties: { id: idString } } as const;
@@ -20,11 +21,16 @@ const pageQuery = {
  */
 export function readRoutes(deps: { store: EventReader & ProfileMerges; directory: ProfileDirectory }) {
   return async (app: FastifyInstance): Promise<void> => {
-    /** A profile; a merged one says where it went (`mergedInto`, `mergedAt`), even if it never had an event. */
+    /**
+     * A profile; a merged one says where it went (`mergedInto`, `mergedAt`), even if it never
+     * had an event; and the Segment `anonymousIds` and `userIds` it is known by, its own and
+     * those of the profiles merged into it (capped: segment/profile-ids.ts).
+     */
     app.get<{ Params: { id: string } }>('/v1/profiles/:id', { schema: { params: idParam } }, async (request) => {
-      const [profile, merge] = await Promise.all([deps.store.getProfile(request.params.id), deps.store.getMerge(request.params.id)]);
-      if (profile === undefined && merge === undefined) throw new SluiceError('NOT_FOUND', `no profile ${request.params.id}`);
-      return { ...(profile ?? { id: request.params.id }), ...(merge === undefined ? {} : { mergedInto: merge.into, mergedAt: merge.mergedAt }) };
+      const id = request.params.id;
+      const [profile, merge, ids] = await Promise.all([deps.store.getProfile(id), deps.store.getMerge(id), segmentIdsOf(deps.store, id)]);
+      if (profile === undefined && merge === undefined) throw new SluiceError('NOT_FOUND', `no profile ${id}`);
+      return { ...(profile ?? { id }), ...(merge === undefined ? {} : { mergedInto: merge.into, mergedAt: merge.mergedAt }), ...ids };
     });
 
     /**

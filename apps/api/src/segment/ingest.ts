@@ -1,13 +1,17 @@
-import { SluiceError, anonymousProfileId, encodeReceived, formatEventTime, idString, userProfileId, withTimeout, type ErrorCode, type IncomingEvent, type RequestMetadata, type TrackPayload } from '@sluice/core';
+import { anonymousProfileId, encodeReceived, formatEventTime, idString, userProfileId, type ErrorCode, type IncomingEvent, type RequestMetadata, type TrackPayload } from '@sluice/core';
 import { deadLetterOf, type EventBus, type OutgoingMessage } from '@sluice/bus';
+import type { EventSource, EventType } from '@sluice/config-store';
 import type { Metrics } from '@sluice/observability';
+import { explainVerdict, publishAcknowledged, receivedDeadLetter, type EventValidator } from '../event-validation.ts';
 import type { SourceRateLimits } from '../rate-limits.ts';
 import type { RequestIdentity, SegmentIdentity } from './identity.ts';
-import { mapSegmentMessage, type BatchDefaults, type SegmentDraft, type SegmentType } from './mapping.ts';
+import { mapSegmentMessage, type BatchDefaults, type MappedMessage, type SegmentDraft, type SegmentType } from './mapping.ts';
 
 export interface IngestDeps {
   readonly bus: EventBus;
   readonly identity: SegmentIdentity;
+  /** The event types' schemas, as on /track. */
+  readonly validator: EventValidator;
   /** Per-source events per second, shared with /track. */
   readonly limits: SourceRateLimits;
   readonly metrics: Metrics;
@@ -18,9 +22,10 @@ export interface IngestDeps {
 
 /** One Segment-compatible request, its source authorised. */
 export interface SegmentRequest {
-  readonly sourceId: string;
-  /** The source's own rate limit (events/s), null for TRACK_RATE_LIMIT. */
-  readonly rateLimit: number | null;
+  /** The authorised source: its id, rate limit and unknown-type policy. */
+  readonly source: EventSource;
+  /** The event types as served now. */
+  readonly eventTypes: ReadonlyMap<string, EventType>;
   readonly messages: readonly unknown[];
   readonly defaults: BatchDefaults;
   /** The call type of a single-call route; absent for batches. */
@@ -60,10 +65,12 @@ const SLUICE_ID = new RegExp(idString.pattern);
 export async function ingestSegment(deps: IngestDeps, request: SegmentRequest): Promise<SegmentOutcome> {
   const receivedAtMs = Date.now();
   const receivedAt = formatEventTime(receivedAtMs);
+  const sourceId = request.source.id;
   const mapped = request.messages.map((message) => mapSegmentMessage(message, request.defaults, { receivedAtMs, maxEventBytes: deps.maxEventBytes, ...(request.routeType === undefined ? {} : { routeType: request.routeType }) }));
-  await deps.limits.admit({ id: request.sourceId, rateLimit: request.rateLimit }, mapped.filter((outcome) => outcome.ok).length);
+  await deps.limits.admit(request.source, mapped.filter((outcome) => outcome.ok).length);
+  judgeByEventTypes(deps.validator, request, mapped);
 
-  const identity = deps.identity.forRequest(request.sourceId);
+  const identity = deps.identity.forRequest(sourceId);
   const groups = new Map<string, { facts: { profileId: string; sessionId: string }; events: IncomingEvent[]; ids: string[] }>();
   const letters: OutgoingMessage[] = [];
   const deadLettered: DeadLetteredEvent[] = [];
@@ -71,7 +78,7 @@ export async function ingestSegment(deps: IngestDeps, request: SegmentRequest): 
     const draft = outcome.draft;
     if (outcome.ok) {
       const profileId = await identity.profileOf(outcome.draft);
-      const sessionId = sessionOf(outcome.draft, request.sourceId);
+      const sessionId = sessionOf(outcome.draft, sourceId);
       const key = `${profileId} ${sessionId}`;
       let group = groups.get(key);
       if (group === undefined) groups.set(key, (group = { facts: { profileId, sessionId }, events: [], ids: [] }));
@@ -86,15 +93,33 @@ export async function ingestSegment(deps: IngestDeps, request: SegmentRequest): 
   }
 
   const messages = [...groups.values()].map((group): OutgoingMessage => {
-    const payload: TrackPayload = { source: { id: request.sourceId }, events: group.events };
+    const payload: TrackPayload = { source: { id: sourceId }, events: group.events };
     const facts = { ...group.facts, receivedAt, metadata: request.metadata, ids: group.ids };
     return { key: group.facts.profileId, payload: Buffer.from(encodeReceived(facts, JSON.stringify(payload))) };
   });
-  await Promise.all([publishWithin(deps, 'events', messages), publishWithin(deps, 'dead-letters', letters)]);
+  await Promise.all([publishAcknowledged(deps.bus, 'events', messages, deps.publishTimeoutMs), publishAcknowledged(deps.bus, 'dead-letters', letters, deps.publishTimeoutMs)]);
   const accepted = messages.length === 0 ? 0 : [...groups.values()].reduce((sum, group) => sum + group.events.length, 0);
   deps.metrics.eventsAccepted.inc(accepted);
   for (const letter of deadLettered) deps.metrics.eventsDeadLettered.inc({ code: letter.code, kind: 'event' });
   return { accepted, deadLettered };
+}
+
+/**
+ * The event types' verdicts (EventValidator, as on /track) on the events that mapped: each
+ * one turns its event into a problem to dead-letter, with the verdict's code and the JSON
+ * pointer in the request — whatever the policy, since SDKs drop a whole batch on a 4xx
+ * (`reject` refuses a /track request; here it dead-letters the event, as `dead-letter` does).
+ * What a type checks is what the store keeps: the call type (`track`, `page` …) and `properties`.
+ */
+function judgeByEventTypes(validator: EventValidator, request: SegmentRequest, mapped: MappedMessage[]): void {
+  const positions = mapped.flatMap((outcome, index) => (outcome.ok ? [index] : []));
+  const events = positions.map((index) => (mapped[index] as Extract<MappedMessage, { ok: true }>).draft.event);
+  for (const verdict of validator.verdicts(request.source, events, request.eventTypes)) {
+    const index = positions[verdict.index]!;
+    const draft = (mapped[index] as Extract<MappedMessage, { ok: true }>).draft;
+    const pointer = request.routeType === undefined ? `/batch/${String(index)}${verdict.pointer}` : verdict.pointer;
+    mapped[index] = { ok: false, code: verdict.code, reason: `${pointer}: ${explainVerdict(verdict)}`, draft };
+  }
 }
 
 /**
@@ -111,24 +136,11 @@ function sessionOf(draft: SegmentDraft, sourceId: string): string {
 /** The dead letter of an event that was mapped: a `received` message of it alone, on the profile it would have had (no merge made for it). */
 async function replayableLetter(identity: RequestIdentity, request: SegmentRequest, draft: SegmentDraft, receivedAt: string, code: ErrorCode, reason: string): Promise<OutgoingMessage> {
   const profileId = await identity.profileWithoutMerges(draft);
-  const payload: TrackPayload = { source: { id: request.sourceId }, events: [draft.event] };
-  const message = encodeReceived({ profileId, sessionId: sessionOf(draft, request.sourceId), receivedAt, metadata: request.metadata, ids: [draft.eventId] }, JSON.stringify(payload));
-  return deadLetterOf({ key: profileId, payload: Buffer.from(message) }, { code, reason }, request.route, 1);
+  const decisions = { profileId, sessionId: sessionOf(draft, request.source.id), receivedAt, metadata: request.metadata, ids: [draft.eventId] };
+  return receivedDeadLetter(decisions, { source: { id: request.source.id }, events: [draft.event] }, { code, reason }, request.route);
 }
 
 /** The dead letter of an event that could not be mapped: the event as sent (a replay keeps it aside: the worker cannot read it). */
 function asSentLetter(request: SegmentRequest, message: unknown, code: ErrorCode, reason: string): OutgoingMessage {
-  return deadLetterOf({ key: request.sourceId, payload: Buffer.from(JSON.stringify(message) ?? 'null') }, { code, reason }, request.route, 1);
-}
-
-/** Publishes and waits for the bus acknowledgement, at most the publish timeout; else BUS_UNAVAILABLE. */
-async function publishWithin(deps: IngestDeps, output: 'events' | 'dead-letters', messages: readonly OutgoingMessage[]): Promise<void> {
-  if (messages.length === 0) return;
-  const timeoutMs = deps.publishTimeoutMs;
-  try {
-    await withTimeout(timeoutMs, () => deps.bus.publish(output, messages), () => new SluiceError('BUS_UNAVAILABLE', `the bus did not acknowledge within ${String(timeoutMs)} ms`));
-  } catch (error) {
-    if (error instanceof SluiceError) throw error;
-    throw new SluiceError('BUS_UNAVAILABLE', `the bus could not accept the ${output}`, { cause: error });
-  }
+  return deadLetterOf({ key: request.source.id, payload: Buffer.from(JSON.stringify(message) ?? 'null') }, { code, reason }, request.route, 1);
 }

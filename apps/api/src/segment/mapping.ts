@@ -61,6 +61,8 @@ export interface MappingOptions {
 
 /** Ids that never identify anyone (PostHog's list and the like): treated as absent, never bound or merged. */
 const BLANK_IDS = new Set(['', '0', '-1', 'null', 'undefined', 'nil', 'none', 'nan', 'true', 'false', 'anonymous', 'guest', 'id', 'distinctid', 'distinct_id', 'not_authenticated', 'email', '[object object]']);
+/** How many blank ids there are (in lower case): what a listing of ids asks for beyond its cap, to list the cap after leaving them out. */
+export const BLANK_ID_COUNT = BLANK_IDS.size;
 
 const SLUICE_ID = new RegExp(idString.pattern);
 

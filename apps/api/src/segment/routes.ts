@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError, type JsonObject, type RequestMetadata } from '@sluice/core';
 import type { Config } from '@sluice/config';
 import { allowOrigin, answerPreflight, corsOnEveryAnswer } from '../cors.ts';
+import { EventValidator } from '../event-validation.ts';
 import { originAllowed, type SourceResolver } from '../sources.ts';
 import { decodeBody, parseAnyTypeAsJson } from './body.ts';
 import { ingestSegment, type IngestDeps, type SegmentOutcome } from './ingest.ts';
@@ -10,7 +11,7 @@ import type { BatchDefaults, SegmentType } from './mapping.ts';
 import { PIXEL_GIF, pixelMessage } from './pixel.ts';
 import { writeKeyOf } from './write-key.ts';
 
-export interface SegmentRouteDeps extends IngestDeps {
+export interface SegmentRouteDeps extends Omit<IngestDeps, 'validator'> {
   readonly track: Pick<Config['track'], 'maxDepth' | 'maxKeys'>;
   /** SEGMENT_MAX_BATCH_SIZE, bytes. */
   readonly maxBatchBytes: number;
@@ -45,7 +46,9 @@ const PIXEL_ROUTES: readonly (readonly [string, SegmentType])[] = [['/pixel/v1/t
  * Content-Type, gzip or deflate, within SEGMENT_MAX_BATCH_SIZE or SEGMENT_MAX_EVENT_SIZE),
  * and answer 200 once every event is on the bus, stored or dead-lettered (`ingestSegment`).
  */
-export function segmentRoutes(deps: SegmentRouteDeps) {
+export function segmentRoutes(routeDeps: SegmentRouteDeps) {
+  // The event types' schemas, checked as on /track (compiled once per version, per validator).
+  const deps: SegmentRouteDeps & IngestDeps = { ...routeDeps, validator: new EventValidator() };
   return async (app: FastifyInstance): Promise<void> => {
     parseAnyTypeAsJson(app, deps.track);
     app.addHook('preParsing', decodeBody);
@@ -74,12 +77,12 @@ export function segmentRoutes(deps: SegmentRouteDeps) {
 }
 
 /** Authorises the write key and takes the events; the caller answers. */
-async function take(deps: SegmentRouteDeps, request: FastifyRequest, reply: FastifyReply, what: { messages: readonly unknown[]; defaults: BatchDefaults; routeType?: SegmentType; route: string }): Promise<SegmentOutcome> {
+async function take(deps: SegmentRouteDeps & IngestDeps, request: FastifyRequest, reply: FastifyReply, what: { messages: readonly unknown[]; defaults: BatchDefaults; routeType?: SegmentType; route: string }): Promise<SegmentOutcome> {
   if (deps.isDraining()) throw new SluiceError('SHUTTING_DOWN', 'this replica is shutting down');
   const origin = request.headers.origin;
   const source = await deps.sources.authorise(writeKeyOf(request, request.body), origin);
   if (origin !== undefined && originAllowed(source.allowedOrigins, origin)) allowOrigin(reply, origin);
-  return ingestSegment(deps, { sourceId: source.id, rateLimit: source.rateLimit, ...what, metadata: metadataOf(request) });
+  return ingestSegment(deps, { source, eventTypes: await deps.sources.eventTypes(), ...what, metadata: metadataOf(request) });
 }
 
 function answer(outcome: SegmentOutcome): SegmentResponse {

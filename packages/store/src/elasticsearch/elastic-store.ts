@@ -1,7 +1,7 @@
 import type { TrackedEvent } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { SluiceError } from '@sluice/core';
-import type { EventPage, EventQuery, MaintenanceReport, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
+import type { ContextValuesQuery, EventPage, EventQuery, MaintenanceReport, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
 import { BulkWriter } from './bulk-writer.ts';
 import { createClient, type ElasticContext, type ElasticStoreOptions } from './connection.ts';
 import { ClusterFeatures } from './features.ts';
@@ -92,6 +92,16 @@ export class ElasticStore implements StoreAdapter {
   async queryEvents(query: EventQuery): Promise<EventPage> {
     this.assertOpen();
     return this.reader.queryEvents(query);
+  }
+
+  async contextValues(query: ContextValuesQuery): Promise<string[]> {
+    this.assertOpen();
+    return this.reader.contextValues(query);
+  }
+
+  async getMergesInto(into: string, limit: number): Promise<ProfileMerge[]> {
+    this.assertOpen();
+    return this.merges.getMergesInto(into, limit);
   }
 
   async maintain(now: Date): Promise<MaintenanceReport> {

@@ -1,6 +1,7 @@
 import type { ProfileMerge, ProfileMerges } from '../port.ts';
 import type { ElasticContext } from './connection.ts';
-import { isErrorType, isNotFound, storeError } from './errors.ts';
+import { isErrorType, isNotFound, request, storeError } from './errors.ts';
+import { assertComplete } from './reader.ts';
 
 /**
  * Profile merges in their own index, one document per merged profile, `_id` = its id. A
@@ -40,6 +41,14 @@ export class ElasticMerges implements ProfileMerges {
 
   async getMerge(id: string): Promise<ProfileMerge | undefined> {
     return (await this.read(id))?.merge;
+  }
+
+  /** A search on `into` (sorted by `from`): sees merges recorded up to one refresh ago. */
+  async getMergesInto(into: string, limit: number): Promise<ProfileMerge[]> {
+    const { client, names } = this.context;
+    const response = await request(() => client.search<ProfileMerge>({ index: names.profileMerges, query: { term: { into } }, sort: [{ from: { order: 'asc' } }], size: limit, track_total_hits: false }));
+    assertComplete(response);
+    return response.hits.hits.flatMap((hit) => (hit._source === undefined ? [] : [hit._source]));
   }
 
   private async read(id: string): Promise<{ merge: ProfileMerge; seqNo: number; primaryTerm: number } | undefined> {

@@ -2,7 +2,8 @@ import type { estypes } from '@elastic/elasticsearch';
 import { SluiceError, type TrackedEvent } from '@sluice/core';
 import { queryTimeMs } from '../query-time.ts';
 import { decodeCursor, encodeCursor, receivedAtMs } from '../cursor.ts';
-import type { EventPage, EventQuery, EventReader, ProfileRecord, SessionRecord } from '../port.ts';
+import { assertContextValuesQuery } from '../context-values.ts';
+import type { ContextValuesQuery, EventPage, EventQuery, EventReader, ProfileRecord, SessionRecord } from '../port.ts';
 import type { ElasticContext } from './connection.ts';
 import { isNotFound, request, storeError } from './errors.ts';
 import { eventDocumentId } from './names.ts';
@@ -62,6 +63,26 @@ export class ElasticReader implements EventReader {
     return response.hits.hits.length > limit && last !== undefined ? { events, next: encodeCursor({ receivedAtMs: receivedAtMs(last), sourceId: last.sourceId, id: last.id }) } : { events };
   }
 
+  /**
+   * A `terms` aggregation on the keyed field of the flattened `context` (`context.a.b`):
+   * ordered by key, which Elasticsearch answers exactly (no per-shard approximation), and
+   * no hits read. Values over `ignore_above` are not indexed, so never listed.
+   */
+  async contextValues(query: ContextValuesQuery): Promise<string[]> {
+    assertContextValuesQuery(query);
+    const { client, names } = this.context;
+    const response = await request(() => client.search({
+      index: names.eventsPattern,
+      size: 0,
+      track_total_hits: false,
+      query: { bool: { filter: [{ terms: { profileId: [...query.profileIds] } }] } },
+      aggs: { values: { terms: { field: `context.${query.path.join('.')}`, size: query.limit, order: { _key: 'asc' } } } },
+    }));
+    assertComplete(response);
+    const buckets = (response.aggregations?.['values'] as estypes.AggregationsStringTermsAggregate | undefined)?.buckets;
+    return (Array.isArray(buckets) ? buckets : []).map((bucket) => String(bucket.key));
+  }
+
   private async getById<T>(index: string, id: string): Promise<T | undefined> {
     try {
       const response = await this.context.client.get<T>({ index, id });
@@ -73,11 +94,10 @@ export class ElasticReader implements EventReader {
   }
 }
 
-
 /**
  * A search that some shards could not answer (a node just died, its replicas not yet
  * promoted) is an outage, not an answer: a page with holes would look complete to a reader.
  */
-function assertComplete(response: estypes.SearchResponse<unknown>): void {
+export function assertComplete(response: estypes.SearchResponse<unknown>): void {
   if (response._shards.failed > 0) throw new SluiceError('STORE_UNAVAILABLE', `Elasticsearch: ${String(response._shards.failed)} of ${String(response._shards.total)} shards did not answer`);
 }

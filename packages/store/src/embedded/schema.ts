@@ -6,8 +6,9 @@ import { SluiceError } from '@sluice/core';
  * 0: the schema before per-source ids (events keyed by id alone, ordered by client time).
  * 1: events keyed by (source_id, id), ordered and expired by server receive time (ms).
  * 2: profile merges.
+ * 3: profile merges indexed by the profile they went into (the profiles a profile absorbed).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const CREATE_EVENTS = `
 CREATE TABLE events (
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS sessions (
 CREATE TABLE IF NOT EXISTS profile_merges (
   from_id TEXT PRIMARY KEY, into_id TEXT NOT NULL, merged_at TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS profile_merges_by_into ON profile_merges (into_id, from_id);
 `;
 
 /**
@@ -53,8 +55,8 @@ export function migrateSchema(db: DatabaseSync, path: string): string[] {
   db.exec('BEGIN IMMEDIATE');
   try {
     const legacy = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'events'").get() !== undefined;
-    // Version 1 → 2 only adds tables (CREATE_VERSIONED, all IF NOT EXISTS).
-    const done = version === 1 ? [`event store schema ${String(version)} → ${String(SCHEMA_VERSION)}: profile merges`] : legacy ? migrateFromIdOnly(db) : createFresh(db);
+    // Versions 1 and 2 → 3 only add tables and indices (CREATE_VERSIONED, all IF NOT EXISTS).
+    const done = version >= 1 ? [`event store schema ${String(version)} → ${String(SCHEMA_VERSION)}: ${version === 1 ? 'profile merges' : 'profile merges by survivor'}`] : legacy ? migrateFromIdOnly(db) : createFresh(db);
     db.exec(CREATE_VERSIONED);
     db.exec(`PRAGMA user_version = ${String(SCHEMA_VERSION)}`);
     db.exec('COMMIT');

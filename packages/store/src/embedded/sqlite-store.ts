@@ -6,7 +6,8 @@ import type { DependencyHealth } from '@sluice/observability';
 import { queryTimeMs } from '../query-time.ts';
 import { decodeCursor, encodeCursor, receivedAtMs } from '../cursor.ts';
 import { serialiseEvent } from '../serialise.ts';
-import type { EventPage, EventQuery, MaintenanceReport, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
+import { CONTEXT_VALUE_MAX_LENGTH, assertContextValuesQuery } from '../context-values.ts';
+import type { ContextValuesQuery, EventPage, EventQuery, MaintenanceReport, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
 import { migrateSchema } from './schema.ts';
 
 export interface SqliteStoreOptions {
@@ -33,6 +34,7 @@ export class SqliteEventStore implements StoreAdapter {
   private readonly insertMerge: StatementSync;
   private readonly selectMerge: StatementSync;
   private readonly deleteMerge: StatementSync;
+  private readonly selectMergesInto: StatementSync;
   private closed = false;
 
   private readonly options: SqliteStoreOptions;
@@ -55,6 +57,7 @@ export class SqliteEventStore implements StoreAdapter {
     this.insertMerge = this.db.prepare('INSERT OR IGNORE INTO profile_merges (from_id, into_id, merged_at) VALUES (?, ?, ?)');
     this.selectMerge = this.db.prepare('SELECT from_id, into_id, merged_at FROM profile_merges WHERE from_id = ?');
     this.deleteMerge = this.db.prepare('DELETE FROM profile_merges WHERE from_id = ? AND into_id = ?');
+    this.selectMergesInto = this.db.prepare('SELECT from_id, into_id, merged_at FROM profile_merges WHERE into_id = ? ORDER BY from_id LIMIT ?');
     this.upsertProfile = this.db.prepare(`
       INSERT INTO profiles (id, first_seen, last_seen, last_session_id, last_source_id, version) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET
@@ -138,6 +141,30 @@ export class SqliteEventStore implements StoreAdapter {
     this.assertOpen();
     const row = this.selectMerge.get(id) as { from_id: string; into_id: string; merged_at: string } | undefined;
     return row === undefined ? undefined : { from: row.from_id, into: row.into_id, mergedAt: row.merged_at };
+  }
+
+  /** Over the merges' `into_id` index (schema 3). */
+  async getMergesInto(into: string, limit: number): Promise<ProfileMerge[]> {
+    this.assertOpen();
+    const rows = this.selectMergesInto.all(into, Math.trunc(limit)) as { from_id: string; into_id: string; merged_at: string }[];
+    return rows.map((row) => ({ from: row.from_id, into: row.into_id, mergedAt: row.merged_at }));
+  }
+
+  /**
+   * `SELECT DISTINCT` over the profiles' events (their `events_by_profile` index), the value
+   * read from the body with `json_extract`; ordered as text, byte by byte (BINARY collation),
+   * like Elasticsearch's keys. The path is bound as a parameter, never spliced.
+   */
+  async contextValues(query: ContextValuesQuery): Promise<string[]> {
+    this.assertOpen();
+    assertContextValuesQuery(query);
+    const profiles = query.profileIds.map(() => '?').join(', ');
+    const sql = `SELECT DISTINCT CASE kind WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE CAST(raw AS TEXT) END AS value FROM (
+        SELECT json_type(body, ?) AS kind, json_extract(body, ?) AS raw FROM events WHERE profile_id IN (${profiles})
+      ) WHERE kind IN ('text', 'integer', 'real', 'true', 'false') AND length(value) <= ? ORDER BY value LIMIT ?`;
+    const jsonPath = `$.context.${query.path.join('.')}`;
+    const rows = this.db.prepare(sql).all(jsonPath, jsonPath, ...query.profileIds, CONTEXT_VALUE_MAX_LENGTH, Math.trunc(query.limit)) as { value: string }[];
+    return rows.map((row) => row.value);
   }
 
   async queryEvents(query: EventQuery): Promise<EventPage> {
