@@ -109,10 +109,12 @@ export function buildApi(deps: ApiDeps): Api {
     done();
   });
   const limits = new SourceRateLimits(deps.cache.rateLimiter({ maxEventsPerRequest: deps.config.track.maxEvents, onFallback: () => deps.metrics.rateLimitFallbacks.inc() }), deps.metrics, deps.config.track.rateLimitPerSecond);
-  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, validator: new EventValidator(), identity, retries, limits, metrics: deps.metrics, isDraining }));
+  // One validator for every ingestion route: each event type's schema compiled once per version.
+  const validator = new EventValidator();
+  void app.register(trackRoutes({ track: deps.config.track, bus: deps.bus, sources, validator, identity, retries, limits, metrics: deps.metrics, isDraining }));
   const segmentIdentity = new SegmentIdentity(directory, { onDegraded: () => deps.metrics.identityDegraded.inc(), onMergeRefused: mergesRefusedCounter(deps.metrics), logger: deps.logger });
   const segment = deps.config.segment;
-  void app.register(segmentRoutes({ bus: deps.bus, identity: segmentIdentity, limits, metrics: deps.metrics, publishTimeoutMs: deps.config.track.publishTimeoutMs, maxEventBytes: segment.maxEventBytes, maxBatchBytes: segment.maxBatchBytes, track: deps.config.track, sources, isDraining }));
+  void app.register(segmentRoutes({ bus: deps.bus, identity: segmentIdentity, limits, metrics: deps.metrics, publishTimeoutMs: deps.config.track.publishTimeoutMs, maxEventBytes: segment.maxEventBytes, maxBatchBytes: segment.maxBatchBytes, track: deps.config.track, sources, validator, isDraining }));
   void app.register(healthRoutes({ checks: servingChecks(deps.checks, sources), metrics: deps.metrics, isDraining, adminToken: http.adminToken }));
   void app.register(async (admin) => {
     admin.addHook('preHandler', requireAdmin(deps.config.http.adminToken));

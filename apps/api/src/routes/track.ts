@@ -1,11 +1,11 @@
 import { isIP } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { MAX_CLIENT_TIMESTAMP_LENGTH, SluiceError, assertPropertiesWithin, eventIds, trackPayloadSchema, withTimeout, type RequestMetadata, type TrackPayload } from '@sluice/core';
-import type { EventBus, OutgoingMessage } from '@sluice/bus';
+import { MAX_CLIENT_TIMESTAMP_LENGTH, SluiceError, assertPropertiesWithin, eventIds, trackPayloadSchema, type RequestMetadata, type TrackPayload } from '@sluice/core';
+import type { EventBus } from '@sluice/bus';
 import type { Config } from '@sluice/config';
 import type { Metrics } from '@sluice/observability';
 import { allowOrigin, answerPreflight, corsOnEveryAnswer } from '../cors.ts';
-import { acceptedMessage, deadLetteredOf, publishDeadLetters, type EventValidator } from '../event-validation.ts';
+import { acceptedMessage, deadLetteredOf, publishAcknowledged, publishDeadLetters, type EventValidator } from '../event-validation.ts';
 import type { IdentityResolver } from '../identity.ts';
 import type { SourceRateLimits } from '../rate-limits.ts';
 import type { RetryMemory } from '../retry-memory.ts';
@@ -65,7 +65,9 @@ export function trackRoutes(deps: TrackRouteDeps) {
       const facts = { ...decisions, metadata };
       const message = acceptedMessage(checked, payload, request.rawBody, facts);
       try {
-        await Promise.all([message === undefined ? undefined : publishWithin(deps.bus, { key: decisions.profileId, payload: Buffer.from(message), groupable: { events: decisions.ids.length - checked.invalid.length } }, deps.track.publishTimeoutMs), publishDeadLetters(deps.bus, checked, payload, facts, deps.track.publishTimeoutMs)]);
+        // Groupable: the bus may carry it inside one message with other requests' (GroupingBus),
+        // and still acknowledges it only once that message is durable.
+        await Promise.all([publishAcknowledged(deps.bus, 'events', message === undefined ? [] : [{ key: decisions.profileId, payload: Buffer.from(message), groupable: { events: decisions.ids.length - checked.invalid.length } }], deps.track.publishTimeoutMs), publishDeadLetters(deps.bus, checked, payload, facts, deps.track.publishTimeoutMs)]);
       } catch (error) {
         // The publish may still land: the client's retry must reuse these ids (RetryMemory).
         const retryKey = recallKey ?? deps.retries.keyOf(source.id, request.rawBody, identified);
@@ -133,18 +135,4 @@ function metadataOf(request: FastifyRequest): RequestMetadata {
     metadata.clientTimestamp = clientTimestamp;
   }
   return metadata;
-}
-
-/**
- * Publishes and waits for the bus acknowledgement, at most `timeoutMs`; else BUS_UNAVAILABLE.
- * The message is groupable: the bus may carry it with other requests' in one message, and
- * still acknowledges it only once that message is durable.
- */
-async function publishWithin(bus: EventBus, message: OutgoingMessage, timeoutMs: number): Promise<void> {
-  try {
-    await withTimeout(timeoutMs, () => bus.publish('events', [message]), () => new SluiceError('BUS_UNAVAILABLE', `the bus did not acknowledge within ${timeoutMs} ms`));
-  } catch (error) {
-    if (error instanceof SluiceError) throw error;
-    throw new SluiceError('BUS_UNAVAILABLE', 'the bus could not accept the events', { cause: error });
-  }
 }

@@ -3,7 +3,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SluiceError, type JsonObject, type RequestMetadata } from '@sluice/core';
 import type { Config } from '@sluice/config';
 import { allowOrigin, answerPreflight, corsOnEveryAnswer } from '../cors.ts';
-import { EventValidator } from '../event-validation.ts';
 import { originAllowed, type SourceResolver } from '../sources.ts';
 import { decodeBody, parseAnyTypeAsJson } from './body.ts';
 import { ingestSegment, type IngestDeps, type SegmentOutcome } from './ingest.ts';
@@ -11,7 +10,7 @@ import type { BatchDefaults, SegmentType } from './mapping.ts';
 import { PIXEL_GIF, pixelMessage } from './pixel.ts';
 import { writeKeyOf } from './write-key.ts';
 
-export interface SegmentRouteDeps extends Omit<IngestDeps, 'validator'> {
+export interface SegmentRouteDeps extends IngestDeps {
   readonly track: Pick<Config['track'], 'maxDepth' | 'maxKeys'>;
   /** SEGMENT_MAX_BATCH_SIZE, bytes. */
   readonly maxBatchBytes: number;
@@ -46,9 +45,7 @@ const PIXEL_ROUTES: readonly (readonly [string, SegmentType])[] = [['/pixel/v1/t
  * Content-Type, gzip or deflate, within SEGMENT_MAX_BATCH_SIZE or SEGMENT_MAX_EVENT_SIZE),
  * and answer 200 once every event is on the bus, stored or dead-lettered (`ingestSegment`).
  */
-export function segmentRoutes(routeDeps: SegmentRouteDeps) {
-  // The event types' schemas, checked as on /track (compiled once per version, per validator).
-  const deps: SegmentRouteDeps & IngestDeps = { ...routeDeps, validator: new EventValidator() };
+export function segmentRoutes(deps: SegmentRouteDeps) {
   return async (app: FastifyInstance): Promise<void> => {
     parseAnyTypeAsJson(app, deps.track);
     app.addHook('preParsing', decodeBody);
