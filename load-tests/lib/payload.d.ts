@@ -18,6 +18,8 @@ export interface BuiltRequest {
   headers: Record<string, string>;
   body: string;
   batchSize: number;
+  /** The ids of its events (as the templates' `{{eventId}}`), unique to the run. */
+  eventIds: string[];
   expectStatus: number;
   acceptedPath: string;
 }

@@ -80,13 +80,16 @@ export function createRequestBuilder(scenario, templates, sources, random) {
       const now = new Date().toISOString();
       const base = { source, user, session: `lt-session-${user}`, iteration, now };
       const events = [];
+      const eventIds = [];
       for (let index = 0; index < request.batchSize; index++) {
-        events.push(expand(template.event, { ...base, index, eventId: `lt-${runId}-${vu}-${iteration}-${index}` }, `template ${request.template} event`));
+        const eventId = `lt-${runId}-${vu}-${iteration}-${index}`;
+        eventIds.push(eventId);
+        events.push(expand(template.event, { ...base, index, eventId }, `template ${request.template} event`));
       }
       const body = expand(template.body, { ...base, events }, `template ${request.template} body`);
       const headers = { 'content-type': 'application/json' };
       if (template.auth === 'basic-write-key') headers.authorization = `Basic ${base64Ascii(`${source}:`)}`;
-      return { name: request.name, method: template.method, path: template.path, headers, body: JSON.stringify(body), batchSize: request.batchSize, expectStatus: template.expectStatus, acceptedPath: template.acceptedPath };
+      return { name: request.name, method: template.method, path: template.path, headers, body: JSON.stringify(body), batchSize: request.batchSize, eventIds, expectStatus: template.expectStatus, acceptedPath: template.acceptedPath };
     },
   };
 }

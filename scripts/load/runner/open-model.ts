@@ -11,14 +11,16 @@ import { newStageStats, type StageStats } from './stage-stats.ts';
 export interface OpenModelOptions {
   scenario: Scenario;
   templates: Templates;
-  /** Base URL of Sluice, e.g. http://127.0.0.1:8686. */
-  url: string;
+  /** Base URL of Sluice, e.g. http://127.0.0.1:8686; several: taken in turn, as a load balancer would. */
+  url: string | readonly string[];
   /** Source ids (write keys); the first is the hot one. */
   sources: readonly string[];
   rateScale?: number;
   timeScale?: number;
   /** Called at the end of each stage; returning a reason stops the run there (abortOnFail). */
   onStageEnd?: (index: number, stats: StageStats, segment: RateSegment) => string | undefined;
+  /** Called with the event ids of each request answered as expected with all its events accepted. */
+  onAccepted?: (eventIds: readonly string[]) => void;
 }
 
 export interface OpenModelResult {
@@ -45,7 +47,8 @@ export async function runOpenModel(options: OpenModelOptions): Promise<OpenModel
   const stages = segments.map(() => newStageStats());
   const maxInFlight = load.maxVUs;
   const builder = createRequestBuilder(options.scenario, options.templates, options.sources, Math.random);
-  const pool = new Pool(options.url, { connections: maxInFlight, pipelining: 1, keepAliveTimeout: 30_000 });
+  const urls = typeof options.url === 'string' ? [options.url] : options.url;
+  const pools = urls.map((url) => new Pool(url, { connections: Math.ceil(maxInFlight / urls.length), pipelining: 1, keepAliveTimeout: 30_000 }));
   const inFlight = new Set<Promise<void>>();
   let launched = 0;
   let stageIndex = 0;
@@ -55,7 +58,7 @@ export async function runOpenModel(options: OpenModelOptions): Promise<OpenModel
     const request = builder.next(0, iteration);
     const started = performance.now();
     try {
-      const answer = await pool.request({ method: request.method, path: request.path, headers: request.headers, body: request.body });
+      const answer = await pools[iteration % pools.length]!.request({ method: request.method, path: request.path, headers: request.headers, body: request.body });
       const text = await answer.body.text();
       let accepted: unknown;
       try {
@@ -64,6 +67,7 @@ export async function runOpenModel(options: OpenModelOptions): Promise<OpenModel
         accepted = undefined; // not JSON: counted as not accepted, or as an error by its status
       }
       stats.recordAnswer(performance.now() - started, answer.statusCode, request.expectStatus, request.batchSize, accepted);
+      if (answer.statusCode === request.expectStatus && accepted === request.batchSize) options.onAccepted?.(request.eventIds);
     } catch {
       stats.recordAnswer(performance.now() - started, 'network', request.expectStatus, request.batchSize, undefined);
     }
@@ -96,7 +100,7 @@ export async function runOpenModel(options: OpenModelOptions): Promise<OpenModel
     scheduledMs = performance.now() - startedAt;
     await Promise.all(inFlight);
   } finally {
-    await pool.close();
+    await Promise.all(pools.map((pool) => pool.close()));
   }
   return { segments, stages, maxInFlight, elapsedMs: scheduledMs, drainMs: performance.now() - startedAt - scheduledMs, aborted };
 }

@@ -1,7 +1,8 @@
 // "Every accepted event is stored exactly once", checked on Elasticsearch itself: once the
 // storage subscription has no backlog, every event document of the run is listed by id
 // (a composite aggregation, page by page), and compared with the ids the API accepted.
-import { elasticAsSuperuser, engineEnv, waitFor } from '@sluice/testkit';
+import { elasticAsSuperuser, waitFor } from '@sluice/testkit';
+import { storageBacklog } from './measure.ts';
 
 export interface StoredOnce {
   /** Event documents of the run. */
@@ -23,13 +24,7 @@ interface CompositePage {
 
 /** Waits until the storage subscription of `namespace` has no backlog (or `timeoutMs`). */
 export async function waitForDrain(namespace: string, timeoutMs: number): Promise<void> {
-  const web = engineEnv('pulsar')['PULSAR_WEB_HOST']!;
-  await waitFor(async () => {
-    const response = await fetch(`${web}/admin/v2/persistent/public/${namespace}/events/partitioned-stats`).catch(() => undefined);
-    if (response?.ok !== true) return false;
-    const stats = (await response.json()) as { subscriptions?: Record<string, { msgBacklog?: number }> };
-    return stats.subscriptions?.['storage']?.msgBacklog === 0;
-  }, timeoutMs, () => `the storage workers did not drain namespace ${namespace} within ${String(timeoutMs)} ms`);
+  await waitFor(async () => (await storageBacklog(namespace).catch(() => -1)) === 0, timeoutMs, () => `the storage workers did not drain namespace ${namespace} within ${String(timeoutMs)} ms`);
 }
 
 /** Compares the run's event documents under `indexPrefix` with the `accepted` ids. */

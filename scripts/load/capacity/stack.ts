@@ -3,7 +3,7 @@
 // workers and API replicas as separate processes, each with its own DATA_DIR and its own
 // Elasticsearch role, all on a fresh Pulsar namespace, Elasticsearch tenant and MySQL
 // database, so a run never sees another's data and leaves none behind.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createTestDatabase } from '@sluice/config-store/mysql-testing';
 import { ElasticStore } from '@sluice/store';
 import { engineEnv, randomName, runEngines, runSluice, startSluice, tempDir, type SluiceProcess } from '@sluice/testkit';
@@ -104,9 +104,21 @@ export async function startProductionStack(options: StackOptions): Promise<Stack
   }
 }
 
-/** CPU time a process has used so far (user + system), in seconds (Linux /proc). */
-export function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 a second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+/** CPU time used so far by the processes of `pid`'s process group (user + system), in seconds (Linux /proc). */
+export function groupCpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // After the command's closing parenthesis: state, ppid, pgrp, ... utime (12th), stime (13th).
+    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+    if (Number(fields[2]) === pid || Number(entry) === pid) ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  // Clock ticks: 100 a second on Linux.
+  return ticks / 100;
 }
