@@ -13,7 +13,7 @@ import { secondsSince } from '../src/timing.ts';
 /** The figures of one histogram (all its label sets together, or those matching `labels`). */
 async function histogram(metrics: Metrics, name: 'eventEndToEnd' | 'storeWrite', labels: Record<string, string> = {}): Promise<{ count: number; sum: number }> {
   const { values } = await metrics[name].get();
-  const matching = values.filter((value) => Object.entries(labels).every(([key, wanted]) => value.labels[key] === wanted));
+  const matching = values.filter((value) => Object.entries(labels).every(([key, wanted]) => (value.labels as Record<string, unknown>)[key] === wanted));
   const total = (suffix: string) => matching.filter((value) => value.metricName?.endsWith(suffix)).reduce((sum, value) => sum + value.value, 0);
   return { count: total('_count'), sum: total('_sum') };
 }
