@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SluiceError, backoffDelayMs } from '@sluice/core';
 import type { ConfigSnapshot, ConfigStore, EventSource, EventType } from '@sluice/config-store';
-import type { DependencyHealth, HealthCheck, Logger } from '@sluice/observability';
+import type { DependencyHealth, HealthCheck, Logger, Metrics } from '@sluice/observability';
 
 /** The configuration the tracking path reads, indexed for lookups. */
 export interface ServedConfig {
@@ -18,7 +18,15 @@ export interface SourceResolverOptions {
   /** CONFIG_START_TIMEOUT in ms: longest wait for the first configuration at start. */
   readonly startTimeoutMs: number;
   readonly logger: Logger;
+  /** Where lookups (`sluice_config_lookups_total`) and background refreshes (`sluice_config_refreshes_total`) are counted. */
+  readonly metrics?: Pick<Metrics, 'configLookups' | 'configRefreshes'>;
 }
+
+/**
+ * What a tracking request looks up: its source (authorise, get), the origins of every
+ * source (CORS preflight), the event types (validation). The `kind` label.
+ */
+type LookupKind = 'source' | 'origins' | 'event_types';
 
 /** Start-up retries back off from 0.25 s to at most 5 s apart. */
 const START_BACKOFF = { baseDelayMs: 250, maxDelayMs: 5000 };
@@ -85,7 +93,7 @@ export class SourceResolver implements HealthCheck {
 
   /** The enabled source, or SOURCE_NOT_FOUND / SOURCE_DISABLED / ORIGIN_NOT_ALLOWED. */
   async authorise(sourceId: string, origin: string | undefined): Promise<EventSource> {
-    const served = this.served ?? (await this.readThrough());
+    const served = await this.lookup('source');
     const source = served.sources.get(sourceId);
     if (source === undefined) throw new SluiceError('SOURCE_NOT_FOUND', `unknown event source "${sourceId}"`);
     if (!source.enabled) throw new SluiceError('SOURCE_DISABLED', `event source "${sourceId}" is disabled`);
@@ -97,18 +105,18 @@ export class SourceResolver implements HealthCheck {
 
   /** For CORS preflight (which carries no body): is the origin allowed by any enabled source? */
   async anySourceAllows(origin: string): Promise<boolean> {
-    const { origins } = this.served ?? (await this.readThrough());
+    const { origins } = await this.lookup('origins');
     return origins.has('*') || origins.has(origin);
   }
 
   /** The source of this id, enabled or not, as served now; undefined when there is none. */
   async get(sourceId: string): Promise<EventSource | undefined> {
-    return (this.served ?? (await this.readThrough())).sources.get(sourceId);
+    return (await this.lookup('source')).sources.get(sourceId);
   }
 
   /** The event types as served now (read from the store when there is no cache). */
   async eventTypes(): Promise<ReadonlyMap<string, EventType>> {
-    return (this.served ?? (await this.readThrough())).eventTypes;
+    return (await this.lookup('event_types')).eventTypes;
   }
 
   /** Ready once a configuration is loaded; `stale` (and since when) while the store cannot be read. */
@@ -131,12 +139,15 @@ export class SourceResolver implements HealthCheck {
     this.refreshing = true;
     try {
       const revision = await this.configStore.revision();
-      if (revision !== this.served?.revision) this.install(await this.configStore.snapshot());
+      const moved = revision !== this.served?.revision;
+      if (moved) this.install(await this.configStore.snapshot());
       else this.lastRefreshAt = Date.now();
+      this.options.metrics?.configRefreshes.inc({ result: moved ? 'loaded' : 'unchanged' });
       if (this.staleSince !== undefined) this.options.logger.warn({ staleForMs: Date.now() - this.staleSince }, 'the config store answers again: configuration fresh');
       this.staleSince = undefined;
       this.lastError = undefined;
     } catch (error) {
+      this.options.metrics?.configRefreshes.inc({ result: 'failed' });
       this.lastError = error instanceof Error ? error.message : String(error);
       if (this.staleSince === undefined) {
         this.staleSince = Date.now();
@@ -145,6 +156,16 @@ export class SourceResolver implements HealthCheck {
     } finally {
       this.refreshing = false;
     }
+  }
+
+  /**
+   * The configuration a lookup reads, counted: a `hit` when served from memory, a `miss`
+   * when read from the config store (SOURCE_CACHE_TTL=0, or no configuration loaded yet).
+   */
+  private async lookup(kind: LookupKind): Promise<ServedConfig> {
+    const served = this.served;
+    this.options.metrics?.configLookups.inc({ kind, result: served === undefined ? 'miss' : 'hit' });
+    return served ?? (await this.readThrough());
   }
 
   private async readThrough(): Promise<ServedConfig> {

@@ -10,7 +10,7 @@ import { startWorker } from './start.ts';
 const runtime = createRuntime('sluice-worker');
 const probes = await serveProbes(runtime);
 if (await waitForInit(runtime, probes.checks)) {
-  const adapters = await createAdapters(runtime.config, runtime.logger, ['bus', 'store']);
+  const adapters = await createAdapters(runtime.config, runtime.logger, ['bus', 'store'], { metrics: runtime.metrics });
   Object.assign(probes.checks, healthChecks(adapters));
   probes.checks['worker'] = await startWorker(runtime, adapters);
   runtime.shutdown.add('close engines', () => closeAdapters(adapters));

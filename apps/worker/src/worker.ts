@@ -7,6 +7,7 @@ import type { EventSink, WriteOutcome } from '@sluice/store';
 import { EventBuffer, settleEvent, type HeldMessage, type PendingEvent } from './batch.ts';
 import { stepAfterFailure } from './isolation.ts';
 import { profileAndSessionUpdates } from './profiles.ts';
+import { secondsSince } from './timing.ts';
 
 export interface WorkerDeps {
   readonly bus: EventBus;
@@ -312,7 +313,16 @@ export class StorageWorker implements HealthCheck {
   /** One write: settles (stores or dead-letters) what it can; returns the events to retry and why the last of them must be. */
   private async writeOnce(remaining: PendingEvent[]): Promise<{ retry: PendingEvent[]; lastRetry: { code: ErrorCode; reason: string } | undefined }> {
     const events = remaining.map((pending) => pending.event);
-    const outcomes = await this.deps.store.writeBatch({ events, ...profileAndSessionUpdates(events) });
+    const { metrics } = this.deps;
+    const startedAt = performance.now();
+    let outcomes: readonly WriteOutcome[];
+    try {
+      outcomes = await this.deps.store.writeBatch({ events, ...profileAndSessionUpdates(events) });
+    } catch (error) {
+      metrics.storeWrite.observe({ outcome: 'error' }, (performance.now() - startedAt) / 1000);
+      throw error;
+    }
+    const writtenAt = Date.now();
     const retry: PendingEvent[] = [];
     let lastRetry: { code: ErrorCode; reason: string } | undefined;
     const rejected: { pending: PendingEvent; outcome: Extract<WriteOutcome, { status: 'rejected' }> }[] = [];
@@ -324,10 +334,14 @@ export class StorageWorker implements HealthCheck {
         if (outcome !== undefined) lastRetry = { code: outcome.code, reason: outcome.reason };
       } else if (outcome.status === 'rejected') rejected.push({ pending, outcome });
       else {
-        this.deps.metrics.eventsStored.inc({ outcome: outcome.status });
+        metrics.eventsStored.inc({ outcome: outcome.status });
+        // Received → readable, as the operator waits for it (a redelivery or replay too).
+        const seconds = secondsSince(pending.event.receivedAt, writtenAt);
+        if (seconds !== undefined) metrics.eventEndToEnd.observe(seconds);
         stored.push(pending);
       }
     });
+    metrics.storeWrite.observe({ outcome: retry.length > 0 ? 'retry' : 'ok' }, (performance.now() - startedAt) / 1000);
     for (const pending of stored) settleEvent(pending);
     if (rejected.length > 0) {
       const failedAt = new Date().toISOString();

@@ -6,3 +6,5 @@ export { SpooledBus, type SpoolOptions } from './spool/spooled-bus.ts';
 export { PulsarNativeBus, loadNativePulsar, type PulsarNativeBusOptions, type NativePulsarModule } from './pulsar/pulsar-native-bus.ts';
 export { deadLetterOf } from './dead-letter.ts';
 export { GroupingBus, type GroupingOptions } from './grouping/grouping-bus.ts';
+export { MeteredBus, lagSeconds, type MeteredBusOptions } from './metered/metered-bus.ts';
+export { PulsarAdminBacklog, type PulsarBacklogOptions } from './pulsar/backlog.ts';

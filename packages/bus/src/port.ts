@@ -31,6 +31,12 @@ export interface ReceivedMessage {
   readonly properties: Readonly<Record<string, string>>;
   /** How many times this message was delivered before this delivery (0 on the first). */
   readonly redeliveryCount: number;
+  /**
+   * When the bus took the message (ms since the epoch), where the adapter knows it: Pulsar's
+   * publish time; the embedded log's append time (see AppendTimes for its precision). Feeds
+   * the consumer lag gauge; nothing else depends on it.
+   */
+  readonly publishedAt?: number;
 }
 
 /** Why a delivery failed: a catalogue code and the failure's own words. */
@@ -81,6 +87,20 @@ export interface EventBus extends HealthCheck {
   consumer(output: OutputName, subscription: string, options: ConsumerOptions): Promise<Consumer>;
   /** Flushes and releases everything; pending publishes settle first. Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Counts a subscription's unacknowledged messages, where a bus can (the backlog gauge).
+ * Apart from EventBus on purpose: consumers never depend on it, and a bus that cannot count
+ * cheaply simply has none.
+ */
+export interface BacklogReader {
+  /**
+   * Messages of `subscription` on `output` not yet acknowledged; undefined when not known now
+   * (a subscription this process has not opened, an admin API it cannot read). Never throws,
+   * and bounds its own time.
+   */
+  backlog(output: OutputName, subscription: string): Promise<number | undefined>;
 }
 
 /** Headers the bus sets on a dead-lettered message. */

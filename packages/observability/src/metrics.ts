@@ -48,7 +48,87 @@ export class Metrics {
   /** Rate-limit decisions taken by the replica's local fallback bucket because the shared one (Redis) failed. */
   readonly rateLimitFallbacks = new Counter({ name: 'sluice_rate_limit_fallbacks_total', help: 'Rate-limit decisions taken by this replica\'s local bucket because the shared one (Redis) failed.', registers: [this.registry] });
 
+  /**
+   * Received → stored, seconds: from the API's `receivedAt` of an event to the store's
+   * acknowledgement of its write (created, or already there), observed by the storage worker
+   * once per stored event. Redeliveries and dead-letter replays are observed too (they keep
+   * the event's first `receivedAt`): this is how long an operator waits for an event to be
+   * readable. Unlabelled (bounded cardinality). Clamped at 0 when the API's and the worker's
+   * clocks disagree.
+   */
+  readonly eventEndToEnd = new Histogram({
+    name: 'sluice_event_end_to_end_seconds',
+    help: 'Time from the API receiving an event to the store acknowledging its write (created or already there), per stored event; redeliveries and replays included.',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 30, 60],
+    registers: [this.registry],
+  });
+  /** One store write of the worker (one batch, or a part of one being retried or isolated), seconds, by outcome: `ok`, `retry` (the store asked to retry some events), `error` (it threw). */
+  readonly storeWrite = new Histogram({
+    name: 'sluice_store_write_seconds',
+    help: 'Duration of one store write of the storage worker (a batch or a part of one), by outcome: ok (every event settled), retry (the store asked to retry some), error (the write failed).',
+    labelNames: ['outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  /** One publish as its caller sees it (the API, the Segment route, dead letters, replays), seconds, by topic and outcome (`ok`, `error`). */
+  readonly busPublish = new Histogram({
+    name: 'sluice_bus_publish_seconds',
+    help: 'Duration of one bus publish as the caller sees it (until durable, a grouped publish included), by topic and outcome (ok, error).',
+    labelNames: ['topic', 'outcome'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  /** Age of the messages this process's consumer last received (now − the bus's publish time), seconds; 0 after a receive that found nothing waiting. */
+  readonly busConsumerLag = new Gauge({
+    name: 'sluice_bus_consumer_lag_seconds',
+    help: 'Age of the oldest message of the last receive on this subscription (now - publish time), seconds; 0 after a receive that found nothing waiting.',
+    labelNames: ['topic', 'subscription'] as const,
+    registers: [this.registry],
+  });
+  /**
+   * Messages of a subscription not yet acknowledged (embedded: the log's head less what is
+   * acknowledged; Pulsar: the admin stats' `msgBacklog`, read at most every few seconds and
+   * absent where the admin API cannot be read). Set at scrape time by the bus wiring.
+   */
+  readonly busBacklog = new Gauge({
+    name: 'sluice_bus_backlog_messages',
+    help: 'Messages of the subscription not yet acknowledged (embedded: log head - acknowledged; Pulsar: admin msgBacklog, absent without admin access).',
+    labelNames: ['topic', 'subscription'] as const,
+    registers: [this.registry],
+    collect: () => this.readBacklogs(),
+  });
+  /** Readers that set `busBacklog` when /metrics is scraped (see `addBacklogReader`). */
+  private readonly backlogReaders = new Set<() => Promise<void>>();
+  /** Configuration lookups of the tracking path, by kind (`source`, `event_types`) and result (`hit`: served from memory; `miss`: read from the config store). */
+  readonly configLookups = new Counter({
+    name: 'sluice_config_lookups_total',
+    help: 'Configuration lookups of the tracking path, by kind (source, event_types) and result (hit: served from memory; miss: read from the config store).',
+    labelNames: ['kind', 'result'] as const,
+    registers: [this.registry],
+  });
+  /** Background configuration refreshes, by result (`unchanged`: the revision had not moved; `loaded`: reloaded; `failed`: the store could not be read, the last configuration keeps serving). */
+  readonly configRefreshes = new Counter({
+    name: 'sluice_config_refreshes_total',
+    help: 'Background configuration refreshes, by result (unchanged, loaded, failed).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor(options: { defaultMetrics?: boolean } = {}) {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Has `read` set `busBacklog` each time the metrics are collected (a scrape). `read` must
+   * bound its own time and cache what is costly (the Pulsar admin stats); a failure of it
+   * leaves the gauge as it was and never fails the scrape. Returns the unregister function.
+   */
+  addBacklogReader(read: () => Promise<void>): () => void {
+    this.backlogReaders.add(read);
+    return () => this.backlogReaders.delete(read);
+  }
+
+  private async readBacklogs(): Promise<void> {
+    await Promise.all([...this.backlogReaders].map((read) => read().catch(() => undefined)));
   }
 }

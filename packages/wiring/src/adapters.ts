@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { EmbeddedBus, PulsarNativeBus, PulsarWsBus, GroupingBus, SpooledBus, loadNativePulsar, type EventBus } from '@sluice/bus';
+import { EmbeddedBus, MeteredBus, PulsarAdminBacklog, PulsarNativeBus, PulsarWsBus, GroupingBus, SpooledBus, loadNativePulsar, type BacklogReader, type EventBus } from '@sluice/bus';
 import { LruProfileCache, RedisProfileCache, sharedEvictingServerWarning, type ProfileCache } from '@sluice/cache';
 import type { Config } from '@sluice/config';
 import { SluiceError } from '@sluice/core';
@@ -28,7 +28,10 @@ export type Port = keyof Adapters;
 export interface AdapterOptions {
   /** This process answers clients after publishing (the API): give a Pulsar bus its local spool. */
   readonly publisher?: boolean;
-  /** The process's metrics: the Redis cache records its hits, misses, errors and latency there. */
+  /**
+   * The process's metrics: the Redis cache records its hits, misses, errors and latency
+   * there, and the bus is wrapped in a MeteredBus (publish latency, consumer lag, backlog).
+   */
   readonly metrics?: Metrics;
 }
 
@@ -44,7 +47,7 @@ export async function createAdapters<P extends Port>(config: Config, logger: Log
   if (wanted.has('configStore')) built.configStore = await createConfigStore(config, logger, options.metrics);
   if (wanted.has('cache')) built.cache = await createCache(config, options.metrics);
   if (wanted.has('store')) built.store = createStore(config);
-  if (wanted.has('bus')) built.bus = await createBus(config, logger, options.publisher === true);
+  if (wanted.has('bus')) built.bus = await createBus(config, logger, options.publisher === true, options.metrics);
   if (wanted.has('jobs')) built.jobs = createJobs(config, logger);
   if (wanted.has('cache') || wanted.has('jobs')) await warnWhenJobsShareAnEvictingCache(config, logger);
   return built as Pick<Adapters, P>;
@@ -60,14 +63,31 @@ function createStore(config: Config): StoreAdapter {
 }
 
 /**
- * The configured bus. `spool`: wrap Pulsar with the local spool (publishers only: the API,
- * the all-in-one process); a worker alone reads Pulsar directly. Creates no namespace or
- * topic: that is `sluice init`'s (replicas wait for it, see ProvisioningGate).
+ * The configured bus, measured when `metrics` is given: one MeteredBus outermost, so every
+ * publisher is timed as it waits (a grouped or spooled publish included), with the backlog
+ * read from the embedded log or from Pulsar's admin stats.
  */
-async function createBus(config: Config, logger: Logger, spool: boolean): Promise<EventBus> {
-  const topics = { events: config.bus.topics.events, 'dead-letters': config.bus.topics.deadLetters };
+async function createBus(config: Config, logger: Logger, spool: boolean, metrics: Metrics | undefined): Promise<EventBus> {
+  const { bus, backlog } = await createUnmeteredBus(config, logger, spool);
+  return metrics === undefined ? bus : new MeteredBus(bus, { metrics, topics: busTopics(config), backlog });
+}
+
+/** Named outputs → the configured topic names. */
+function busTopics(config: Config): Record<'events' | 'dead-letters', string> {
+  return { events: config.bus.topics.events, 'dead-letters': config.bus.topics.deadLetters };
+}
+
+/**
+ * The configured bus and where its backlog can be read. `spool`: wrap Pulsar with the local
+ * spool (publishers only: the API, the all-in-one process); a worker alone reads Pulsar
+ * directly. Creates no namespace or topic: that is `sluice init`'s (replicas wait for it,
+ * see ProvisioningGate).
+ */
+async function createUnmeteredBus(config: Config, logger: Logger, spool: boolean): Promise<{ bus: EventBus; backlog: BacklogReader }> {
+  const topics = busTopics(config);
   if (config.adapters.bus === 'embedded') {
-    return EmbeddedBus.open({ dir: join(config.dataDir, 'bus'), topics, segmentBytes: config.bus.segmentBytes, fsync: config.bus.fsync });
+    const embedded = await EmbeddedBus.open({ dir: join(config.dataDir, 'bus'), topics, segmentBytes: config.bus.segmentBytes, fsync: config.bus.fsync });
+    return { bus: embedded, backlog: embedded };
   }
   const pulsar = config.pulsar;
   const common = {
@@ -79,6 +99,8 @@ async function createBus(config: Config, logger: Logger, spool: boolean): Promis
     batching: pulsar.producerBatching,
     compression: pulsar.compression,
   };
+  // Read only at scrape time, and only while admin access works (see PulsarAdminBacklog).
+  const backlog = new PulsarAdminBacklog({ webServiceUrl: pulsar.webHost, ...(pulsar.authToken === undefined ? {} : { authToken: pulsar.authToken }), tenant: pulsar.tenant, namespace: pulsar.namespace, topics });
   let bus: EventBus;
   // `auto` is WebSocket: the native transport runs only where asked for (CI never exercises it).
   if (pulsar.transport === 'native') {
@@ -88,7 +110,7 @@ async function createBus(config: Config, logger: Logger, spool: boolean): Promis
   } else bus = new PulsarWsBus({ ...common, webServiceUrl: pulsar.webHost, producers: pulsar.producers });
   // Below the spool: a group the broker does not acknowledge in time is spooled request by request.
   if (pulsar.grouping.maxBytes > 0) bus = new GroupingBus(bus, pulsar.grouping);
-  if (!spool || !pulsar.spool.enabled) return bus;
+  if (!spool || !pulsar.spool.enabled) return { bus, backlog };
   const local = await EmbeddedBus.open({
     dir: join(config.dataDir, 'spool'),
     topics,
@@ -96,7 +118,7 @@ async function createBus(config: Config, logger: Logger, spool: boolean): Promis
     fsync: config.bus.fsync,
     compactionIntervalMs: 2000,
   });
-  return new SpooledBus(bus, local, { handoverMs: pulsar.spool.handoverMs, maxBytes: pulsar.spool.maxBytes, readyBelow: pulsar.spool.readyBelow, openCircuitMs: 2000, logger });
+  return { backlog, bus: new SpooledBus(bus, local, { handoverMs: pulsar.spool.handoverMs, maxBytes: pulsar.spool.maxBytes, readyBelow: pulsar.spool.readyBelow, openCircuitMs: 2000, logger }) };
 }
 
 /**

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { SluiceError } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { deadLetterOf } from '../dead-letter.ts';
-import { type Consumer, type ConsumerOptions, type DeliveryFailure, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
+import { type BacklogReader, type Consumer, type ConsumerOptions, type DeliveryFailure, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
 import { lockDirectory, type DirLock } from './dir-lock.ts';
 import { encodeRecord } from './record.ts';
 import { Subscription } from './subscription.ts';
@@ -28,7 +28,7 @@ const CURSOR_PATTERN = /^cursor-(.+)\.json$/;
  * (a heartbeat lock guards it, see dir-lock.ts; a lock left by a killed process is taken
  * over within LOCK_STALE_MS).
  */
-export class EmbeddedBus implements EventBus {
+export class EmbeddedBus implements EventBus, BacklogReader {
   private readonly logs = new Map<string, TopicLog>();
   private readonly subscriptions = new Map<string, Promise<Subscription>>();
   private readonly compactionTimer: NodeJS.Timeout;
@@ -87,6 +87,12 @@ export class EmbeddedBus implements EventBus {
   /** Bytes the output's log holds on disk (acknowledged segments go at the next compaction). */
   storedBytes(output: OutputName): number {
     return this.log(output).stats.bytes;
+  }
+
+  /** Messages of the subscription not yet acknowledged (the log's head less what is acknowledged); undefined for one not opened by this process. */
+  backlog(output: OutputName, subscriptionName: string): Promise<number | undefined> {
+    const pending = this.subscriptions.get(`${this.options.topics[output]}/${subscriptionName}`);
+    return pending === undefined ? Promise.resolve(undefined) : pending.then((subscription) => subscription.backlog, () => undefined);
   }
 
   async health(): Promise<DependencyHealth> {

@@ -102,7 +102,7 @@ export class Subscription {
       if (isClosed()) return [];
       const allowed = Math.min(max, options.maxUnacked - this.heldBy(consumerId));
       const taken = allowed > 0 ? await this.take(consumerId, allowed) : [];
-      if (taken.length > 0) return taken.map(toMessage);
+      if (taken.length > 0) return taken.map((delivery) => toMessage(delivery, this.log.appendedAt(delivery.entry.offset)));
       const now = Date.now();
       const remaining = deadline - now;
       if (remaining <= 0) return [];
@@ -244,9 +244,10 @@ export class Subscription {
   }
 }
 
-function toMessage(delivery: Delivery): ReceivedMessage {
+function toMessage(delivery: Delivery, publishedAt: number | undefined): ReceivedMessage {
   const { entry } = delivery;
-  return { id: String(entry.offset), key: entry.record.key, payload: entry.record.payload, properties: entry.record.properties, redeliveryCount: delivery.deliveries - 1 };
+  const message = { id: String(entry.offset), key: entry.record.key, payload: entry.record.payload, properties: entry.record.properties, redeliveryCount: delivery.deliveries - 1 };
+  return publishedAt === undefined ? message : { ...message, publishedAt };
 }
 
 function toRanges(sorted: number[]): [number, number][] {

@@ -1,6 +1,7 @@
 import { constants, writevSync } from 'node:fs';
 import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { AppendTimes } from './append-times.ts';
 import { decodeRecord, HEADER_BYTES, type LogRecord } from './record.ts';
 
 interface Segment {
@@ -81,6 +82,8 @@ export class TopicLog {
   private syncsInFlight = 0;
   private syncWanted = false;
   private syncsIdle: (() => void) | undefined;
+  /** When records were appended (sparse, in memory): the consumer lag gauge reads it. */
+  private readonly appendTimes = new AppendTimes();
 
   private readonly dir: string;
   private readonly options: TopicLogOptions;
@@ -120,6 +123,11 @@ export class TopicLog {
         this.flushing = undefined;
       });
     });
+  }
+
+  /** When the record at `offset` was appended, ms since the epoch (see AppendTimes for the precision); undefined when unknown. */
+  appendedAt(offset: number): number | undefined {
+    return this.appendTimes.at(offset);
   }
 
   /** Calls `listener` after each durable append. Returns the unsubscribe function. */
@@ -175,6 +183,7 @@ export class TopicLog {
       await rm(oldest.path, { force: true });
       deleted += 1;
     }
+    if (deleted > 0) this.appendTimes.dropBelow(this.startOffset);
     return deleted;
   }
 
@@ -237,6 +246,7 @@ export class TopicLog {
         continue;
       }
       segment.written += bytes;
+      this.appendTimes.record(this.writtenEnd, Date.now());
       this.writtenSeq += 1;
       this.unsynced.push({ seq: this.writtenSeq, appends, segment, bytes, records: frames.length, firstOffset: this.writtenEnd });
       this.writtenEnd += frames.length;
@@ -326,8 +336,10 @@ export class TopicLog {
       const path = join(this.dir, name);
       const handle = await open(path, this.writeFlags());
       const { size, count } = await scanValidPrefix(handle);
-      const { size: fileSize } = await handle.stat();
+      const { size: fileSize, mtimeMs } = await handle.stat();
       if (fileSize > size) await handle.truncate(size);
+      // No time is stored per record: the segment's last write bounds its records' from above.
+      if (count > 0) this.appendTimes.record(baseOffset, mtimeMs);
       this.segments.push({ baseOffset, path, handle, size, count, written: size });
       this.end = baseOffset + count;
       this.writtenEnd = this.end;

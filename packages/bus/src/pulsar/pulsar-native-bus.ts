@@ -17,6 +17,8 @@ interface NativeMessage {
   getPartitionKey(): string;
   getMessageId(): NativeMessageId;
   getRedeliveryCount(): number;
+  /** Publish time, ms since the epoch. */
+  getPublishTimestamp(): number;
 }
 interface NativeProducer {
   send(message: { data: Buffer; properties?: Record<string, string>; partitionKey?: string }): Promise<NativeMessageId>;
@@ -187,7 +189,7 @@ class NativeBusConsumer implements Consumer {
       }
       const id = message.getMessageId().toString();
       this.held.set(id, message);
-      received.push({ id, key: message.getPartitionKey(), payload: message.getData(), properties: message.getProperties(), redeliveryCount: message.getRedeliveryCount() });
+      received.push({ id, key: message.getPartitionKey(), payload: message.getData(), properties: message.getProperties(), redeliveryCount: message.getRedeliveryCount(), publishedAt: message.getPublishTimestamp() });
     }
     return received;
   }

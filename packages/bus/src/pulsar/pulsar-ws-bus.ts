@@ -43,6 +43,8 @@ interface WsMessage {
   readonly properties?: Record<string, string>;
   readonly key?: string;
   readonly redeliveryCount?: number;
+  /** ISO 8601, e.g. 2026-12-01T23:01:35.795Z. */
+  readonly publishTime?: string;
 }
 
 interface WsSendResult {
@@ -334,12 +336,14 @@ class PulsarConsumer implements Consumer {
     }
     if (typeof message.messageId !== 'string' || typeof message.payload !== 'string') return;
     this.outstanding = Math.max(0, this.outstanding - 1);
+    const publishedAt = message.publishTime === undefined ? Number.NaN : Date.parse(message.publishTime);
     this.buffer.push({
       id: message.messageId,
       key: message.key ?? '',
       payload: Buffer.from(message.payload, 'base64'),
       properties: message.properties ?? {},
       redeliveryCount: message.redeliveryCount ?? 0,
+      ...(Number.isFinite(publishedAt) ? { publishedAt } : {}),
     });
     this.wake?.();
   }
