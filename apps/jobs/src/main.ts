@@ -13,7 +13,7 @@ import { scheduleJobs } from './index.ts';
 const runtime = createRuntime('sluice-jobs');
 const probes = await serveProbes(runtime);
 if (await waitForInit(runtime, probes.checks)) {
-  const adapters = await createAdapters(runtime.config, runtime.logger, ['bus', 'store', 'jobs']);
+  const adapters = await createAdapters(runtime.config, runtime.logger, ['bus', 'store', 'jobs'], { metrics: runtime.metrics });
   Object.assign(probes.checks, healthChecks(adapters));
   scheduleJobs(runtime, adapters);
   runtime.shutdown.add('close engines', () => closeAdapters(adapters));
