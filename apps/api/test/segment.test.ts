@@ -4,7 +4,7 @@
 import { gzipSync, deflateSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { anonymousProfileId, decodeEventsMessage, userProfileId } from '@sluice/core';
-import { publishedDeadLetters, publishedEvents } from '@sluice/testkit';
+import { publishedDeadLetters, publishedEvents } from '@sluice/testkit/published';
 import { ADMIN_TOKEN, startHarness, trackBody, type Harness } from './harness.ts';
 
 let h: Harness;

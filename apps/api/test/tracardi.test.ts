@@ -3,7 +3,7 @@
 // credentialed preflights and readable errors. The browser itself runs in
 // apps/cli/test/browser-tracardi.integration.test.ts.
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
-import { publishedEvents } from '@sluice/testkit';
+import { publishedEvents } from '@sluice/testkit/published';
 import { startHarness, type Harness } from './harness.ts';
 
 const SHOP = 'https://shop.example';

@@ -2,4 +2,3 @@ export * from './temp.ts';
 export * from './process.ts';
 export * from './engines.ts';
 export * from './track.ts';
-export * from './published.ts';

@@ -1,3 +1,6 @@
+// Jest only: it reads with the bus conformance suite's helpers (which import @jest/globals),
+// so it is the subpath `@sluice/testkit/published`, not part of the package's main entry
+// that benchmarks and scripts load outside Jest.
 import { receiveAll } from '@sluice/bus/conformance';
 import type { EventBus } from '@sluice/bus';
 import { decodeDeadLetter, decodeEventsMessage, type DeadLetter, type TrackedEvent } from '@sluice/core';
