@@ -31,6 +31,8 @@ const STEP = setting('CAPACITY_STEP', 1.25);
 const STEP_SECONDS = setting('CAPACITY_STEP_SECONDS', 15);
 const HOLD_SECONDS = setting('CAPACITY_HOLD', 60);
 const P99_MS = setting('CAPACITY_P99', 100);
+/** The lowest rate the search tries, requests/s. */
+const MIN_RATE = 20;
 /** The storage backlog is bounded when it holds at most this many seconds of the offered load. */
 const BACKLOG_SECONDS = 5;
 
@@ -92,18 +94,26 @@ const redisBefore = await redisMemory();
 const stack = await startProductionStack({ apiReplicas: API_REPLICAS, workers: WORKERS, partitions: PARTITIONS });
 const namespace = stack.settings['PULSAR_NAMESPACE']!;
 try {
-  // Step up until a level breaks its bounds.
+  // Step up until a level breaks its bounds; when the first already does, step down until one holds.
   log('step up:');
   const steps: Level[] = [];
   for (let rate = START_RATE; ; rate *= STEP) {
     const step = await level(stack, namespace, rate, STEP_SECONDS);
     steps.push(step);
+    await waitForDrain(namespace, 300_000);
     if (!step.ok) break;
-    await waitForDrain(namespace, 60_000);
   }
-  await waitForDrain(namespace, 300_000);
+  if (steps.length === 1) {
+    log('step down:');
+    for (let rate = START_RATE / STEP; rate >= MIN_RATE; rate /= STEP) {
+      const step = await level(stack, namespace, rate, STEP_SECONDS);
+      steps.push(step);
+      await waitForDrain(namespace, 300_000);
+      if (step.ok) break;
+    }
+  }
   // Hold the last good level; when the hold breaks, 10 % lower, up to three times.
-  let rate = steps.filter((step) => step.ok).at(-1)?.requestsPerSecond ?? START_RATE / STEP;
+  let rate = steps.filter((step) => step.ok).at(-1)?.requestsPerSecond ?? MIN_RATE;
   let hold: Level | undefined;
   let cpu: { api: number; worker: number; elasticsearch: number } | undefined;
   log('hold:');

@@ -74,7 +74,7 @@ export async function redisMemory(): Promise<{ usedBytes: number; keys: number }
 
 /** The versions of the engines the run used. */
 export async function engineVersions(): Promise<Record<string, string>> {
-  const es = (await elasticAsSuperuser('GET', '/')) as { version?: { number?: string } };
+  const es = (await elasticAsSuperuser('GET', '/_cluster/stats?filter_path=nodes.versions')) as { nodes?: { versions?: string[] } };
   const pulsar = await (await fetch(`${pulsarWeb()}/admin/v2/brokers/version`)).text();
   const env = engineEnv('redis');
   const redis = new Redis(env['REDIS_HOST']!, { password: env['REDIS_PASSWORD'] });
@@ -84,5 +84,5 @@ export async function engineVersions(): Promise<Record<string, string>> {
   const connection = await createConnection({ host: db['MYSQL_HOST']!, port: Number(db['MYSQL_PORT']), user: db['MYSQL_USERNAME']!, password: db['MYSQL_PASSWORD']! });
   const [rows] = await connection.query('SELECT VERSION() AS version');
   await connection.end();
-  return { node: process.version, elasticsearch: es.version?.number ?? 'unknown', pulsar: pulsar.replaceAll('"', '').trim(), redis: redisVersion, mariadb: String((rows as { version: string }[])[0]?.version ?? 'unknown') };
+  return { node: process.version, elasticsearch: es.nodes?.versions?.join(', ') ?? 'unknown', pulsar: pulsar.replaceAll('"', '').trim(), redis: redisVersion, mariadb: String((rows as { version: string }[])[0]?.version ?? 'unknown') };
 }
