@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type Config } from '@sluice/config';
 import { checkEnvFile, readEnvFile } from './config-check.ts';
-import { size, type SizeInput, type Sizing } from './sizing/model.ts';
+import { CPU_UTILISATION, size, type SizeInput, type Sizing } from './sizing/model.ts';
 import { newestResults, readResults, type CapacityResults } from './sizing/results.ts';
 
 interface SizeOptions {
@@ -99,7 +99,7 @@ const bytes = (value: number) => (value >= 1024 ** 4 ? `${(value / 1024 ** 4).to
 
 function render(input: SizeInput, sizing: Sizing, file: string, results: CapacityResults): string[] {
   const rows: [string, string, string][] = [
-    ['API replicas', String(sizing.apiReplicas), `${String(input.apiCores)} core(s) each, sized to ${String(60)} % CPU at peak`],
+    ['API replicas', String(sizing.apiReplicas), `${String(input.apiCores)} core(s) each, sized to ${String(CPU_UTILISATION * 100)} % CPU at peak`],
     ['storage workers', String(sizing.workers), `${String(input.workerCores)} core(s) each`],
     ['Pulsar partitions', String(sizing.partitions), 'PULSAR_TOPIC_PARTITIONS (events topic)'],
     ['Pulsar storage', bytes(sizing.busStorageBytes), `${String(input.busRetentionDays)} d retention × ${String(input.busCopies)} copies`],
@@ -117,6 +117,6 @@ function render(input: SizeInput, sizing: Sizing, file: string, results: Capacit
     '',
     ...rows.map(([name, shown, note]) => `${name.padEnd(width)}  ${shown.padStart(value)}  ${note}`),
     '',
-    `Per-event costs measured by ${file} (${results.date}, ${String(results.machine.cores)} cores: ${String(results.figures.eventsPerSecond)} events/s sustained, p99 ${String(results.figures.p99Ms)} ms).`,
+    `Per-event costs measured by ${file} (${results.date}, ${String(results.machine.cores)} cores: ${String(results.figures.eventsPerSecond)} events/s held for ${String(results.figures.sustainedSeconds)} s at p99 ${String(results.figures.p99Ms)} ms).`,
   ];
 }

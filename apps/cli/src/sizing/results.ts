@@ -68,7 +68,7 @@ const schema = {
     figures: {
       type: 'object',
       required: ['eventsPerSecond', 'requestsPerSecond', 'sustainedSeconds', 'p50Ms', 'p99Ms', 'endToEndP99Ms', 'errors', 'lost', 'duplicated'],
-      properties: { eventsPerSecond: positive, requestsPerSecond: positive, sustainedSeconds: positive, p50Ms: { type: 'number' }, p99Ms: { type: 'number' }, endToEndP99Ms: { type: 'number' }, errors: count, lost: count, duplicated: count },
+      properties: { eventsPerSecond: positive, requestsPerSecond: positive, sustainedSeconds: count, p50Ms: { type: 'number' }, p99Ms: { type: 'number' }, endToEndP99Ms: { type: 'number' }, errors: count, lost: count, duplicated: count },
     },
     coefficients: {
       type: 'object',
