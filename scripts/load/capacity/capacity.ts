@@ -7,7 +7,8 @@
 //   capacity: N events/s sustained for S s, p99 X ms, errors E, lost L, duplicated D
 // Settings (environment): CAPACITY_SCENARIO (capacity), CAPACITY_API_REPLICAS (2),
 // CAPACITY_WORKERS (2), CAPACITY_PARTITIONS (4), CAPACITY_START_RATE (requests/s, 500),
-// CAPACITY_STEP (×1.25), CAPACITY_STEP_SECONDS (15), CAPACITY_HOLD (s, 60), CAPACITY_P99 (ms, 100).
+// CAPACITY_STEP (×1.25), CAPACITY_STEP_SECONDS (15), CAPACITY_HOLD (s, 60), CAPACITY_P99 (ms, 100),
+// CAPACITY_WARMUP (s, 60; at half the start rate, not judged).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,6 +31,7 @@ const START_RATE = setting('CAPACITY_START_RATE', 500);
 const STEP = setting('CAPACITY_STEP', 1.25);
 const STEP_SECONDS = setting('CAPACITY_STEP_SECONDS', 15);
 const HOLD_SECONDS = setting('CAPACITY_HOLD', 60);
+const WARMUP_SECONDS = setting('CAPACITY_WARMUP', 60);
 const P99_MS = setting('CAPACITY_P99', 100);
 /** The lowest rate the search tries, requests/s. */
 const MIN_RATE = 20;
@@ -94,6 +96,11 @@ const redisBefore = await redisMemory();
 const stack = await startProductionStack({ apiReplicas: API_REPLICAS, workers: WORKERS, partitions: PARTITIONS });
 const namespace = stack.settings['PULSAR_NAMESPACE']!;
 try {
+  // Warm up, unjudged: the engines' JVMs may have just started (their JIT compiles take the
+  // cores for a minute), and the topic's first ledgers are being created.
+  log(`warm-up (${String(WARMUP_SECONDS)} s, not judged):`);
+  if (WARMUP_SECONDS > 0) await level(stack, namespace, START_RATE / 2, WARMUP_SECONDS);
+  await waitForDrain(namespace, 300_000);
   // Step up until a level breaks its bounds; when the first already does, step down until one holds.
   log('step up:');
   const steps: Level[] = [];
