@@ -9,16 +9,16 @@
 // CAPACITY_WORKERS (2), CAPACITY_PARTITIONS (4), CAPACITY_START_RATE (requests/s, 500),
 // CAPACITY_STEP (×1.25), CAPACITY_STEP_SECONDS (15), CAPACITY_HOLD (s, 60), CAPACITY_P99 (ms, 100),
 // CAPACITY_WARMUP (s, 60; at half the start rate, not judged).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join, resolve } from 'node:path';
-import { REPO_ROOT } from '@sluice/testkit';
+import { join } from 'node:path';
 import { createRequestBuilder } from '../../../load-tests/lib/payload.js';
 import type { Scenario } from '../../../load-tests/lib/scenario.js';
 import { loadScenario } from '../scenario-files.ts';
 import { runOpenModel } from '../runner/open-model.ts';
 import type { StageStats } from '../runner/stage-stats.ts';
-import { groupCpuSeconds, startProductionStack, type Stack } from './stack.ts';
+import { engineDir, groupPids, readPid } from '../../engines/lib.ts';
+import { cpuSeconds, startProductionStack, type Stack } from './stack.ts';
 import { busStorageBytes, engineVersions, histogramQuantile, redisMemory, storageBacklog, storedBytes } from './measure.ts';
 import { storedOnce, waitForDrain } from './stored-once.ts';
 
@@ -74,9 +74,12 @@ async function level(stack: Stack, namespace: string, rate: number, seconds: num
   return { ...result, ok: why === '', why };
 }
 
-const cpuOf = (pids: readonly number[]) => pids.reduce((sum, pid) => sum + groupCpuSeconds(pid), 0);
-/** The process group of an engine node started by the engine scripts (its pid file). */
-const enginePid = (name: string, node: string) => Number(readFileSync(join(resolve(process.env['SLUICE_ENGINES_DIR'] ?? join(REPO_ROOT, '.engines')), name, `${node}.pid`), 'utf8').trim());
+/** Every process of an engine node started by the engine scripts (its process group). */
+function enginePids(name: string, node: string): number[] {
+  const leader = readPid(join(engineDir(name), `${node}.pid`));
+  if (leader === undefined) throw new Error(`${name} (${node}) is not running: no pid file`);
+  return groupPids(leader);
+}
 
 /** Average bytes of one event as sent: request bodies of the scenario, sampled, per event. */
 function eventBytes(): number {
@@ -125,11 +128,11 @@ try {
   let cpu: { api: number; worker: number; elasticsearch: number } | undefined;
   log('hold:');
   for (let attempt = 0; attempt < 3; attempt += 1) {
-    const pids = { api: stack.apis.map((api) => api.child.pid!), worker: stack.workers.map((worker) => worker.child.pid!), elasticsearch: [enginePid('elasticsearch', 'single')] };
-    const before = { api: cpuOf(pids.api), worker: cpuOf(pids.worker), elasticsearch: cpuOf(pids.elasticsearch) };
+    const pids = { api: stack.apis.map((api) => api.child.pid!), worker: stack.workers.map((worker) => worker.child.pid!), elasticsearch: enginePids('elasticsearch', 'single') };
+    const before = { api: cpuSeconds(pids.api), worker: cpuSeconds(pids.worker), elasticsearch: cpuSeconds(pids.elasticsearch) };
     hold = await level(stack, namespace, rate, HOLD_SECONDS);
     await waitForDrain(namespace, 300_000);
-    cpu = { api: cpuOf(pids.api) - before.api, worker: cpuOf(pids.worker) - before.worker, elasticsearch: cpuOf(pids.elasticsearch) - before.elasticsearch };
+    cpu = { api: cpuSeconds(pids.api) - before.api, worker: cpuSeconds(pids.worker) - before.worker, elasticsearch: cpuSeconds(pids.elasticsearch) - before.elasticsearch };
     if (hold.ok) break;
     rate = Math.floor(rate * 0.9);
   }

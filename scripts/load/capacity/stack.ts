@@ -3,7 +3,7 @@
 // workers and API replicas as separate processes, each with its own DATA_DIR and its own
 // Elasticsearch role, all on a fresh Pulsar namespace, Elasticsearch tenant and MySQL
 // database, so a run never sees another's data and leaves none behind.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createTestDatabase } from '@sluice/config-store/mysql-testing';
 import { ElasticStore } from '@sluice/store';
 import { engineEnv, randomName, runEngines, runSluice, startSluice, tempDir, type SluiceProcess } from '@sluice/testkit';
@@ -104,20 +104,18 @@ export async function startProductionStack(options: StackOptions): Promise<Stack
   }
 }
 
-/** CPU time used so far by the processes of `pid`'s process group (user + system), in seconds (Linux /proc). */
-export function groupCpuSeconds(pid: number): number {
+/** CPU time `pids` have used so far (user + system), in seconds (Linux /proc); a process gone counts 0. */
+export function cpuSeconds(pids: readonly number[]): number {
   let ticks = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
+  for (const pid of pids) {
     try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8');
+      // After the command's closing parenthesis: state, ppid, pgrp, ... utime (12th), stime (13th).
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
     } catch {
-      continue; // exited meanwhile
+      // exited meanwhile
     }
-    // After the command's closing parenthesis: state, ppid, pgrp, ... utime (12th), stime (13th).
-    const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
-    if (Number(fields[2]) === pid || Number(entry) === pid) ticks += Number(fields[11]) + Number(fields[12]);
   }
   // Clock ticks: 100 a second on Linux.
   return ticks / 100;
