@@ -143,7 +143,11 @@ describe('two API replicas sharing one Redis', () => {
   beforeAll(async () => {
     await redis.start();
     cleanups.push(() => redis.stop());
-    topology = await startTopology({ REDIS_HOST: `redis://127.0.0.1:${String(redis.port)}` }, { TRACK_RATE_LIMIT: '0' });
+    // REDIS_COMMAND_TIMEOUT at its default here: 250 concurrent requests on a loaded 2-core
+    // machine can stall a replica past 200 ms, and a timed-out command rightly degrades
+    // identity, which is not what these tests are about (the outage below closes the
+    // connection, so it fails fast whatever the timeout).
+    topology = await startTopology({ REDIS_HOST: `redis://127.0.0.1:${String(redis.port)}` }, { TRACK_RATE_LIMIT: '0', REDIS_COMMAND_TIMEOUT: '500' });
   }, 180_000);
 
   // With profile ids derived from source and session, replicas agree on a new session's

@@ -187,8 +187,13 @@ export class RedisProfileCache implements ProfileCache {
       return answer;
     } catch (error) {
       this.metrics?.cacheErrors.inc({ operation });
-      const hung = error instanceof Error && error.message === 'Command timed out' && this.lastAnswerAt < sentAt;
-      if (hung) this.suspectUntil = Date.now() + SUSPECT_MS;
+      if (error instanceof Error && error.message === 'Command timed out') {
+        // After this process stalled (CPU, GC), the timeout fires before the answers already
+        // in the socket are read: let them be read (setImmediate runs after the poll phase)
+        // before judging that Redis answered nothing since the command was sent.
+        await new Promise((resolve) => setImmediate(resolve));
+        if (this.lastAnswerAt < sentAt) this.suspectUntil = Date.now() + SUSPECT_MS;
+      }
       throw error;
     } finally {
       stop?.();
