@@ -243,6 +243,15 @@ export function runStoreConformance(adapterName: string, createContext: (options
       expect(await s.getMerge('user-1')).toBeUndefined();
     });
 
+    it('answers lookups asked at once each with its own profile\'s merge (as the API asks them: many a tick)', async () => {
+      const s = await store();
+      const at = '2026-12-01T10:00:00.000Z';
+      await Promise.all(['m-1', 'm-3'].map((from) => s.recordMerge({ from, into: `into-${from}`, mergedAt: at })));
+      const ids = Array.from({ length: 1500 }, (_, n) => (n % 500 === 1 ? 'm-1' : n % 500 === 3 ? 'm-3' : `never-${String(n)}`));
+      const answers = await Promise.all(ids.map((id) => s.getMerge(id)));
+      expect(answers.map((merge, n) => merge?.into ?? `none:${ids[n]!}`)).toEqual(ids.map((id) => (id.startsWith('m-') ? `into-${id}` : `none:${id}`)));
+    });
+
     it('lists the merges into a profile (one hop), ordered by the merged profile, capped', async () => {
       const s = await store();
       const at = '2026-12-01T10:00:00.000Z';

@@ -8,10 +8,13 @@
 // Settings (environment): CAPACITY_SCENARIO (capacity), CAPACITY_API_REPLICAS (2),
 // CAPACITY_WORKERS (2), CAPACITY_PARTITIONS (4), CAPACITY_START_RATE (requests/s, 500),
 // CAPACITY_STEP (×1.25), CAPACITY_STEP_SECONDS (15), CAPACITY_HOLD (s, 60), CAPACITY_P99 (ms, 100),
-// CAPACITY_WARMUP (s, 60; at half the start rate, not judged).
-import { mkdirSync, writeFileSync } from 'node:fs';
+// CAPACITY_WARMUP (s, 60; at half the start rate, not judged), CAPACITY_PROFILE (env/small.env:
+// the env profile whose tuning the stack runs with; its addresses, replicas and retention are
+// the run's own).
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { parseEnv } from 'node:util';
 import { createRequestBuilder } from '../../../load-tests/lib/payload.js';
 import type { Scenario } from '../../../load-tests/lib/scenario.js';
 import { loadScenario } from '../scenario-files.ts';
@@ -33,6 +36,9 @@ const STEP_SECONDS = setting('CAPACITY_STEP_SECONDS', 15);
 const HOLD_SECONDS = setting('CAPACITY_HOLD', 60);
 const WARMUP_SECONDS = setting('CAPACITY_WARMUP', 60);
 const P99_MS = setting('CAPACITY_P99', 100);
+const PROFILE = process.env['CAPACITY_PROFILE'] ?? 'env/small.env';
+/** The settings of a profile the run takes: how Sluice is tuned, not where the engines are. */
+const TUNING = /^(ELASTIC_INDEX_SHARDS|ELASTIC_REFRESH_INTERVAL|ELASTIC_COMPRESSION|ELASTIC_MAX_CONN|PULSAR_GROUP_\w+|PULSAR_PRODUCERS|PULSAR_PRODUCER_BATCHING|PULSAR_COMPRESSION|PULSAR_TRANSPORT|STORAGE_\w+|KEEP_\w+|REDIS_COMMAND_TIMEOUT|SOURCE_CACHE_TTL|TRACK_RETRY_MEMORY)$/;
 /** The lowest rate the search tries, requests/s. */
 const MIN_RATE = 20;
 /** The storage backlog is bounded when it holds at most this many seconds of the offered load. */
@@ -96,7 +102,9 @@ function eventBytes(): number {
 
 log(`load:capacity: ${scenario.name} (${eventsPerRequest.toFixed(1)} events a request) on ${String(API_REPLICAS)} API replicas and ${String(WORKERS)} storage workers, Pulsar (${String(PARTITIONS)} partitions), Elasticsearch, Redis, MariaDB; ${String(cpus().length)} cores`);
 const redisBefore = await redisMemory();
-const stack = await startProductionStack({ apiReplicas: API_REPLICAS, workers: WORKERS, partitions: PARTITIONS });
+const tuning = Object.fromEntries(Object.entries(parseEnv(readFileSync(PROFILE, 'utf8'))).filter((entry): entry is [string, string] => TUNING.test(entry[0]) && entry[1] !== undefined));
+log(`tuning from ${PROFILE}: ${Object.entries(tuning).map(([name, value]) => `${name}=${value}`).join(' ')}`);
+const stack = await startProductionStack({ apiReplicas: API_REPLICAS, workers: WORKERS, partitions: PARTITIONS, settings: tuning });
 const namespace = stack.settings['PULSAR_NAMESPACE']!;
 try {
   // Warm up, unjudged: the engines' JVMs may have just started (their JIT compiles take the
@@ -149,6 +157,7 @@ try {
     machine: { cores: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryBytes: totalmem() },
     versions: { sluice: '0.1.0', ...(await engineVersions()) },
     topology: { apiReplicas: API_REPLICAS, workers: WORKERS, partitions: PARTITIONS },
+    profile: PROFILE,
     settings: stack.settings,
     scenario: { name: scenario.name, eventsPerRequest },
     steps,
