@@ -103,6 +103,7 @@ function render(input: SizeInput, sizing: Sizing, file: string, results: Capacit
     ['storage workers', String(sizing.workers), `${String(input.workerCores)} core(s) each`],
     ['Pulsar partitions', String(sizing.partitions), 'PULSAR_TOPIC_PARTITIONS (events topic)'],
     ['Pulsar storage', bytes(sizing.busStorageBytes), `${String(input.busRetentionDays)} d retention × ${String(input.busCopies)} copies`],
+    ['Pulsar backlog an hour', bytes(sizing.busBytesPerHour), 'while the store is away; PULSAR_RETENTION_SIZE ≥ the hours to ride out × this'],
     ['primary shards per index', String(sizing.primaryShards), `ELASTIC_INDEX_SHARDS, daily indices (ELASTIC_ROLLOVER_MAX_AGE=1d) of ${bytes(sizing.dailyPrimaryBytes)}`],
     ['hot data nodes', String(sizing.hot.dataNodes), `${bytes(sizing.hot.diskBytes)} for ${String(sizing.hot.days)} d, ${String(input.replicas)} replica(s), 85 % watermark`],
     ['warm data nodes', String(sizing.warm.dataNodes), `${bytes(sizing.warm.diskBytes)} for ${String(sizing.warm.days)} d`],

@@ -184,7 +184,8 @@ try {
   };
   const dir = 'load-tests/results';
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${results.date.slice(0, 10)}-${String(results.machine.cores)}c.json`);
+  // The one-event capacity scenario is what `sluice size` sizes from; other scenarios' runs are named apart.
+  const file = join(dir, `${results.date.slice(0, 10)}-${String(results.machine.cores)}c${scenario.name === 'capacity' ? '' : `-${scenario.name}`}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`results in ${file}; stored ${String(once.stored)} events, ${String(once.unconfirmed)} of them from requests the load generator did not see answered`);
   log(`capacity: ${String(results.figures.eventsPerSecond)} events/s sustained for ${String(results.figures.sustainedSeconds)} s, p99 ${String(held.p99Ms)} ms, errors ${String(held.errors)}, lost ${String(once.lost)}, duplicated ${String(once.duplicated)}`);

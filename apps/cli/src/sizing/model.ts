@@ -51,6 +51,11 @@ export interface Sizing {
   readonly partitions: number;
   /** Pulsar storage for the retention, every copy, in bytes. */
   readonly busStorageBytes: number;
+  /**
+   * Bytes one hour of events takes on the bus (one copy): how fast the backlog grows while the
+   * store is away. PULSAR_RETENTION_SIZE holds the hours of outage to ride out times this.
+   */
+  readonly busBytesPerHour: number;
   /** Primary shards of each (daily) events index; ELASTIC_ROLLOVER_MAX_AGE=1d is assumed. */
   readonly primaryShards: number;
   /** Primary bytes of one day of events. */
@@ -100,6 +105,7 @@ export function size(input: SizeInput, coefficients: Coefficients): Sizing {
   const apiReplicas = Math.max(MIN_REPLICAS, Math.ceil((eps * coefficients.apiCpuSecondsPerEvent) / (input.apiCores * CPU_UTILISATION)));
   const workers = Math.max(MIN_REPLICAS, Math.ceil((eps * coefficients.workerCpuSecondsPerEvent) / (input.workerCores * CPU_UTILISATION)));
   const partitions = nextPowerOfTwo(Math.max(MIN_PARTITIONS, workers));
+  const busBytesPerHour = Math.ceil(eps * 3600 * coefficients.busBytesPerEvent * byteScale);
   const busStorageBytes = Math.ceil(eps * DAY_SECONDS * input.busRetentionDays * coefficients.busBytesPerEvent * byteScale * input.busCopies);
   const dailyPrimaryBytes = Math.ceil(eps * DAY_SECONDS * coefficients.storedBytesPerEvent * byteScale);
   const primaryShards = Math.max(1, Math.ceil(dailyPrimaryBytes / SHARD_BYTES));
@@ -123,6 +129,7 @@ export function size(input: SizeInput, coefficients: Coefficients): Sizing {
     workers,
     partitions,
     busStorageBytes,
+    busBytesPerHour,
     primaryShards,
     dailyPrimaryBytes,
     hot,

@@ -98,11 +98,14 @@ export function readResults(file: string): CapacityResults {
   return value;
 }
 
-/** The newest results file of `dir` (names start with their date), or CONFIG_INVALID when there is none. */
+/** Results of the one-event `capacity` scenario: `<date>-<cores>c.json` (other scenarios' runs add `-<scenario>`). */
+const CAPACITY_RESULTS = /^\d{4}-\d{2}-\d{2}-\d+c\.json$/;
+
+/** The newest capacity-scenario results file of `dir`, or CONFIG_INVALID when there is none. */
 export function newestResults(dir: string = RESULTS_DIR): { file: string; results: CapacityResults } {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((name) => name.endsWith('.json')).sort();
+    names = readdirSync(dir).filter((name) => CAPACITY_RESULTS.test(name)).sort();
   } catch {
     names = [];
   }
