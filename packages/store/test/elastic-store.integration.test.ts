@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import { Client } from '@elastic/elasticsearch';
 import { describe, expect, it } from '@jest/globals';
 import { ElasticStore, type ElasticStoreOptions } from '../src/index.ts';
+import { createClient } from '../src/elasticsearch/connection.ts';
+import { ElasticMerges } from '../src/elasticsearch/merges.ts';
+import { storeNames } from '../src/elasticsearch/names.ts';
 import { eventsOnly, runStoreConformance, sampleEvent } from '../src/conformance.ts';
 import { engineEnv, randomName } from '@sluice/testkit';
 
@@ -140,6 +143,37 @@ describe('Elasticsearch rollover duplicates (elastic/elasticsearch#44794)', () =
       await store.dropAll();
       await store.close();
       await other.close();
+    }
+  });
+});
+
+describe('Elasticsearch profile merge lookups', () => {
+  it('gather while an _mget is out: lookups of successive ticks leave in a few requests, each answered for itself', async () => {
+    const options = storeOptions(`${randomName('look')}-`);
+    const store = new ElasticStore(options);
+    const client = createClient(options);
+    let mgets = 0;
+    client.diagnostic.on('request', (error, event) => {
+      if (error === null && event?.meta.request.params.path.endsWith('/_mget') === true) mgets += 1;
+    });
+    try {
+      await store.provision();
+      await store.recordMerge({ from: 'p-merged', into: 'p-survivor', mergedAt: '2026-12-01T00:00:00.000Z' });
+      const merges = new ElasticMerges({ client, names: storeNames(options.prefix), options, refresh: false });
+      // One lookup a tick, as a busy API asks them: per tick, each would have been its own _mget.
+      const lookups: Promise<unknown>[] = [];
+      for (let tick = 0; tick < 40; tick += 1) {
+        lookups.push(merges.getMerge(tick % 10 === 0 ? 'p-merged' : `p-${String(tick)}`));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const answers = await Promise.all(lookups);
+      answers.forEach((answer, tick) => expect(answer).toEqual(tick % 10 === 0 ? { from: 'p-merged', into: 'p-survivor', mergedAt: '2026-12-01T00:00:00.000Z' } : undefined));
+      expect(mgets).toBeGreaterThan(0);
+      expect(mgets).toBeLessThanOrEqual(20);
+    } finally {
+      await store.dropAll();
+      await store.close();
+      await client.close();
     }
   });
 });

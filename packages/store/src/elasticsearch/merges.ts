@@ -5,27 +5,55 @@ import type { ElasticContext } from './connection.ts';
 import { isErrorType, isNotFound, request, storeError } from './errors.ts';
 import { assertComplete } from './reader.ts';
 
-/** Most ids of one `_mget` (a larger tick of lookups is split). */
+/** Most ids of one `_mget` (a larger batch of lookups is split). */
 const LOOKUPS_PER_MGET = 1000;
+/** Lookup `_mget`s in flight at once; further lookups gather into the next one meanwhile. */
+const MGETS_IN_FLIGHT = 1;
+/** Longest a gathering batch waits for an `_mget` to answer before it leaves anyway, ms: one slow answer holds no lookup back longer. */
+const GATHER_MAX_MS = 5;
 
 /**
  * Profile merges in their own index, one document per merged profile, `_id` = its id. A
  * merge is written with `op_type: create`, so the first merge of a profile stays whichever
  * replica races it; reads by id are real-time (no refresh needed).
  *
- * `getMerge` is on the API's hot path (once per profile the cache does not know): the
- * lookups one tick asks for leave as one `_mget`, so a busy replica sends Elasticsearch one
- * request per tick instead of one per tracked request, and a profile never merged (the usual
+ * `getMerge` is on the API's hot path (once per profile the cache does not know), and each
+ * `_mget` costs the API a TLS write and an HTTP exchange (a fifth of its CPU at 1,500
+ * requests/s with mostly unknown profiles). So lookups are batched as a busy connection
+ * batches writes: while an `_mget` is out, new lookups gather and leave together when it
+ * answers (or after GATHER_MAX_MS); otherwise a lookup leaves at the end of its tick with
+ * that tick's others. An idle replica adds no wait; a busy one sends fewer, fuller requests
+ * (measured there: 2.5 ids an `_mget` instead of 1.8). A profile never merged (the usual
  * answer) costs no 404 error on either side.
  */
 export class ElasticMerges implements ProfileMerges {
   private readonly context: ElasticContext;
   private readonly lookups: DataLoader<string, ProfileMerge | undefined>;
+  private mgetsInFlight = 0;
+  /** Batches waiting for an `_mget` to answer: their dispatch functions, oldest first. */
+  private readonly gathering: (() => void)[] = [];
 
   constructor(context: ElasticContext) {
     this.context = context;
     // No memo: every lookup asks the store (the profile cache in front of it memoises).
-    this.lookups = new DataLoader<string, ProfileMerge | undefined>((ids) => this.readMany(ids), { cache: false, maxBatchSize: LOOKUPS_PER_MGET });
+    this.lookups = new DataLoader<string, ProfileMerge | undefined>((ids) => this.readMany(ids), { cache: false, maxBatchSize: LOOKUPS_PER_MGET, batchScheduleFn: (dispatch) => this.schedule(dispatch) });
+  }
+
+  /** DataLoader's batch timing: at the end of the tick while an `_mget` slot is free, else when one frees or GATHER_MAX_MS pass. */
+  private schedule(dispatch: () => void): void {
+    if (this.mgetsInFlight + this.gathering.length < MGETS_IN_FLIGHT) {
+      process.nextTick(dispatch);
+      return;
+    }
+    const leave = () => {
+      clearTimeout(timer);
+      const at = this.gathering.indexOf(leave);
+      if (at === -1) return;
+      this.gathering.splice(at, 1);
+      dispatch();
+    };
+    const timer = setTimeout(leave, GATHER_MAX_MS);
+    this.gathering.push(leave);
   }
 
   async recordMerge(merge: ProfileMerge): Promise<ProfileMerge> {
@@ -64,11 +92,18 @@ export class ElasticMerges implements ProfileMerges {
     return response.hits.hits.flatMap((hit) => (hit._source === undefined ? [] : [hit._source]));
   }
 
-  /** One `_mget` for the lookups of a tick: per id, its merge, undefined (never merged), or its item's failure. */
+  /** One `_mget` for a batch of lookups: per id, its merge, undefined (never merged), or its item's failure. */
   private async readMany(ids: readonly string[]): Promise<(ProfileMerge | undefined | Error)[]> {
     const { client, names } = this.context;
-    // A few ids: gzip (ELASTIC_COMPRESSION, for bulk writes) would cost more than it saves.
-    const response = await request(() => client.mget<ProfileMerge>({ index: names.profileMerges, ids: [...ids] }, { compression: false }));
+    this.mgetsInFlight += 1;
+    let response;
+    try {
+      // Tens of ids at most: gzip (ELASTIC_COMPRESSION, for bulk writes) would cost more than it saves.
+      response = await request(() => client.mget<ProfileMerge>({ index: names.profileMerges, ids: [...ids] }, { compression: false }));
+    } finally {
+      this.mgetsInFlight -= 1;
+      this.gathering[0]?.();
+    }
     return response.docs.map((doc) => {
       // A shard of the index that did not answer (or the index gone): the store's state.
       if ('error' in doc) return new SluiceError('STORE_UNAVAILABLE', `Elasticsearch: ${doc.error.type}: ${doc.error.reason ?? ''}`.slice(0, 1000));
