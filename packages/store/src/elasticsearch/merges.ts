@@ -23,7 +23,8 @@ const GATHER_MAX_MS = 5;
  * batches writes: while an `_mget` is out, new lookups gather and leave together when it
  * answers (or after GATHER_MAX_MS); otherwise a lookup leaves at the end of its tick with
  * that tick's others. An idle replica adds no wait; a busy one sends fewer, fuller requests
- * (measured there: 2.5 ids an `_mget` instead of 1.8). While an `_mget` hangs, each later
+ * (measured there with one API replica: 360 `_mget`s a second of 2.5 ids; with two allowed
+ * out, 470 of 1.8). While an `_mget` hangs, each later
  * batch waits the full GATHER_MAX_MS before it leaves on its own. A profile never merged (the
  * usual answer) costs no 404 error on either side.
  */
