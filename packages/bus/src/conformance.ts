@@ -54,6 +54,23 @@ export function runEventBusConformance(adapterName: string, createContext: () =>
       expect(received[0]?.redeliveryCount).toBe(0);
     });
 
+    it('carries any bytes, and keys and properties with quotes, backslashes, line breaks and non-ASCII text, unchanged', async () => {
+      context = await createContext();
+      const bus = await open();
+      const payload = Uint8Array.from({ length: 512 }, (_, i) => i % 256);
+      const awkward = 'a "quoted" \\ back\nslash\r\n\u2028 é 👍 </script>';
+      // A view into a larger buffer: only its own bytes may travel.
+      const backing = new Uint8Array(payload.byteLength + 12).fill(0xaa);
+      backing.set(payload, 6);
+      const view = backing.subarray(6, 6 + payload.byteLength);
+      await bus.publish('events', [{ key: awkward, payload: view, properties: { reason: awkward } }]);
+      const consumer = await bus.consumer('events', 'conformance', OPTIONS);
+      const [received] = await receiveAll(consumer, 1);
+      expect(received?.key).toBe(awkward);
+      expect(received?.properties['reason']).toBe(awkward);
+      expect(Buffer.compare(received?.payload ?? Buffer.alloc(0), Buffer.from(payload))).toBe(0);
+    });
+
     it('resolves every one of many concurrent publishes and delivers each message once', async () => {
       context = await createContext();
       const bus = await open();

@@ -56,6 +56,17 @@ interface WsSendResult {
 /** Longer than the Java client's ack grouping window (100 ms) that the WebSocket proxy uses. */
 const ACK_LINGER_MS = 300;
 
+/**
+ * The masking key of the producer's frames: all zeros, which ws then skips (its
+ * `generateMask` option, added for this). RFC 6455 masks a client's frames so that bytes a
+ * browser script chose cannot reach an intermediary as the script wrote them (§10.3); these
+ * frames come from a server, and their text is JSON whose payloads are base64 and whose
+ * strings are escaped — no CR or LF an intermediary could read as HTTP. A zero key is a
+ * valid key, so the broker reads the frames as ever. Masking in JavaScript had cost 5 % of
+ * an API replica's CPU under load.
+ */
+const zeroMask = (): void => undefined;
+
 const unavailable = (message: string, cause?: unknown) => new SluiceError('BUS_UNAVAILABLE', message, cause === undefined ? {} : { cause });
 
 /**
@@ -203,7 +214,7 @@ class Producer {
       maxPendingMessages: 10_000,
       compressionType: this.options.compression ?? 'LZ4',
     });
-    const socket = new WebSocket(url, { headers: this.bus.headers(), perMessageDeflate: false });
+    const socket = new WebSocket(url, { headers: this.bus.headers(), perMessageDeflate: false, generateMask: zeroMask });
     try {
       await opened(socket);
     } catch (error) {
@@ -252,7 +263,8 @@ class Producer {
     const acknowledged = messages.map((message) => {
       this.sequence += 1;
       const context = String(this.sequence);
-      const frame = JSON.stringify({ payload: Buffer.from(message.payload).toString('base64'), properties: message.properties ?? {}, key: message.key, context });
+      // Built around the base64 text rather than through JSON.stringify, which would scan it for characters to escape (it has none).
+      const frame = `{"payload":"${Buffer.from(message.payload.buffer, message.payload.byteOffset, message.payload.byteLength).toString('base64')}","properties":${JSON.stringify(message.properties ?? {})},"key":${JSON.stringify(message.key)},"context":"${context}"}`;
       return new Promise<void>((resolve, reject) => {
         this.pending.set(context, { resolve, reject });
         socket.send(frame, (error) => {
