@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createTestDatabase, mysqlEnv, mysqlTestSettings } from '@sluice/config-store/mysql-testing';
 import { engineEnv, freePort, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { cpuTimes, describeSteal, stealBetween } from '../scripts/load/cpu-steal.ts';
 import { medianRound, openWrk } from './wrk.ts';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
@@ -101,6 +102,8 @@ async function startMysqlSluice(): Promise<{ sluice: SluiceProcess; cleanup: () 
 const rows: string[] = [];
 /** Per scenario, each Sluice target vs bare in each interleaved round (how much the ratio moves). */
 const spreads: string[] = [];
+/** CPU times when the rounds began: the header gives the share the host took (scripts/load/cpu-steal.ts). */
+const cpuAtStart = cpuTimes();
 try {
   for (const scenario of SCENARIOS) {
     // Each target gets the same warm-up run (JIT, connection pools), then REPEAT measured
@@ -138,7 +141,7 @@ try {
 
 process.stdout.write(
   [
-    `POST /track, ${CLIENT}, ${CONNECTIONS} connections, median of ${REPEAT} interleaved ${DURATION_SECONDS} s rounds after a warm-up run each, ${cpus().length} cores, Node ${process.version}`,
+    `POST /track, ${CLIENT}, ${CONNECTIONS} connections, median of ${REPEAT} interleaved ${DURATION_SECONDS} s rounds after a warm-up run each, ${cpus().length} cores, Node ${process.version}; ${describeSteal(stealBetween(cpuAtStart, cpuTimes()))} (CPU time the host gave other guests)`,
     '',
     '| Payload | Target | Requests/s | p50 ms | p99 ms | vs bare | vs embedded Sluice |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: |',

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineEnv, randomName, runEngines, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { cpuTimes, describeSteal, stealBetween } from '../scripts/load/cpu-steal.ts';
 import { medianRound, openWrk } from './wrk.ts';
 
 const DURATION_SECONDS = Number(process.env['BENCH_DURATION'] ?? 10);
@@ -109,6 +110,8 @@ const perfConsume = async () => parsePerf(await pulsarPerf(['consume', '-ss', `p
 
 const rows: string[] = [];
 const spreads: string[] = [];
+/** Share of the machine's CPU time its host took from the warm-up to the last round (scripts/load/cpu-steal.ts). */
+let steal: number | undefined;
 const processes: SluiceProcess[] = [];
 try {
   for (const name of [namespace, perfNamespace]) {
@@ -134,6 +137,7 @@ try {
   type Step = keyof typeof steps;
   const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], worker: [] };
   // Warm-up (JIT, connections, the perf topic's first backlog), then interleaved rounds.
+  const cpuAtStart = cpuTimes();
   await steps.perfOff();
   await drain(env, namespace, (await track(onPulsar.url, 3)).count);
   await track(embedded.url, 3);
@@ -141,6 +145,7 @@ try {
     for (const step of Object.keys(steps) as Step[]) rounds[step].push(await steps[step]());
     rounds.worker.push(await drain(env, namespace, rounds.sluice.at(-1)!.count + rounds.sluiceWide.at(-1)!.count));
   }
+  steal = stealBetween(cpuAtStart, cpuTimes());
 
   const figures = Object.fromEntries(Object.entries(rounds).map(([step, list]) => [step, median(list)])) as Record<Step | 'worker', Figures>;
   const ratio = (ours: number, theirs: number) => (ours / theirs).toFixed(2);
@@ -173,7 +178,7 @@ try {
 }
 
 process.stdout.write([
-  `Pulsar bus: median of ${String(REPEAT)} interleaved ${String(DURATION_SECONDS)} s rounds after a warm-up, ${String(cpus().length)} cores, Node ${process.version}; broker: engines:up pulsar (standalone); grouping ${env['PULSAR_GROUP_BYTES'] === '0' ? 'off' : `linger ${env['PULSAR_GROUP_LINGER'] ?? 'default'} ms`}, producers ${env['PULSAR_PRODUCERS'] ?? 'default'}`,
+  `Pulsar bus: median of ${String(REPEAT)} interleaved ${String(DURATION_SECONDS)} s rounds after a warm-up, ${String(cpus().length)} cores, Node ${process.version}; broker: engines:up pulsar (standalone); grouping ${env['PULSAR_GROUP_BYTES'] === '0' ? 'off' : `linger ${env['PULSAR_GROUP_LINGER'] ?? 'default'} ms`}, producers ${env['PULSAR_PRODUCERS'] ?? 'default'}; ${describeSteal(steal)} (CPU time the host gave other guests)`,
   '',
   '| Step | Target | Events/s | p50 ms | p99 ms | Sluice vs baseline |',
   '| --- | --- | ---: | ---: | ---: | ---: |',

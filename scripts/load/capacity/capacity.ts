@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { createRequestBuilder } from '../../../load-tests/lib/payload.js';
 import type { Scenario } from '../../../load-tests/lib/scenario.js';
+import { cpuTimes, describeSteal, stealBetween } from '../cpu-steal.ts';
 import { loadScenario } from '../scenario-files.ts';
 import { runOpenModel } from '../runner/open-model.ts';
 import type { StageStats } from '../runner/stage-stats.ts';
@@ -53,6 +54,8 @@ interface Level {
   readonly errors: number;
   readonly dropped: number;
   readonly backlog: number;
+  /** Share of the machine's CPU time the host took while the level ran (0–1); absent off Linux. */
+  readonly stealFraction?: number;
   readonly ok: boolean;
   readonly why: string;
 }
@@ -66,17 +69,20 @@ const accepted = new Set<string>();
 async function level(stack: Stack, namespace: string, rate: number, seconds: number): Promise<Level> {
   const constant: Scenario = { ...scenario, load: { executor: 'constant-arrival-rate', rate: Math.round(rate), timeUnit: '1s', duration: `${String(seconds)}s`, preAllocatedVUs: 100, maxVUs: 2000 } };
   let stats: StageStats | undefined;
+  const cpuBefore = cpuTimes();
   await runOpenModel({ scenario: constant, templates, url: stack.apis.map((api) => api.url), sources: [stack.sourceId], onStageEnd: (_index, stage) => void (stats = stage), onAccepted: (ids) => ids.forEach((id) => accepted.add(id)) });
+  // The share of the machine's CPU time its host gave other guests meanwhile (see cpu-steal.ts).
+  const steal = stealBetween(cpuBefore, cpuTimes());
   const backlog = await storageBacklog(namespace);
   const latency = stats!.latencyMs();
-  const result = { requestsPerSecond: Math.round(rate), seconds, eventsPerSecond: stats!.acceptedEvents / seconds, p50Ms: latency.p50, p99Ms: latency.p99, errors: stats!.errors, dropped: stats!.dropped, backlog };
+  const result = { requestsPerSecond: Math.round(rate), seconds, eventsPerSecond: stats!.acceptedEvents / seconds, p50Ms: latency.p50, p99Ms: latency.p99, errors: stats!.errors, dropped: stats!.dropped, backlog, ...(steal === undefined ? {} : { stealFraction: Number(steal.toFixed(3)) }) };
   const why = [
     latency.p99 >= P99_MS ? `p99 ${String(latency.p99)} ms ≥ ${String(P99_MS)} ms` : '',
     result.errors > 0 ? `${String(result.errors)} errors ${JSON.stringify(stats!.errorsByStatus)}` : '',
     result.dropped > 0 ? `${String(result.dropped)} dropped` : '',
     backlog > rate * BACKLOG_SECONDS ? `storage backlog ${String(backlog)} messages > ${String(BACKLOG_SECONDS)} s of load` : '',
   ].filter((reason) => reason !== '').join(', ');
-  log(`  ${String(result.requestsPerSecond)} requests/s for ${String(seconds)} s: ${result.eventsPerSecond.toFixed(0)} events/s, p50 ${String(result.p50Ms)} ms, p99 ${String(result.p99Ms)} ms, errors ${String(result.errors)}, dropped ${String(result.dropped)}, backlog ${String(backlog)} → ${why === '' ? 'ok' : why}`);
+  log(`  ${String(result.requestsPerSecond)} requests/s for ${String(seconds)} s: ${result.eventsPerSecond.toFixed(0)} events/s, p50 ${String(result.p50Ms)} ms, p99 ${String(result.p99Ms)} ms, errors ${String(result.errors)}, dropped ${String(result.dropped)}, backlog ${String(backlog)}, ${describeSteal(steal)} → ${why === '' ? 'ok' : why}`);
   return { ...result, ok: why === '', why };
 }
 
@@ -169,6 +175,7 @@ try {
       p99Ms: held.p99Ms,
       endToEndP99Ms: Math.round(endToEndP99Ms),
       errors: held.errors,
+      ...(held.stealFraction === undefined ? {} : { stealFraction: held.stealFraction }),
       lost: once.lost,
       duplicated: once.duplicated,
     },

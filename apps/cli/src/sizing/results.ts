@@ -46,6 +46,8 @@ export interface CapacityResults {
     readonly p99Ms: number;
     readonly endToEndP99Ms: number;
     readonly errors: number;
+    /** Share of the machine's CPU time its host took during the hold (0–1; runs since 2026-12-02, on Linux). */
+    readonly stealFraction?: number;
     readonly lost: number;
     readonly duplicated: number;
   };
@@ -68,7 +70,7 @@ const schema = {
     figures: {
       type: 'object',
       required: ['eventsPerSecond', 'requestsPerSecond', 'sustainedSeconds', 'p50Ms', 'p99Ms', 'endToEndP99Ms', 'errors', 'lost', 'duplicated'],
-      properties: { eventsPerSecond: positive, requestsPerSecond: positive, sustainedSeconds: count, p50Ms: { type: 'number' }, p99Ms: { type: 'number' }, endToEndP99Ms: { type: 'number' }, errors: count, lost: count, duplicated: count },
+      properties: { eventsPerSecond: positive, requestsPerSecond: positive, sustainedSeconds: count, p50Ms: { type: 'number' }, p99Ms: { type: 'number' }, endToEndP99Ms: { type: 'number' }, errors: count, stealFraction: { type: 'number', minimum: 0, maximum: 1 }, lost: count, duplicated: count },
     },
     coefficients: {
       type: 'object',
