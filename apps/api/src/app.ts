@@ -100,7 +100,7 @@ export function buildApi(deps: ApiDeps): Api {
   // outage); the first configuration is loaded before the app is ready.
   const sources = new SourceResolver(deps.configStore, { ttlMs: deps.config.http.sourceCacheTtlMs, startTimeoutMs: deps.config.configStore.startTimeoutMs, logger: deps.logger, metrics: deps.metrics });
   app.addHook('onReady', () => sources.start());
-  const directory = new ProfileDirectory(deps.cache, deps.store, { ttlSeconds: deps.config.cache.profileTtlSeconds, lookupTimeoutMs: PROFILE_LOOKUP_TIMEOUT_MS, logger: deps.logger });
+  const directory = new ProfileDirectory(deps.cache, deps.store, { ttlSeconds: deps.config.cache.profileTtlSeconds, lookupTimeoutMs: PROFILE_LOOKUP_TIMEOUT_MS, logger: deps.logger, onLookup: (seconds, outcome) => deps.metrics.profileLookup.observe({ outcome }, seconds) });
   const identity = new IdentityResolver(deps.cache, directory, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, onDegraded: () => deps.metrics.identityDegraded.inc(), logger: deps.logger });
   const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);
   app.addHook('onClose', (_instance, done) => {

@@ -8,6 +8,8 @@ export interface ProfileDirectoryOptions {
   readonly ttlSeconds: number;
   /** Longest wait for the store when the cache does not know a profile, ms. */
   readonly lookupTimeoutMs: number;
+  /** Told of each store lookup the tracking path waited for: its duration in seconds and how it ended. */
+  readonly onLookup?: (seconds: number, outcome: 'merged' | 'not_merged' | 'timeout' | 'error') => void;
   readonly logger: Pick<Logger, 'warn' | 'info'>;
 }
 
@@ -109,14 +111,18 @@ export class ProfileDirectory {
     if (Date.now() < this.storeFailingUntil) return undefined;
     let merge: ProfileMerge | undefined;
     const sentAt = Date.now();
+    const started = performance.now();
+    const observe = (outcome: 'merged' | 'not_merged' | 'timeout' | 'error') => this.options.onLookup?.((performance.now() - started) / 1000, outcome);
     try {
       merge = await withTimeout(this.options.lookupTimeoutMs, () => this.merges.getMerge(id), () => new LookupTimeout(this.options.lookupTimeoutMs));
+      observe(merge === undefined ? 'not_merged' : 'merged');
       this.storeAnsweredAt = Date.now();
       if (this.storeFailingUntil !== 0) {
         this.storeFailingUntil = 0;
         this.options.logger.info('the store answers profile lookups again');
       }
     } catch (error) {
+      observe(error instanceof LookupTimeout ? 'timeout' : 'error');
       const down = !(error instanceof LookupTimeout) || this.storeAnsweredAt < sentAt;
       if (down && this.storeFailingUntil === 0) this.options.logger.warn({ err: error }, 'the store failed a profile lookup: profiles the cache does not know of are taken as not merged until it answers');
       if (down) this.storeFailingUntil = Date.now() + STORE_BACKOFF_MS;

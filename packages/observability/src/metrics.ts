@@ -41,6 +41,19 @@ export class Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
+  /**
+   * One store lookup of a profile the cache did not know (was it merged?), seconds, as the
+   * API's request waits for it, by outcome: `merged`, `not_merged`, `timeout` (slower than
+   * the lookup's bound, taken as not merged), `error`. Requests of profiles the cache knows
+   * never ask the store, so this shows what the store adds to /track.
+   */
+  readonly profileLookup = new Histogram({
+    name: 'sluice_profile_lookup_seconds',
+    help: 'One store lookup of a profile the cache did not know (was it merged?), as the request waits for it, by outcome (merged, not_merged, timeout, error).',
+    labelNames: ['outcome'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
   /** /track requests whose identity was resolved without the cache (it failed or timed out): see docs/redis.md. */
   readonly identityDegraded = new Counter({ name: 'sluice_identity_degraded_total', help: 'Tracking requests whose profile was resolved without the cache (down or too slow): the client\'s profile id or the session\'s derived one was used.', registers: [this.registry] });
   /** Events refused with 429 RATE_LIMITED, by source. */
