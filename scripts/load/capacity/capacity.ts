@@ -38,6 +38,8 @@ const HOLD_SECONDS = setting('CAPACITY_HOLD', 60);
 const WARMUP_SECONDS = setting('CAPACITY_WARMUP', 60);
 const P99_MS = setting('CAPACITY_P99', 100);
 const PROFILE = process.env['CAPACITY_PROFILE'] ?? 'env/small.env';
+/** Above this share of stolen CPU time during the hold, the run warns that its figures are low (0–1). */
+const STEAL_WARNING = 0.05;
 /** The settings of a profile the run takes: how Sluice is tuned, not where the engines are. */
 const TUNING = /^(ELASTIC_INDEX_SHARDS|ELASTIC_REFRESH_INTERVAL|ELASTIC_COMPRESSION|ELASTIC_MAX_CONN|PULSAR_GROUP_\w+|PULSAR_PRODUCERS|PULSAR_PRODUCER_BATCHING|PULSAR_COMPRESSION|PULSAR_TRANSPORT|STORAGE_\w+|KEEP_\w+|REDIS_COMMAND_TIMEOUT|SOURCE_CACHE_TTL|TRACK_RETRY_MEMORY)$/;
 /** The lowest rate the search tries, requests/s. */
@@ -195,6 +197,8 @@ try {
   const file = join(dir, `${results.date.slice(0, 10)}-${String(results.machine.cores)}c${scenario.name === 'capacity' ? '' : `-${scenario.name}`}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`results in ${file}; stored ${String(once.stored)} events, ${String(once.unconfirmed)} of them from requests the load generator did not see answered`);
+  // A host that took much of the CPU time measured a smaller machine than `machine` says.
+  if ((held.stealFraction ?? 0) > STEAL_WARNING) log(`warning: the host took ${describeSteal(held.stealFraction).slice('steal '.length)} of the CPU time during the hold (steal): these figures describe a smaller machine than ${String(results.machine.cores)} cores; measure again when the host is quieter`);
   log(`capacity: ${String(results.figures.eventsPerSecond)} events/s sustained for ${String(results.figures.sustainedSeconds)} s, p99 ${String(held.p99Ms)} ms, errors ${String(held.errors)}, lost ${String(once.lost)}, duplicated ${String(once.duplicated)}`);
   process.exitCode = held.ok && once.lost === 0 && once.duplicated === 0 ? 0 : 1;
 } finally {
