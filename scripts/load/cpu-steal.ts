@@ -35,7 +35,7 @@ export function cpuTimes(): CpuTimes | undefined {
 /** The share of CPU time stolen between two readings (0–1); undefined without both. */
 export function stealBetween(before: CpuTimes | undefined, after: CpuTimes | undefined): number | undefined {
   if (before === undefined || after === undefined || after.total <= before.total) return undefined;
-  return (after.steal - before.steal) / (after.total - before.total);
+  return Math.min(1, Math.max(0, (after.steal - before.steal) / (after.total - before.total)));
 }
 
 /** "steal 24 %" for a log line, or "steal unknown". */

@@ -115,7 +115,6 @@ export class ProfileDirectory {
     const observe = (outcome: 'merged' | 'not_merged' | 'timeout' | 'error') => this.options.onLookup?.((performance.now() - started) / 1000, outcome);
     try {
       merge = await withTimeout(this.options.lookupTimeoutMs, () => this.merges.getMerge(id), () => new LookupTimeout(this.options.lookupTimeoutMs));
-      observe(merge === undefined ? 'not_merged' : 'merged');
       this.storeAnsweredAt = Date.now();
       if (this.storeFailingUntil !== 0) {
         this.storeFailingUntil = 0;
@@ -128,6 +127,7 @@ export class ProfileDirectory {
       if (down) this.storeFailingUntil = Date.now() + STORE_BACKOFF_MS;
       return undefined;
     }
+    observe(merge === undefined ? 'not_merged' : 'merged');
     // Claim, not set: a merge that landed while the store was being asked keeps its entry.
     const entry = await this.cache.claim(profileKey(id), merge?.into ?? NOT_MERGED, this.options.ttlSeconds);
     return entry === NOT_MERGED ? undefined : entry;

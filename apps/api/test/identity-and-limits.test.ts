@@ -108,8 +108,8 @@ describe('profile merges (POST /v1/profiles/:id/merge)', () => {
     // Each store lookup the tracking path waited for is timed: c once (not merged, then
     // cached), a and b once each after their entries were dropped.
     const lookups = await h.metrics.registry.getSingleMetricAsString('sluice_profile_lookup_seconds');
-    expect(lookups).toContain('sluice_profile_lookup_seconds_count{outcome="not_merged"} 1');
-    expect(lookups).toContain('sluice_profile_lookup_seconds_count{outcome="merged"} 2');
+    expect(lookups).toMatch(/^sluice_profile_lookup_seconds_count\{outcome="not_merged"\} 1$/m);
+    expect(lookups).toMatch(/^sluice_profile_lookup_seconds_count\{outcome="merged"\} 2$/m);
   });
 });
 

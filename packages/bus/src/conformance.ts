@@ -58,7 +58,7 @@ export function runEventBusConformance(adapterName: string, createContext: () =>
       context = await createContext();
       const bus = await open();
       const payload = Uint8Array.from({ length: 512 }, (_, i) => i % 256);
-      const awkward = 'a "quoted" \\ back\nslash\r\n\u2028 é 👍 </script>';
+      const awkward = 'a "quoted" \\ back\nslash\r\n\t\u0001\u2028 é 👍 </script>';
       // A view into a larger buffer: only its own bytes may travel.
       const backing = new Uint8Array(payload.byteLength + 12).fill(0xaa);
       backing.set(payload, 6);
