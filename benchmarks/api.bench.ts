@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createTestDatabase, mysqlEnv, mysqlTestSettings } from '@sluice/config-store/mysql-testing';
 import { engineEnv, freePort, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
-import { cpuTimes, describeSteal, stealBetween } from '../scripts/load/cpu-steal.ts';
+import { describeSteal, stealMeter } from '../scripts/load/cpu-steal.ts';
 import { medianRound, openWrk } from './wrk.ts';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
@@ -102,8 +102,8 @@ async function startMysqlSluice(): Promise<{ sluice: SluiceProcess; cleanup: () 
 const rows: string[] = [];
 /** Per scenario, each Sluice target vs bare in each interleaved round (how much the ratio moves). */
 const spreads: string[] = [];
-/** CPU times when the rounds began: the header gives the share the host took during them (scripts/load/cpu-steal.ts). */
-const cpuAtStart = cpuTimes();
+/** The share of CPU time the host took during the rounds, for the header (scripts/load/cpu-steal.ts). */
+const stolen = stealMeter();
 let steal: number | undefined;
 try {
   for (const scenario of SCENARIOS) {
@@ -130,7 +130,7 @@ try {
       if (tracked.non2xx > 0 || tracked.errors > 0) rows.push(`| ${scenario.name} | (${target.name} non-2xx: ${tracked.non2xx}, errors: ${tracked.errors}) | | | | | |`);
     }
   }
-  steal = stealBetween(cpuAtStart, cpuTimes());
+  steal = stolen();
 } finally {
   bare.child.kill('SIGTERM');
   for (const target of targets) {

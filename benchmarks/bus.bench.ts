@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineEnv, randomName, runEngines, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
-import { cpuTimes, describeSteal, stealBetween } from '../scripts/load/cpu-steal.ts';
+import { describeSteal, stealMeter } from '../scripts/load/cpu-steal.ts';
 import { medianRound, openWrk } from './wrk.ts';
 
 const DURATION_SECONDS = Number(process.env['BENCH_DURATION'] ?? 10);
@@ -137,7 +137,7 @@ try {
   type Step = keyof typeof steps;
   const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], worker: [] };
   // Warm-up (JIT, connections, the perf topic's first backlog), then interleaved rounds.
-  const cpuAtStart = cpuTimes();
+  const stolen = stealMeter();
   await steps.perfOff();
   await drain(env, namespace, (await track(onPulsar.url, 3)).count);
   await track(embedded.url, 3);
@@ -145,7 +145,7 @@ try {
     for (const step of Object.keys(steps) as Step[]) rounds[step].push(await steps[step]());
     rounds.worker.push(await drain(env, namespace, rounds.sluice.at(-1)!.count + rounds.sluiceWide.at(-1)!.count));
   }
-  steal = stealBetween(cpuAtStart, cpuTimes());
+  steal = stolen();
 
   const figures = Object.fromEntries(Object.entries(rounds).map(([step, list]) => [step, median(list)])) as Record<Step | 'worker', Figures>;
   const ratio = (ours: number, theirs: number) => (ours / theirs).toFixed(2);

@@ -72,16 +72,17 @@ export const pulsar: Engine = {
 
   async up() {
     // A broker running with other settings (an older checkout's) is restarted with these.
-    const current = existsSync(join(dir(), 'standalone.conf')) ? readFileSync(join(dir(), 'standalone.conf'), 'utf8') : '';
+    const conf = join(dir(), 'standalone.conf');
+    const settings = standaloneConf();
+    const same = existsSync(conf) && readFileSync(conf, 'utf8') === settings;
     const running = alive(readPid(pidFile()));
-    if (running && current === standaloneConf() && (await ready().catch(() => false))) return;
-    if (running && current !== standaloneConf()) log('pulsar is running with other settings than these: restarting it');
+    if (running && same && (await ready().catch(() => false))) return;
+    if (running && !same) log('pulsar is running with other settings than these: restarting it');
     await this.install();
     await stopGroup(pidFile());
     if (await portOpen(WEB_PORT)) throw new Error(`port ${String(WEB_PORT)} is taken by a process that is not Sluice's Pulsar; stop it first`);
     const data = ensureDir(join(dir(), 'data'));
-    const conf = join(dir(), 'standalone.conf');
-    writeFileSync(conf, standaloneConf());
+    writeFileSync(conf, settings);
     const logFile = join(dir(), 'pulsar.log');
     log(`starting pulsar standalone (heap ${HEAP})`);
     const pid = startDetached('java', [

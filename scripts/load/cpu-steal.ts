@@ -38,6 +38,12 @@ export function stealBetween(before: CpuTimes | undefined, after: CpuTimes | und
   return Math.min(1, Math.max(0, (after.steal - before.steal) / (after.total - before.total)));
 }
 
+/** Starts measuring: the returned function gives the share stolen since (see stealBetween). */
+export function stealMeter(): () => number | undefined {
+  const start = cpuTimes();
+  return () => stealBetween(start, cpuTimes());
+}
+
 /** "steal 24 %" for a log line, or "steal unknown". */
 export function describeSteal(fraction: number | undefined): string {
   return fraction === undefined ? 'steal unknown' : `steal ${(fraction * 100).toFixed(0)} %`;

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { createRequestBuilder } from '../../../load-tests/lib/payload.js';
 import type { Scenario } from '../../../load-tests/lib/scenario.js';
-import { cpuTimes, describeSteal, stealBetween } from '../cpu-steal.ts';
+import { describeSteal, stealMeter } from '../cpu-steal.ts';
 import { loadScenario } from '../scenario-files.ts';
 import { runOpenModel } from '../runner/open-model.ts';
 import type { StageStats } from '../runner/stage-stats.ts';
@@ -71,10 +71,10 @@ const accepted = new Set<string>();
 async function level(stack: Stack, namespace: string, rate: number, seconds: number): Promise<Level> {
   const constant: Scenario = { ...scenario, load: { executor: 'constant-arrival-rate', rate: Math.round(rate), timeUnit: '1s', duration: `${String(seconds)}s`, preAllocatedVUs: 100, maxVUs: 2000 } };
   let stats: StageStats | undefined;
-  const cpuBefore = cpuTimes();
+  const stolen = stealMeter();
   await runOpenModel({ scenario: constant, templates, url: stack.apis.map((api) => api.url), sources: [stack.sourceId], onStageEnd: (_index, stage) => void (stats = stage), onAccepted: (ids) => ids.forEach((id) => accepted.add(id)) });
   // The share of the machine's CPU time its host gave other guests meanwhile (see cpu-steal.ts).
-  const steal = stealBetween(cpuBefore, cpuTimes());
+  const steal = stolen();
   const backlog = await storageBacklog(namespace);
   const latency = stats!.latencyMs();
   const result = { requestsPerSecond: Math.round(rate), seconds, eventsPerSecond: stats!.acceptedEvents / seconds, p50Ms: latency.p50, p99Ms: latency.p99, errors: stats!.errors, dropped: stats!.dropped, backlog, ...(steal === undefined ? {} : { stealFraction: Number(steal.toFixed(3)) }) };
@@ -198,7 +198,7 @@ try {
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   log(`results in ${file}; stored ${String(once.stored)} events, ${String(once.unconfirmed)} of them from requests the load generator did not see answered`);
   // A host that took much of the CPU time measured a smaller machine than `machine` says.
-  if ((held.stealFraction ?? 0) > STEAL_WARNING) log(`warning: the host took ${describeSteal(held.stealFraction).slice('steal '.length)} of the CPU time during the hold (steal): these figures describe a smaller machine than ${String(results.machine.cores)} cores; measure again when the host is quieter`);
+  if ((held.stealFraction ?? 0) > STEAL_WARNING) log(`warning: the host took ${((held.stealFraction ?? 0) * 100).toFixed(0)} % of the CPU time during the hold (steal): these figures describe a smaller machine than ${String(results.machine.cores)} cores; measure again when the host is quieter`);
   log(`capacity: ${String(results.figures.eventsPerSecond)} events/s sustained for ${String(results.figures.sustainedSeconds)} s, p99 ${String(held.p99Ms)} ms, errors ${String(held.errors)}, lost ${String(once.lost)}, duplicated ${String(once.duplicated)}`);
   process.exitCode = held.ok && once.lost === 0 && once.duplicated === 0 ? 0 : 1;
 } finally {

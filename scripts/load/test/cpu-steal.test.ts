@@ -1,7 +1,7 @@
 // The steal share printed beside benchmark and capacity figures: read from the aggregate
 // `cpu` line of /proc/stat, never from a per-core line, and guest time not counted twice.
 import { describe, expect, it } from '@jest/globals';
-import { cpuTimes, describeSteal, parseCpuTimes, stealBetween } from '../cpu-steal.ts';
+import { cpuTimes, describeSteal, parseCpuTimes, stealBetween, stealMeter } from '../cpu-steal.ts';
 
 const stat = (user: number, idle: number, steal: number, guest = 0) =>
   `cpu  ${String(user)} 0 100 ${String(idle)} 10 0 5 ${String(steal)} ${String(guest)} 0\ncpu0 1 2 3 4 5 6 7 8 9 10\nintr 12345\n`;
@@ -25,5 +25,10 @@ describe('CPU steal', () => {
     const now = cpuTimes();
     expect(now?.total).toBeGreaterThan(0);
     expect(now!.steal).toBeLessThanOrEqual(now!.total);
+    // Busy for a moment, so the machine's counters move: a share, never outside 0–1.
+    const stolen = stealMeter();
+    for (const end = Date.now() + 200; Date.now() < end; );
+    expect(stolen()).toBeGreaterThanOrEqual(0);
+    expect(stolen()).toBeLessThanOrEqual(1);
   });
 });
