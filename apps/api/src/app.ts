@@ -9,6 +9,7 @@ import { requireAdmin } from './admin-auth.ts';
 import { registerJsonParsers, unsupportedEncoding, validatorCompiler } from './validation.ts';
 import { connectionErrorHandler, frameworkErrorHandler, missingHost, registerErrorHandling } from './errors.ts';
 import { IdentityResolver } from './identity.ts';
+import { KnownMerges } from './known-merges.ts';
 import { ProfileDirectory } from './profile-directory.ts';
 import { RetryMemory } from './retry-memory.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -55,6 +56,13 @@ const MAX_PARAM_LENGTH = 3 * 128;
  */
 const PROFILE_LOOKUP_TIMEOUT_MS = 500;
 
+/**
+ * The replica's filter of merged profiles (see KnownMerges): polled every 2 s, each poll
+ * reading again the last minute (plus the store's listing delay) for clocks apart, trusted
+ * while its last read is at most 30 s old; pages of 5,000 merges.
+ */
+const KNOWN_MERGES = { pollMs: 2000, overlapMs: 60_000, staleAfterMs: 30_000, pageSize: 5000 } as const;
+
 /** How often Node checks the header and request deadlines of open connections, in ms. */
 const CONNECTION_CHECK_MS = 500;
 
@@ -100,13 +108,16 @@ export function buildApi(deps: ApiDeps): Api {
   // outage); the first configuration is loaded before the app is ready.
   const sources = new SourceResolver(deps.configStore, { ttlMs: deps.config.http.sourceCacheTtlMs, startTimeoutMs: deps.config.configStore.startTimeoutMs, logger: deps.logger, metrics: deps.metrics });
   app.addHook('onReady', () => sources.start());
-  const directory = new ProfileDirectory(deps.cache, deps.store, { ttlSeconds: deps.config.cache.profileTtlSeconds, lookupTimeoutMs: PROFILE_LOOKUP_TIMEOUT_MS, logger: deps.logger, onLookup: (seconds, outcome) => deps.metrics.profileLookup.observe({ outcome }, seconds) });
+  // Without refreshes (ELASTIC_REFRESH_INTERVAL=-1) the store never lists a merge: no filter, a lookup per profile the cache does not know.
+  const knownMerges = Number.isFinite(deps.store.mergesListedWithinMs) ? new KnownMerges(deps.store, { ...KNOWN_MERGES, logger: deps.logger, onAge: (seconds) => deps.metrics.profileMergesReadAge.set(seconds) }) : undefined;
+  if (knownMerges !== undefined) app.addHook('onReady', async () => knownMerges.start());
+  const directory = new ProfileDirectory(deps.cache, deps.store, { ttlSeconds: deps.config.cache.profileTtlSeconds, lookupTimeoutMs: PROFILE_LOOKUP_TIMEOUT_MS, logger: deps.logger, onLookup: (seconds, outcome) => deps.metrics.profileLookup.observe({ outcome }, seconds), ...(knownMerges === undefined ? {} : { knownMerges }) });
   const identity = new IdentityResolver(deps.cache, directory, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, onDegraded: () => deps.metrics.identityDegraded.inc(), logger: deps.logger });
   const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);
-  app.addHook('onClose', (_instance, done) => {
+  app.addHook('onClose', async () => {
     sources.stop();
     retries.close();
-    done();
+    await knownMerges?.close();
   });
   const limits = new SourceRateLimits(deps.cache.rateLimiter({ maxEventsPerRequest: deps.config.track.maxEvents, onFallback: () => deps.metrics.rateLimitFallbacks.inc() }), deps.metrics, deps.config.track.rateLimitPerSecond);
   // One validator for every ingestion route: each event type's schema compiled once per version.

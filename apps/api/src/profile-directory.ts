@@ -2,6 +2,7 @@ import { SluiceError, withTimeout } from '@sluice/core';
 import type { ProfileCache } from '@sluice/cache';
 import type { Logger } from '@sluice/observability';
 import type { ProfileMerge, ProfileMerges } from '@sluice/store';
+import type { KnownMerges } from './known-merges.ts';
 
 export interface ProfileDirectoryOptions {
   /** KEEP_PROFILE_IN_CACHE_FOR: how long the cache keeps what it learnt of a profile, s. */
@@ -10,6 +11,8 @@ export interface ProfileDirectoryOptions {
   readonly lookupTimeoutMs: number;
   /** Told of each store lookup the tracking path waited for: its duration in seconds and how it ended. */
   readonly onLookup?: (seconds: number, outcome: 'merged' | 'not_merged' | 'timeout' | 'error') => void;
+  /** The profiles this replica knows were never merged (no store lookup for them); absent: every profile the cache does not know is looked up. */
+  readonly knownMerges?: Pick<KnownMerges, 'neverMerged' | 'add'>;
   readonly logger: Pick<Logger, 'warn' | 'info'>;
 }
 
@@ -42,7 +45,9 @@ interface ChainEnd {
  * Where profiles live after merges. The store is the source of truth (ProfileMerges); the
  * cache holds, per profile, what the store said — its survivor, or that it was not merged —
  * for KEEP_PROFILE_IN_CACHE_FOR, so the usual request costs one cache read, and the store is
- * asked once per profile per that time (per cluster, with a shared cache).
+ * asked once per profile per that time (per cluster, with a shared cache). With
+ * `knownMerges`, a profile the cache does not know and the replica knows was never merged
+ * (most new visitors) costs neither a lookup nor a cache write.
  *
  * Cache writes never hide a merge: a lookup's answer is stored only where the key is empty
  * (`claim`), a merge overwrites (`set`), and a merge backed out deletes its entry.
@@ -85,6 +90,8 @@ export class ProfileDirectory {
     if (from === into) throw new SluiceError('VALIDATION_FAILED', 'a profile cannot be merged into itself', { details: [{ path: '/into', message: 'must differ from the merged profile' }] });
     const survivor = await this.endInStore(into);
     if (survivor === from) throw new SluiceError('CONFLICT', `profile ${into} was merged into ${from}: merging ${from} into it would make a cycle`);
+    // Known here before it is recorded: a request of this replica meanwhile looks it up.
+    this.options.knownMerges?.add(from);
     const recorded = await this.merges.recordMerge({ from, into: survivor, mergedAt: new Date().toISOString() });
     if (recorded.into !== survivor && (await this.endInStore(recorded.into)) !== survivor) {
       throw new SluiceError('CONFLICT', `profile ${from} was merged into ${recorded.into} already; a profile is merged once`);
@@ -108,6 +115,7 @@ export class ProfileDirectory {
   private async next(id: string): Promise<string | undefined> {
     const cached = await this.cache.get(profileKey(id));
     if (cached !== undefined) return cached === NOT_MERGED ? undefined : cached;
+    if (this.options.knownMerges?.neverMerged(id) === true) return undefined;
     if (Date.now() < this.storeFailingUntil) return undefined;
     let merge: ProfileMerge | undefined;
     const sentAt = Date.now();

@@ -54,6 +54,12 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
+  /**
+   * Seconds since an API replica last read the profile merges in full or polled them (its
+   * filter of merged profiles); above 30 s it looks up every profile the cache does not know
+   * in the store again. Updated every poll (2 s).
+   */
+  readonly profileMergesReadAge = new Gauge({ name: 'sluice_profile_merges_read_age_seconds', help: 'Seconds since the API last read the profile merges (its filter of merged profiles); above 30 it looks up every profile the cache does not know in the store. Updated every poll (2 s).', registers: [this.registry] });
   /** /track requests whose identity was resolved without the cache (it failed or timed out): see docs/redis.md. */
   readonly identityDegraded = new Counter({ name: 'sluice_identity_degraded_total', help: 'Tracking requests whose profile was resolved without the cache (down or too slow): the client\'s profile id or the session\'s derived one was used.', registers: [this.registry] });
   /** Events refused with 429 RATE_LIMITED, by source. */

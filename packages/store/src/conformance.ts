@@ -266,6 +266,35 @@ export function runStoreConformance(adapterName: string, createContext: (options
       expect((await s.getMergesInto('survivor', 10)).map((merge) => merge.from)).toEqual(['anon-a', 'anon-c']);
     });
 
+    it('lists every merge in the order it was recorded (then by profile), a page at a time, from a time on, within the delay it states', async () => {
+      const s = await store();
+      const [t0, t1, t2] = ['2026-12-01T10:00:00.000Z', '2026-12-01T10:00:01.000Z', '2026-12-01T10:00:02.500Z'] as const;
+      const merges = [
+        { from: 'lm-b', into: 'lm-x', mergedAt: t0 },
+        { from: 'lm-d', into: 'lm-c', mergedAt: t2 },
+        { from: 'lm-a', into: 'lm-x', mergedAt: t0 },
+        { from: 'lm-c', into: 'lm-y', mergedAt: t1 },
+      ];
+      for (const merge of merges) await s.recordMerge(merge);
+      const inOrder = ['lm-a', 'lm-b', 'lm-c', 'lm-d'].map((from) => merges.find((merge) => merge.from === from));
+      expect(await s.listMerges({ limit: 10 })).toEqual(inOrder);
+      const first = await s.listMerges({ limit: 2 });
+      expect(first.map((merge) => merge.from)).toEqual(['lm-a', 'lm-b']);
+      const second = await s.listMerges({ limit: 2, after: first[1]! });
+      expect(second.map((merge) => merge.from)).toEqual(['lm-c', 'lm-d']);
+      expect(await s.listMerges({ limit: 2, after: second[1]! })).toEqual([]);
+      expect((await s.listMerges({ since: t1, limit: 10 })).map((merge) => merge.from)).toEqual(['lm-c', 'lm-d']);
+      expect((await s.listMerges({ since: '2026-12-01T10:00:00.001Z', limit: 10 })).map((merge) => merge.from)).toEqual(['lm-c', 'lm-d']);
+      expect((await s.listMerges({ since: t0, after: { mergedAt: t0, from: 'lm-a' }, limit: 10 })).map((merge) => merge.from)).toEqual(['lm-b', 'lm-c', 'lm-d']);
+      expect(await s.listMerges({ since: '2026-12-01T10:00:03.000Z', limit: 10 })).toEqual([]);
+      await s.removeMerge('lm-c', 'lm-y');
+      expect((await s.listMerges({ limit: 10 })).map((merge) => merge.from)).toEqual(['lm-a', 'lm-b', 'lm-d']);
+      for (const query of [{ limit: 0 }, { limit: 10_001 }, { limit: 1.5 }, { since: 'yesterday', limit: 5 }, { after: { mergedAt: 'soon', from: 'lm-a' }, limit: 5 }]) {
+        await expect(s.listMerges(query)).rejects.toThrow(RangeError);
+      }
+      expect(s.mergesListedWithinMs).toBeGreaterThanOrEqual(0);
+    });
+
     it('keeps one merge when replicas race to merge one profile into different ones', async () => {
       const s = await store();
       const outcomes = await Promise.all(['a', 'b', 'c', 'd'].map((into) => s.recordMerge({ from: 'raced', into, mergedAt: '2026-12-01T10:00:00.000Z' })));

@@ -128,6 +128,16 @@ export interface ProfileMerge {
   readonly mergedAt: string;
 }
 
+/** A page of `listMerges`: in the merges' order (`mergedAt`, then `from`). */
+export interface MergeListQuery {
+  /** Oldest `mergedAt` listed, ISO-8601 UTC, inclusive; every merge when absent. */
+  readonly since?: string;
+  /** The last merge of the previous page: this page starts after it. */
+  readonly after?: Pick<ProfileMerge, 'mergedAt' | 'from'>;
+  /** Most merges returned, 1..10000. */
+  readonly limit: number;
+}
+
 /**
  * The API's port for profile merges. The store is their source of truth; the profile cache
  * holds copies (see docs/redis.md). A profile is merged at most once: what it was merged
@@ -150,6 +160,18 @@ export interface ProfileMerges {
    * so a merge shows here within the index refresh interval (`getMerge` at once).
    */
   getMergesInto(into: string, limit: number): Promise<ProfileMerge[]>;
+  /**
+   * Merges in the order of `mergedAt` (the recording replica's clock), then `from`, a page at
+   * a time: how a replica learns every merged profile, then the new ones (a poller reads
+   * again from a while before its last read: a merge recorded on a clock behind, or not yet
+   * listed, would sort before it). RangeError on a limit or time out of range.
+   */
+  listMerges(query: MergeListQuery): Promise<ProfileMerge[]>;
+  /**
+   * Longest a recorded merge may take to show in `listMerges`, ms (Elasticsearch: the
+   * refresh interval; Infinity when refreshes are off). `getMerge` sees it at once.
+   */
+  readonly mergesListedWithinMs: number;
 }
 
 /** What one maintenance run did, one line per action (empty: nothing to do). */

@@ -55,7 +55,7 @@ describe('embedded store: retention and schema', () => {
     check.close();
   });
 
-  it('migrates a schema 2 file (merges not yet indexed by survivor), keeping its events and merges', async () => {
+  it('migrates a schema 2 file (merges not yet indexed by survivor nor time), keeping its events and merges', async () => {
     const path = join(dir, 'events.sqlite');
     const event = sampleEvent({ profileId: 'survivor' });
     const first = new SqliteEventStore({ path, retentionMs: 0 });
@@ -63,16 +63,17 @@ describe('embedded store: retention and schema', () => {
     await first.recordMerge({ from: 'anon', into: 'survivor', mergedAt: '2026-12-01T10:00:00.000Z' });
     await first.close();
     const db = new DatabaseSync(path);
-    db.exec('DROP INDEX profile_merges_by_into; PRAGMA user_version = 2');
+    db.exec('DROP INDEX profile_merges_by_into; DROP INDEX profile_merges_by_time; PRAGMA user_version = 2');
     db.close();
 
     const store = new SqliteEventStore({ path, retentionMs: 0 });
     expect(await store.getEvent(event.sourceId, event.id)).toEqual(event);
     expect(await store.getMergesInto('survivor', 10)).toEqual([{ from: 'anon', into: 'survivor', mergedAt: '2026-12-01T10:00:00.000Z' }]);
+    expect(await store.listMerges({ limit: 10 })).toEqual([{ from: 'anon', into: 'survivor', mergedAt: '2026-12-01T10:00:00.000Z' }]);
     await store.close();
     const check = new DatabaseSync(path);
     expect(check.prepare('PRAGMA user_version').get()).toEqual({ user_version: SCHEMA_VERSION });
-    expect(check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND name = 'profile_merges_by_into'").get()).toEqual({ name: 'profile_merges_by_into' });
+    expect(check.prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE 'profile_merges_by_%' ORDER BY name").all()).toEqual([{ name: 'profile_merges_by_into' }, { name: 'profile_merges_by_time' }]);
     check.close();
   });
 

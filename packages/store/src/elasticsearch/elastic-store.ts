@@ -1,7 +1,7 @@
 import type { TrackedEvent } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { SluiceError } from '@sluice/core';
-import type { ContextValuesQuery, EventPage, EventQuery, MaintenanceReport, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
+import type { ContextValuesQuery, EventPage, EventQuery, MaintenanceReport, MergeListQuery, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
 import { BulkWriter } from './bulk-writer.ts';
 import { createClient, type ElasticContext, type ElasticStoreOptions } from './connection.ts';
 import { ClusterFeatures } from './features.ts';
@@ -102,6 +102,15 @@ export class ElasticStore implements StoreAdapter {
   async getMergesInto(into: string, limit: number): Promise<ProfileMerge[]> {
     this.assertOpen();
     return this.merges.getMergesInto(into, limit);
+  }
+
+  async listMerges(query: MergeListQuery): Promise<ProfileMerge[]> {
+    this.assertOpen();
+    return this.merges.listMerges(query);
+  }
+
+  get mergesListedWithinMs(): number {
+    return this.merges.mergesListedWithinMs;
   }
 
   async maintain(now: Date): Promise<MaintenanceReport> {

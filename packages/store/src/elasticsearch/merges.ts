@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import { SluiceError } from '@sluice/core';
-import type { ProfileMerge, ProfileMerges } from '../port.ts';
+import { checkMergeListQuery } from '../merge-list.ts';
+import type { MergeListQuery, ProfileMerge, ProfileMerges } from '../port.ts';
 import type { ElasticContext } from './connection.ts';
 import { isErrorType, isNotFound, request, storeError } from './errors.ts';
 import { assertComplete } from './reader.ts';
@@ -95,6 +96,28 @@ export class ElasticMerges implements ProfileMerges {
     return response.hits.hits.flatMap((hit) => (hit._source === undefined ? [] : [hit._source]));
   }
 
+  /** A search sorted on (`mergedAt`, `from`), paged with `search_after`: sees merges recorded up to one refresh ago. */
+  async listMerges(query: MergeListQuery): Promise<ProfileMerge[]> {
+    const { sinceMs, after, limit } = checkMergeListQuery(query);
+    const { client, names } = this.context;
+    const response = await request(() =>
+      client.search<ProfileMerge>({
+        index: names.profileMerges,
+        query: sinceMs === undefined ? { match_all: {} } : { range: { mergedAt: { gte: sinceMs, format: 'epoch_millis' } } },
+        sort: [{ mergedAt: { order: 'asc' } }, { from: { order: 'asc' } }],
+        size: limit,
+        track_total_hits: false,
+        ...(after === undefined ? {} : { search_after: [after.mergedAtMs, after.from] }),
+      }),
+    );
+    assertComplete(response);
+    return response.hits.hits.flatMap((hit) => (hit._source === undefined ? [] : [hit._source]));
+  }
+
+  get mergesListedWithinMs(): number {
+    return refreshIntervalMs(this.context.options.refreshInterval);
+  }
+
   /** One `_mget` for a batch of lookups: per id, its merge, undefined (never merged), or its item's failure. */
   private async readMany(ids: readonly string[]): Promise<(ProfileMerge | undefined | Error)[]> {
     const { client, names } = this.context;
@@ -123,4 +146,11 @@ export class ElasticMerges implements ProfileMerges {
       throw storeError(error);
     }
   }
+}
+
+/** `index.refresh_interval` (`-1`, or a number with ms, s or m) in ms; Infinity when refreshes are off. */
+function refreshIntervalMs(interval: string): number {
+  const match = /^(\d+)(ms|s|m)$/.exec(interval);
+  if (match === null) return Number.POSITIVE_INFINITY;
+  return Number(match[1]) * (match[2] === 'ms' ? 1 : match[2] === 's' ? 1000 : 60_000);
 }

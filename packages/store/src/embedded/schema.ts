@@ -7,8 +7,9 @@ import { SluiceError } from '@sluice/core';
  * 1: events keyed by (source_id, id), ordered and expired by server receive time (ms).
  * 2: profile merges.
  * 3: profile merges indexed by the profile they went into (the profiles a profile absorbed).
+ * 4: profile merges indexed by the time they were recorded (replicas list them in that order).
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 const CREATE_EVENTS = `
 CREATE TABLE events (
@@ -25,6 +26,9 @@ CREATE INDEX events_by_session ON events (session_id, received_at, source_id, id
 CREATE INDEX events_by_received ON events (received_at, source_id, id);
 `;
 
+/** What each version from 2 on added, oldest first. */
+const ADDED_SINCE = ['profile merges', 'profile merges by survivor', 'profile merges by time'];
+
 const CREATE_VERSIONED = `
 CREATE TABLE IF NOT EXISTS profiles (
   id TEXT PRIMARY KEY, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
@@ -38,6 +42,7 @@ CREATE TABLE IF NOT EXISTS profile_merges (
   from_id TEXT PRIMARY KEY, into_id TEXT NOT NULL, merged_at TEXT NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS profile_merges_by_into ON profile_merges (into_id, from_id);
+CREATE INDEX IF NOT EXISTS profile_merges_by_time ON profile_merges (merged_at, from_id);
 `;
 
 /**
@@ -55,8 +60,8 @@ export function migrateSchema(db: DatabaseSync, path: string): string[] {
   db.exec('BEGIN IMMEDIATE');
   try {
     const legacy = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'events'").get() !== undefined;
-    // Versions 1 and 2 → 3 only add tables and indices (CREATE_VERSIONED, all IF NOT EXISTS).
-    const done = version >= 1 ? [`event store schema ${String(version)} → ${String(SCHEMA_VERSION)}: ${version === 1 ? 'profile merges' : 'profile merges by survivor'}`] : legacy ? migrateFromIdOnly(db) : createFresh(db);
+    // Versions 1 to 3 → 4 only add tables and indices (CREATE_VERSIONED, all IF NOT EXISTS).
+    const done = version >= 1 ? [`event store schema ${String(version)} → ${String(SCHEMA_VERSION)}: ${ADDED_SINCE.slice(version - 1).join(', ')}`] : legacy ? migrateFromIdOnly(db) : createFresh(db);
     db.exec(CREATE_VERSIONED);
     db.exec(`PRAGMA user_version = ${String(SCHEMA_VERSION)}`);
     db.exec('COMMIT');

@@ -7,7 +7,8 @@ import { queryTimeMs } from '../query-time.ts';
 import { decodeCursor, encodeCursor, receivedAtMs } from '../cursor.ts';
 import { serialiseEvent } from '../serialise.ts';
 import { CONTEXT_VALUE_MAX_LENGTH, assertContextValuesQuery } from '../context-values.ts';
-import type { ContextValuesQuery, EventPage, EventQuery, MaintenanceReport, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
+import type { ContextValuesQuery, EventPage, EventQuery, MaintenanceReport, MergeListQuery, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
+import { checkMergeListQuery } from '../merge-list.ts';
 import { migrateSchema } from './schema.ts';
 
 export interface SqliteStoreOptions {
@@ -35,6 +36,7 @@ export class SqliteEventStore implements StoreAdapter {
   private readonly selectMerge: StatementSync;
   private readonly deleteMerge: StatementSync;
   private readonly selectMergesInto: StatementSync;
+  private readonly selectMergesSince: StatementSync;
   private closed = false;
 
   private readonly options: SqliteStoreOptions;
@@ -58,6 +60,7 @@ export class SqliteEventStore implements StoreAdapter {
     this.selectMerge = this.db.prepare('SELECT from_id, into_id, merged_at FROM profile_merges WHERE from_id = ?');
     this.deleteMerge = this.db.prepare('DELETE FROM profile_merges WHERE from_id = ? AND into_id = ?');
     this.selectMergesInto = this.db.prepare('SELECT from_id, into_id, merged_at FROM profile_merges WHERE into_id = ? ORDER BY from_id LIMIT ?');
+    this.selectMergesSince = this.db.prepare('SELECT from_id, into_id, merged_at FROM profile_merges WHERE merged_at >= ? AND (merged_at, from_id) > (?, ?) ORDER BY merged_at, from_id LIMIT ?');
     this.upsertProfile = this.db.prepare(`
       INSERT INTO profiles (id, first_seen, last_seen, last_session_id, last_source_id, version) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET
@@ -149,6 +152,21 @@ export class SqliteEventStore implements StoreAdapter {
     const rows = this.selectMergesInto.all(into, Math.trunc(limit)) as { from_id: string; into_id: string; merged_at: string }[];
     return rows.map((row) => ({ from: row.from_id, into: row.into_id, mergedAt: row.merged_at }));
   }
+
+  /**
+   * Over the merges' `(merged_at, from_id)` index (schema 4). Times compare as text, which
+   * orders them as times in the form `recordMerge` is given (`toISOString()`'s).
+   */
+  async listMerges(query: MergeListQuery): Promise<ProfileMerge[]> {
+    this.assertOpen();
+    const { sinceMs, after, limit } = checkMergeListQuery(query);
+    const since = sinceMs === undefined ? '' : new Date(sinceMs).toISOString();
+    const rows = this.selectMergesSince.all(since, after === undefined ? '' : new Date(after.mergedAtMs).toISOString(), after?.from ?? '', limit) as { from_id: string; into_id: string; merged_at: string }[];
+    return rows.map((row) => ({ from: row.from_id, into: row.into_id, mergedAt: row.merged_at }));
+  }
+
+  /** Listed at once: one database. */
+  readonly mergesListedWithinMs = 0;
 
   /**
    * `SELECT DISTINCT` over the profiles' events (their `events_by_profile` index), the value
