@@ -58,10 +58,10 @@ const PROFILE_LOOKUP_TIMEOUT_MS = 500;
 
 /**
  * The replica's filter of merged profiles (see KnownMerges): polled every 2 s, each poll
- * reading again the last minute (plus the store's listing delay) for clocks apart, trusted
- * while its last read is at most 30 s old; pages of 5,000 merges.
+ * reading again the last minute (plus the store's listing delay) for clocks apart; read in
+ * full every 10 minutes; trusted while its last read is at most 30 s old; pages of 5,000.
  */
-const KNOWN_MERGES = { pollMs: 2000, overlapMs: 60_000, staleAfterMs: 30_000, pageSize: 5000 } as const;
+const KNOWN_MERGES = { pollMs: 2000, overlapMs: 60_000, fullReadMs: 600_000, staleAfterMs: 30_000, pageSize: 5000 } as const;
 
 /** How often Node checks the header and request deadlines of open connections, in ms. */
 const CONNECTION_CHECK_MS = 500;
@@ -108,9 +108,13 @@ export function buildApi(deps: ApiDeps): Api {
   // outage); the first configuration is loaded before the app is ready.
   const sources = new SourceResolver(deps.configStore, { ttlMs: deps.config.http.sourceCacheTtlMs, startTimeoutMs: deps.config.configStore.startTimeoutMs, logger: deps.logger, metrics: deps.metrics });
   app.addHook('onReady', () => sources.start());
-  // Without refreshes (ELASTIC_REFRESH_INTERVAL=-1) the store never lists a merge: no filter, a lookup per profile the cache does not know.
-  const knownMerges = Number.isFinite(deps.store.mergesListedWithinMs) ? new KnownMerges(deps.store, { ...KNOWN_MERGES, logger: deps.logger, onAge: (seconds) => deps.metrics.profileMergesReadAge.set(seconds) }) : undefined;
-  if (knownMerges !== undefined) app.addHook('onReady', async () => knownMerges.start());
+  // The filter needs the cache entry a merge writes to outlive the longest a merge may stay
+  // out of the filter (a full read): with a shorter KEEP_PROFILE_IN_CACHE_FOR, no filter.
+  const knownMerges = deps.config.cache.profileTtlSeconds * 1000 >= 2 * KNOWN_MERGES.fullReadMs ? new KnownMerges(deps.store, { ...KNOWN_MERGES, logger: deps.logger }) : undefined;
+  if (knownMerges !== undefined) {
+    deps.metrics.readMergesAgeWith(() => knownMerges.ageSeconds());
+    app.addHook('onReady', async () => knownMerges.start());
+  }
   const directory = new ProfileDirectory(deps.cache, deps.store, { ttlSeconds: deps.config.cache.profileTtlSeconds, lookupTimeoutMs: PROFILE_LOOKUP_TIMEOUT_MS, logger: deps.logger, onLookup: (seconds, outcome) => deps.metrics.profileLookup.observe({ outcome }, seconds), ...(knownMerges === undefined ? {} : { knownMerges }) });
   const identity = new IdentityResolver(deps.cache, directory, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, onDegraded: () => deps.metrics.identityDegraded.inc(), logger: deps.logger });
   const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);

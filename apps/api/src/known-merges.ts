@@ -1,31 +1,38 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { setImmediate as yieldToEvents, setTimeout as sleep } from 'node:timers/promises';
 import { BloomFilter } from 'bloomfilter';
 import type { Logger } from '@sluice/observability';
 import type { ProfileMerge, ProfileMerges } from '@sluice/store';
 
 export interface KnownMergesOptions {
-  /** How often the store is asked for the merges recorded since the last read, ms. */
+  /** How often the store is asked for the merges stamped since the last read, ms. */
   readonly pollMs: number;
   /**
-   * How far before its last read each read starts, ms, on top of the store's own listing
-   * delay (`mergesListedWithinMs`): covers replicas' clocks apart (a merge is stamped with
-   * its recording replica's clock) and the time a merge takes to be written.
+   * How far before its last read each poll starts, ms, on top of the store's own listing
+   * delay (`mergesListedWithin`): covers replicas' clocks apart (a merge is stamped with its
+   * recording replica's clock) and the time a merge takes to be written.
    */
   readonly overlapMs: number;
+  /**
+   * How often every merge is read again into a new filter, ms: the bound on how long a merge
+   * listed later than the overlap allows (a write that hung, a restored index) stays unknown
+   * here. The cache entry the merge wrote answers meanwhile, so it must be shorter than
+   * KEEP_PROFILE_IN_CACHE_FOR.
+   */
+  readonly fullReadMs: number;
   /** Longest since the last complete read for the filter to be trusted, ms; after that every profile the cache does not know is looked up again. */
   readonly staleAfterMs: number;
   /** Merges asked for per page. */
   readonly pageSize: number;
-  /** Merged profiles the first filter is sized for (default 1,000,000: 1.2 MB); one that fills is rebuilt four times larger. */
+  /** Merged profiles the first filter is sized for (default 1,000,000: 1.2 MB). */
   readonly capacity?: number;
   readonly logger: Pick<Logger, 'warn' | 'info'>;
-  /** Told after each read, done or failed: seconds since the last complete read began (before the first, since `start`). */
-  readonly onAge?: (seconds: number) => void;
 }
 
-/** Share of never-merged profiles the filter takes for merged (each then costs a store lookup, as before the filter). */
+/** Share of never-merged profiles a full filter takes for merged (each then costs a store lookup, as before the filter). */
 const FALSE_POSITIVES = 0.01;
 const DEFAULT_CAPACITY = 1_000_000;
+/** Largest filter: `bloomfilter` takes at most 2³² bits (≈ 448 M ids at FALSE_POSITIVES); beyond, the filter fills and its false positives rise. */
+const MAX_CAPACITY = 400_000_000;
 
 /** A Bloom filter of merged profile ids sized for `capacity` at FALSE_POSITIVES, counting the ids it did not hold. */
 class MergedIds {
@@ -36,7 +43,7 @@ class MergedIds {
   constructor(capacity: number) {
     this.capacity = capacity;
     const bits = Math.ceil((-capacity * Math.log(FALSE_POSITIVES)) / Math.LN2 ** 2);
-    this.bloom = new BloomFilter(bits, Math.round((bits / capacity) * Math.LN2));
+    this.bloom = new BloomFilter(bits, Math.max(1, Math.round((bits / capacity) * Math.LN2)));
   }
 
   add(id: string): void {
@@ -48,105 +55,158 @@ class MergedIds {
   mayHold(id: string): boolean {
     return this.bloom.test(id);
   }
+
+  get full(): boolean {
+    return this.count > this.capacity && this.capacity < MAX_CAPACITY;
+  }
 }
 
 /**
  * Which profiles this replica knows were never merged, so a profile the cache does not know
  * costs no store lookup. It holds every merged profile id the store lists, in a Bloom filter
- * (no false "never merged"; about 1 % of never-merged profiles still looked up), read in full
- * at start and then polled: each read lists the merges stamped since the last read began,
- * less the overlap and the store's listing delay, so a merge stamped on a clock behind or
- * listed late is still read. A merge this replica records is added at once; one recorded
- * elsewhere reaches the filter within a poll, the listing delay and the overlap, and until
- * then the shared cache holds it (the merging replica writes it there).
+ * (no false "never merged"; about 1 % of never-merged profiles still looked up): read in full
+ * at start and every `fullReadMs`, and polled between: a poll lists the merges stamped since
+ * the last read began, less the overlap and the store's listing delay, so a merge stamped on
+ * a clock behind or listed late is still read. A merge this replica records is added at once
+ * (and into every filter built within `fullReadMs` of it); one recorded elsewhere reaches the
+ * filter within a poll, the listing delay and the overlap — or, listed later than that, at
+ * the next full read — and until then the cache entry the merge wrote answers.
  *
  * Until the first read completes, and whenever the last complete read began more than
- * `staleAfterMs` ago (the store not answering), `neverMerged` says false: lookups as without
- * the filter. Merges backed out stay in the filter (a lookup each, as before).
+ * `staleAfterMs` ago (the store not answering, or a long full read), `neverMerged` says
+ * false: lookups as without the filter. So does a store whose merges are never listed
+ * (Elasticsearch refreshes off). Merges backed out stay in the filter (a lookup each).
  */
 export class KnownMerges {
-  private readonly merges: Pick<ProfileMerges, 'listMerges' | 'mergesListedWithinMs'>;
+  private readonly merges: Pick<ProfileMerges, 'listMerges' | 'mergesListedWithin'>;
   private readonly options: KnownMergesOptions;
   private filter: MergedIds | undefined;
-  /** A larger filter being read while the current one serves. */
+  /** A filter being read in full while the current one serves. */
   private building: MergedIds | undefined;
-  /** When the last complete read began (ms since the epoch, this replica's clock): every merge listed then is in the filter. */
+  /** Merges this replica recorded, with when (performance.now()), kept for `fullReadMs` plus the window: each new filter takes them. */
+  private readonly recent = new Map<string, number>();
+  /** The store's listing delay, as read at the last full read, ms. */
+  private listedWithinMs = Number.POSITIVE_INFINITY;
+  /** When the last complete read began, on this replica's clock (ms since the epoch): every merge listed then is in the filter. */
   private readAt = 0;
-  private failing = false;
-  /** When polling began (ms since the epoch). */
+  /** The same moment on the monotonic clock (performance.now()), for staleness. */
+  private readAtMono = Number.NEGATIVE_INFINITY;
+  /** When the last full read began (performance.now()). */
+  private fullReadAt = Number.NEGATIVE_INFINITY;
   private startedAt = 0;
+  private failing = false;
+  /** The store said it lists no merge (at the last full read): no filter until the next full read says otherwise. */
+  private unlisted = false;
   private readonly stopped = new AbortController();
   private loop: Promise<void> | undefined;
 
-  constructor(merges: Pick<ProfileMerges, 'listMerges' | 'mergesListedWithinMs'>, options: KnownMergesOptions) {
+  constructor(merges: Pick<ProfileMerges, 'listMerges' | 'mergesListedWithin'>, options: KnownMergesOptions) {
     this.merges = merges;
     this.options = options;
   }
 
   /** Begins reading the merges, then polling; returns at once. */
   start(): void {
+    this.startedAt = performance.now();
     this.loop ??= this.run();
   }
 
-  /** Stops polling; resolves once a read under way has ended. */
+  /** Stops polling; waits at most a second for a read under way (its answer is then dropped). */
   async close(): Promise<void> {
     this.stopped.abort();
-    await this.loop;
+    await Promise.race([this.loop, sleep(1000, undefined, { ref: false })]);
   }
 
   /** True only when `id` was never merged, as far as the store listed within `staleAfterMs` and this replica recorded. */
   neverMerged(id: string): boolean {
-    return this.filter !== undefined && Date.now() - this.readAt <= this.options.staleAfterMs && !this.filter.mayHold(id);
+    return this.filter !== undefined && performance.now() - this.readAtMono <= this.options.staleAfterMs && !this.filter.mayHold(id);
   }
 
   /** A merge of `id` this replica is about to record: known here at once. */
   add(id: string): void {
+    this.recent.delete(id);
+    this.recent.set(id, performance.now());
     this.filter?.add(id);
     this.building?.add(id);
   }
 
+  /** Seconds since the last complete read began (before the first, since `start`): above `staleAfterMs` the filter is not trusted. */
+  ageSeconds(): number {
+    return (performance.now() - (this.filter === undefined ? this.startedAt : this.readAtMono)) / 1000;
+  }
+
   private async run(): Promise<void> {
-    this.startedAt = Date.now();
     while (!this.stopped.signal.aborted) {
       try {
         await this.tick();
-        if (this.failing) this.options.logger.info('profile merges are read again');
+        if (this.failing) this.options.logger.info('profile merges are read again: profiles known never merged cost no store lookup');
         this.failing = false;
       } catch (error) {
         if (this.stopped.signal.aborted) return;
-        if (!this.failing) this.options.logger.warn({ err: error }, `the profile merges could not be read: once the last read is ${String(this.options.staleAfterMs / 1000)} s old, every profile the cache does not know of is looked up in the store until they are`);
+        if (!this.failing) this.options.logger.warn({ err: error }, `the profile merges could not be read: from ${String(this.options.staleAfterMs / 1000)} s after the last read, every profile the cache does not know of is looked up in the store`);
         this.failing = true;
       }
-      this.options.onAge?.((Date.now() - (this.readAt || this.startedAt)) / 1000);
       await sleep(this.options.pollMs, undefined, { signal: this.stopped.signal, ref: false }).catch(() => undefined);
     }
   }
 
-  /** One read: in full the first time and when the filter is full (into a larger one), else the merges since the last read. */
+  /** One read: in full at start, every `fullReadMs` and when the filter is full; else the merges since the last read. */
   private async tick(): Promise<void> {
-    const startedAt = Date.now();
-    const window = this.options.overlapMs + this.merges.mergesListedWithinMs;
+    const now = performance.now();
+    for (const [id, at] of this.recent) {
+      if (now - at <= this.options.fullReadMs + this.windowMs()) break;
+      this.recent.delete(id);
+    }
+    if (this.unlisted && now - this.fullReadAt < this.options.fullReadMs) return;
     const current = this.filter;
-    if (current !== undefined && current.count <= current.capacity) {
-      await this.read(current, this.readAt - window);
-      this.readAt = startedAt;
+    if (current === undefined || current.full || now - this.fullReadAt >= this.options.fullReadMs) {
+      await this.readAll(current);
       return;
     }
-    const next = new MergedIds(current === undefined ? (this.options.capacity ?? DEFAULT_CAPACITY) : current.capacity * 4);
+    const startedAt = Date.now();
+    const startedMono = performance.now();
+    await this.read(current, this.readAt - this.windowMs());
+    this.readAt = startedAt;
+    this.readAtMono = startedMono;
+  }
+
+  /** Every merge, into a new filter sized for twice what the last one held, then the merges listed meanwhile and this replica's recent ones. */
+  private async readAll(current: MergedIds | undefined): Promise<void> {
+    const startedAt = Date.now();
+    const startedMono = performance.now();
+    this.listedWithinMs = await this.merges.mergesListedWithin();
+    if (!Number.isFinite(this.listedWithinMs)) {
+      // Never listed: a filter would miss every merge recorded from now on.
+      if (!this.unlisted) this.options.logger.warn('the store does not list profile merges (Elasticsearch: the merges index is not refreshed): every profile the cache does not know of is looked up in the store');
+      this.unlisted = true;
+      this.filter = undefined;
+      this.fullReadAt = startedMono;
+      return;
+    }
+    this.unlisted = false;
+    const next = new MergedIds(Math.min(MAX_CAPACITY, Math.max(this.options.capacity ?? DEFAULT_CAPACITY, 2 * (current?.count ?? 0))));
     this.building = next;
     try {
       await this.read(next, undefined);
       // Merges listed while the full read went by: as a poll from its start would read them.
       const caughtUpAt = Date.now();
-      await this.read(next, startedAt - window);
+      const caughtUpMono = performance.now();
+      await this.read(next, startedAt - this.windowMs());
+      for (const id of this.recent.keys()) next.add(id);
       this.filter = next;
       this.readAt = caughtUpAt;
+      this.readAtMono = caughtUpMono;
+      this.fullReadAt = startedMono;
     } finally {
       this.building = undefined;
     }
   }
 
-  /** Adds every merge listed stamped at `sinceMs` or later (all when undefined), page by page. */
+  private windowMs(): number {
+    return this.options.overlapMs + this.listedWithinMs;
+  }
+
+  /** Adds every merge listed stamped at `sinceMs` or later (all when undefined), page by page, letting requests run between pages. */
   private async read(into: MergedIds, sinceMs: number | undefined): Promise<void> {
     const since = sinceMs === undefined ? undefined : new Date(sinceMs).toISOString();
     let after: ProfileMerge | undefined;
@@ -156,6 +216,7 @@ export class KnownMerges {
       for (const merge of page) into.add(merge.from);
       if (page.length < this.options.pageSize) return;
       after = page.at(-1);
+      await yieldToEvents();
     }
   }
 }

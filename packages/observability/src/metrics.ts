@@ -55,11 +55,18 @@ export class Metrics {
     registers: [this.registry],
   });
   /**
-   * Seconds since an API replica last read the profile merges in full or polled them (its
-   * filter of merged profiles); above 30 s it looks up every profile the cache does not know
-   * in the store again. Updated every poll (2 s).
+   * Seconds since the API replica's last complete read of the profile merges (its filter of
+   * merged profiles, see apps/api/src/known-merges.ts), read at scrape time; -1 where the
+   * replica keeps no filter.
    */
-  readonly profileMergesReadAge = new Gauge({ name: 'sluice_profile_merges_read_age_seconds', help: 'Seconds since the API last read the profile merges (its filter of merged profiles); above 30 it looks up every profile the cache does not know in the store. Updated every poll (2 s).', registers: [this.registry] });
+  readonly profileMergesReadAge: Gauge = new Gauge({
+    name: 'sluice_profile_merges_read_age_seconds',
+    help: 'Seconds since the API last completed a read of the profile merges (its filter of merged profiles; since start before the first); above 30 the filter is not trusted and every profile the cache does not know is looked up in the store. -1: no filter.',
+    registers: [this.registry],
+    collect: (): void => this.profileMergesReadAge.set(this.mergesAge?.() ?? -1),
+  });
+  /** What `profileMergesReadAge` reports (see `readMergesAgeWith`). */
+  private mergesAge: (() => number) | undefined;
   /** /track requests whose identity was resolved without the cache (it failed or timed out): see docs/redis.md. */
   readonly identityDegraded = new Counter({ name: 'sluice_identity_degraded_total', help: 'Tracking requests whose profile was resolved without the cache (down or too slow): the client\'s profile id or the session\'s derived one was used.', registers: [this.registry] });
   /** Events refused with 429 RATE_LIMITED, by source. */
@@ -145,6 +152,11 @@ export class Metrics {
   addBacklogReader(read: () => Promise<void>): () => void {
     this.backlogReaders.add(read);
     return () => this.backlogReaders.delete(read);
+  }
+
+  /** Has `profileMergesReadAge` report `read()` at each scrape. */
+  readMergesAgeWith(read: () => number): void {
+    this.mergesAge = read;
   }
 
   private async readBacklogs(): Promise<void> {

@@ -124,7 +124,7 @@ export interface ContextValuesQuery {
 export interface ProfileMerge {
   readonly from: string;
   readonly into: string;
-  /** When the merge was recorded, ISO-8601 UTC. */
+  /** When the merge was recorded, ISO-8601 UTC (stored as `toISOString()` writes it). */
   readonly mergedAt: string;
 }
 
@@ -168,10 +168,11 @@ export interface ProfileMerges {
    */
   listMerges(query: MergeListQuery): Promise<ProfileMerge[]>;
   /**
-   * Longest a recorded merge may take to show in `listMerges`, ms (Elasticsearch: the
-   * refresh interval; Infinity when refreshes are off). `getMerge` sees it at once.
+   * Longest a recorded merge takes to show in `listMerges` as the store is set now, ms
+   * (Elasticsearch: the merges index's refresh interval; Infinity when its refreshes are
+   * off). `getMerge` sees a merge at once.
    */
-  readonly mergesListedWithinMs: number;
+  mergesListedWithin(): Promise<number>;
 }
 
 /** What one maintenance run did, one line per action (empty: nothing to do). */

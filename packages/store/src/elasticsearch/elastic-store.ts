@@ -109,8 +109,9 @@ export class ElasticStore implements StoreAdapter {
     return this.merges.listMerges(query);
   }
 
-  get mergesListedWithinMs(): number {
-    return this.merges.mergesListedWithinMs;
+  async mergesListedWithin(): Promise<number> {
+    this.assertOpen();
+    return this.merges.mergesListedWithin();
   }
 
   async maintain(now: Date): Promise<MaintenanceReport> {

@@ -1,6 +1,6 @@
 import DataLoader from 'dataloader';
 import { SluiceError } from '@sluice/core';
-import { checkMergeListQuery } from '../merge-list.ts';
+import { mergeListStart, storedMerge } from '../merge-list.ts';
 import type { MergeListQuery, ProfileMerge, ProfileMerges } from '../port.ts';
 import type { ElasticContext } from './connection.ts';
 import { isErrorType, isNotFound, request, storeError } from './errors.ts';
@@ -60,8 +60,9 @@ export class ElasticMerges implements ProfileMerges {
     this.gathering.push(leave);
   }
 
-  async recordMerge(merge: ProfileMerge): Promise<ProfileMerge> {
+  async recordMerge(given: ProfileMerge): Promise<ProfileMerge> {
     const { client, names } = this.context;
+    const merge = storedMerge(given);
     try {
       await client.create({ index: names.profileMerges, id: merge.from, document: merge, refresh: this.context.refresh });
       return merge;
@@ -96,26 +97,38 @@ export class ElasticMerges implements ProfileMerges {
     return response.hits.hits.flatMap((hit) => (hit._source === undefined ? [] : [hit._source]));
   }
 
-  /** A search sorted on (`mergedAt`, `from`), paged with `search_after`: sees merges recorded up to one refresh ago. */
+  /**
+   * A search sorted on (`mergedAt`, `from`), paged with `search_after`: sees merges recorded
+   * up to one refresh ago. Never a partial page (a shard that times out fails the listing).
+   */
   async listMerges(query: MergeListQuery): Promise<ProfileMerge[]> {
-    const { sinceMs, after, limit } = checkMergeListQuery(query);
+    const { afterTime, afterFrom, limit } = mergeListStart(query);
     const { client, names } = this.context;
+    const afterMs = afterTime === '' ? undefined : Date.parse(afterTime);
     const response = await request(() =>
       client.search<ProfileMerge>({
         index: names.profileMerges,
-        query: sinceMs === undefined ? { match_all: {} } : { range: { mergedAt: { gte: sinceMs, format: 'epoch_millis' } } },
+        query: afterMs === undefined ? { match_all: {} } : { range: { mergedAt: { gte: afterMs, format: 'epoch_millis' } } },
         sort: [{ mergedAt: { order: 'asc' } }, { from: { order: 'asc' } }],
         size: limit,
         track_total_hits: false,
-        ...(after === undefined ? {} : { search_after: [after.mergedAtMs, after.from] }),
+        allow_partial_search_results: false,
+        ...(afterMs === undefined ? {} : { search_after: [afterMs, afterFrom] }),
       }),
     );
     assertComplete(response);
+    if (response.timed_out) throw new SluiceError('STORE_UNAVAILABLE', 'Elasticsearch: the listing of profile merges timed out');
     return response.hits.hits.flatMap((hit) => (hit._source === undefined ? [] : [hit._source]));
   }
 
-  get mergesListedWithinMs(): number {
-    return refreshIntervalMs(this.context.options.refreshInterval);
+  /** The merges index's own `refresh_interval` (set, or Elasticsearch's default), not the configured one: an operator may have changed it since `init`. */
+  async mergesListedWithin(): Promise<number> {
+    const { client, names } = this.context;
+    const response = await request(() => client.indices.getSettings({ index: names.profileMerges, name: 'index.refresh_interval', include_defaults: true, flat_settings: true }));
+    const index = Object.values(response)[0];
+    // flat_settings: the keys are dotted paths.
+    const interval: unknown = index?.settings?.['index.refresh_interval'] ?? index?.defaults?.['index.refresh_interval'];
+    return typeof interval === 'string' ? timeValueMs(interval) : Number.POSITIVE_INFINITY;
   }
 
   /** One `_mget` for a batch of lookups: per id, its merge, undefined (never merged), or its item's failure. */
@@ -148,9 +161,10 @@ export class ElasticMerges implements ProfileMerges {
   }
 }
 
-/** `index.refresh_interval` (`-1`, or a number with ms, s or m) in ms; Infinity when refreshes are off. */
-function refreshIntervalMs(interval: string): number {
-  const match = /^(\d+)(ms|s|m)$/.exec(interval);
+/** An Elasticsearch time value (`-1`, or a number with a unit from ms to d) in ms; Infinity for `-1` and anything else. */
+function timeValueMs(value: string): number {
+  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value);
   if (match === null) return Number.POSITIVE_INFINITY;
-  return Number(match[1]) * (match[2] === 'ms' ? 1 : match[2] === 's' ? 1000 : 60_000);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
 }

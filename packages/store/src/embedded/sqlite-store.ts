@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor, receivedAtMs } from '../cursor.ts';
 import { serialiseEvent } from '../serialise.ts';
 import { CONTEXT_VALUE_MAX_LENGTH, assertContextValuesQuery } from '../context-values.ts';
 import type { ContextValuesQuery, EventPage, EventQuery, MaintenanceReport, MergeListQuery, ProfileMerge, ProfileRecord, SessionRecord, StoreAdapter, StoreBatch, WriteOutcome } from '../port.ts';
-import { checkMergeListQuery } from '../merge-list.ts';
+import { mergeListStart, storedMerge } from '../merge-list.ts';
 import { migrateSchema } from './schema.ts';
 
 export interface SqliteStoreOptions {
@@ -60,7 +60,8 @@ export class SqliteEventStore implements StoreAdapter {
     this.selectMerge = this.db.prepare('SELECT from_id, into_id, merged_at FROM profile_merges WHERE from_id = ?');
     this.deleteMerge = this.db.prepare('DELETE FROM profile_merges WHERE from_id = ? AND into_id = ?');
     this.selectMergesInto = this.db.prepare('SELECT from_id, into_id, merged_at FROM profile_merges WHERE into_id = ? ORDER BY from_id LIMIT ?');
-    this.selectMergesSince = this.db.prepare('SELECT from_id, into_id, merged_at FROM profile_merges WHERE merged_at >= ? AND (merged_at, from_id) > (?, ?) ORDER BY merged_at, from_id LIMIT ?');
+    // One row-value bound: the (merged_at, from_id) index seeks straight to the page (a separate `merged_at >= ?` would scan from there).
+    this.selectMergesSince = this.db.prepare('SELECT from_id, into_id, merged_at FROM profile_merges WHERE (merged_at, from_id) > (?, ?) ORDER BY merged_at, from_id LIMIT ?');
     this.upsertProfile = this.db.prepare(`
       INSERT INTO profiles (id, first_seen, last_seen, last_session_id, last_source_id, version) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO UPDATE SET
@@ -129,8 +130,9 @@ export class SqliteEventStore implements StoreAdapter {
   }
 
   /** `INSERT OR IGNORE` on the primary key `from_id`: the first merge of a profile stays. */
-  async recordMerge(merge: ProfileMerge): Promise<ProfileMerge> {
+  async recordMerge(given: ProfileMerge): Promise<ProfileMerge> {
     this.assertOpen();
+    const merge = storedMerge(given);
     this.insertMerge.run(merge.from, merge.into, merge.mergedAt);
     return (await this.getMerge(merge.from)) ?? merge;
   }
@@ -153,20 +155,19 @@ export class SqliteEventStore implements StoreAdapter {
     return rows.map((row) => ({ from: row.from_id, into: row.into_id, mergedAt: row.merged_at }));
   }
 
-  /**
-   * Over the merges' `(merged_at, from_id)` index (schema 4). Times compare as text, which
-   * orders them as times in the form `recordMerge` is given (`toISOString()`'s).
-   */
+  /** Over the merges' `(merged_at, from_id)` index (schema 4); times are kept as `toISOString()` writes them, so text order is time order. */
   async listMerges(query: MergeListQuery): Promise<ProfileMerge[]> {
     this.assertOpen();
-    const { sinceMs, after, limit } = checkMergeListQuery(query);
-    const since = sinceMs === undefined ? '' : new Date(sinceMs).toISOString();
-    const rows = this.selectMergesSince.all(since, after === undefined ? '' : new Date(after.mergedAtMs).toISOString(), after?.from ?? '', limit) as { from_id: string; into_id: string; merged_at: string }[];
+    const { afterTime, afterFrom, limit } = mergeListStart(query);
+    const rows = this.selectMergesSince.all(afterTime, afterFrom, limit) as { from_id: string; into_id: string; merged_at: string }[];
     return rows.map((row) => ({ from: row.from_id, into: row.into_id, mergedAt: row.merged_at }));
   }
 
-  /** Listed at once: one database. */
-  readonly mergesListedWithinMs = 0;
+  /** At once: one database. */
+  async mergesListedWithin(): Promise<number> {
+    this.assertOpen();
+    return 0;
+  }
 
   /**
    * `SELECT DISTINCT` over the profiles' events (their `events_by_profile` index), the value
