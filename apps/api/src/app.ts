@@ -110,7 +110,7 @@ export function buildApi(deps: ApiDeps): Api {
   app.addHook('onReady', () => sources.start());
   // The filter needs the cache entry a merge writes to outlive the longest a merge may stay
   // out of the filter (a full read): with a shorter KEEP_PROFILE_IN_CACHE_FOR, no filter.
-  const knownMerges = deps.config.cache.profileTtlSeconds * 1000 >= 2 * KNOWN_MERGES.fullReadMs ? new KnownMerges(deps.store, { ...KNOWN_MERGES, logger: deps.logger }) : undefined;
+  const knownMerges = deps.config.cache.profileTtlSeconds * 1000 >= 2 * KNOWN_MERGES.fullReadMs ? new KnownMerges(deps.store, { ...KNOWN_MERGES, cacheTtlMs: deps.config.cache.profileTtlSeconds * 1000, logger: deps.logger }) : undefined;
   if (knownMerges !== undefined) {
     deps.metrics.readMergesAgeWith(() => knownMerges.ageSeconds());
     app.addHook('onReady', async () => knownMerges.start());

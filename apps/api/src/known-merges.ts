@@ -23,6 +23,12 @@ export interface KnownMergesOptions {
   readonly staleAfterMs: number;
   /** Merges asked for per page. */
   readonly pageSize: number;
+  /**
+   * KEEP_PROFILE_IN_CACHE_FOR, ms: a merge's cache entry must outlive the longest the merge may
+   * stay out of the filter (the store's listing delay, a full read, the staleness bound and
+   * the overlap); a store that lists merges later than that gets no filter.
+   */
+  readonly cacheTtlMs: number;
   /** Merged profiles the first filter is sized for (default 1,000,000: 1.2 MB). */
   readonly capacity?: number;
   readonly logger: Pick<Logger, 'warn' | 'info'>;
@@ -97,6 +103,8 @@ export class KnownMerges {
   private failing = false;
   /** The store said it lists no merge (at the last full read): no filter until the next full read says otherwise. */
   private unlisted = false;
+  /** Merges the last complete full read listed (ids are unique in the store). */
+  private listedRows = 0;
   private readonly stopped = new AbortController();
   private loop: Promise<void> | undefined;
 
@@ -154,7 +162,7 @@ export class KnownMerges {
   private async tick(): Promise<void> {
     const now = performance.now();
     for (const [id, at] of this.recent) {
-      if (now - at <= this.options.fullReadMs + this.windowMs()) break;
+      if (now - at <= this.options.fullReadMs + this.options.overlapMs + (Number.isFinite(this.listedWithinMs) ? this.listedWithinMs : 0)) break;
       this.recent.delete(id);
     }
     if (this.unlisted && now - this.fullReadAt < this.options.fullReadMs) return;
@@ -175,19 +183,20 @@ export class KnownMerges {
     const startedAt = Date.now();
     const startedMono = performance.now();
     this.listedWithinMs = await this.merges.mergesListedWithin();
-    if (!Number.isFinite(this.listedWithinMs)) {
-      // Never listed: a filter would miss every merge recorded from now on.
-      if (!this.unlisted) this.options.logger.warn('the store does not list profile merges (Elasticsearch: the merges index is not refreshed): every profile the cache does not know of is looked up in the store');
+    if (this.listedWithinMs + this.options.fullReadMs + this.options.staleAfterMs + this.options.overlapMs > this.options.cacheTtlMs) {
+      // Listed never, or later than the cache keeps a merge: the filter would miss merges.
+      if (!this.unlisted) this.options.logger.warn(`the store lists profile merges ${Number.isFinite(this.listedWithinMs) ? `${String(this.listedWithinMs / 1000)} s after they are recorded (Elasticsearch: the merges index's refresh interval), too late for KEEP_PROFILE_IN_CACHE_FOR` : 'never (Elasticsearch: the merges index is not refreshed)'}: every profile the cache does not know of is looked up in the store`);
       this.unlisted = true;
       this.filter = undefined;
       this.fullReadAt = startedMono;
       return;
     }
     this.unlisted = false;
-    const next = new MergedIds(Math.min(MAX_CAPACITY, Math.max(this.options.capacity ?? DEFAULT_CAPACITY, 2 * (current?.count ?? 0))));
+    // Sized from the rows the last full read listed: a saturated filter undercounts the ids it holds.
+    const next = new MergedIds(Math.min(MAX_CAPACITY, Math.max(this.options.capacity ?? DEFAULT_CAPACITY, 2 * this.listedRows, 2 * (current?.count ?? 0))));
     this.building = next;
     try {
-      await this.read(next, undefined);
+      const rows = await this.read(next, undefined);
       // Merges listed while the full read went by: as a poll from its start would read them.
       const caughtUpAt = Date.now();
       const caughtUpMono = performance.now();
@@ -197,6 +206,7 @@ export class KnownMerges {
       this.readAt = caughtUpAt;
       this.readAtMono = caughtUpMono;
       this.fullReadAt = startedMono;
+      this.listedRows = rows;
     } finally {
       this.building = undefined;
     }
@@ -206,15 +216,17 @@ export class KnownMerges {
     return this.options.overlapMs + this.listedWithinMs;
   }
 
-  /** Adds every merge listed stamped at `sinceMs` or later (all when undefined), page by page, letting requests run between pages. */
-  private async read(into: MergedIds, sinceMs: number | undefined): Promise<void> {
+  /** Adds every merge listed stamped at `sinceMs` or later (all when undefined), page by page, letting requests run between pages; returns how many were listed. */
+  private async read(into: MergedIds, sinceMs: number | undefined): Promise<number> {
     const since = sinceMs === undefined ? undefined : new Date(sinceMs).toISOString();
     let after: ProfileMerge | undefined;
+    let rows = 0;
     for (;;) {
       this.stopped.signal.throwIfAborted();
       const page = await this.merges.listMerges({ ...(since === undefined ? {} : { since }), ...(after === undefined ? {} : { after }), limit: this.options.pageSize });
       for (const merge of page) into.add(merge.from);
-      if (page.length < this.options.pageSize) return;
+      rows += page.length;
+      if (page.length < this.options.pageSize) return rows;
       after = page.at(-1);
       await yieldToEvents();
     }

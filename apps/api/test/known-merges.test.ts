@@ -45,6 +45,7 @@ function knownMerges(merges: Pick<ProfileMerges, 'listMerges' | 'mergesListedWit
     overlapMs: 60_000,
     fullReadMs: 600_000,
     staleAfterMs: 30_000,
+    cacheTtlMs: 3_600_000,
     pageSize: 2,
     logger: { warn: (...args: unknown[]) => logged.warn.push(args), info: (...args: unknown[]) => logged.info.push(args) },
     ...options,
@@ -125,14 +126,15 @@ describe('KnownMerges', () => {
     // Not read yet, and not trusted either: a lookup decides.
     await waitFor(() => !known.neverMerged('someone-else'), 5000);
     await pause(100);
-    expect(known.ageSeconds()).toBeGreaterThan(0.3);
+    const ageInOutage = known.ageSeconds();
+    expect(ageInOutage).toBeGreaterThan(0.3);
     expect(logged.warn).toHaveLength(1);
     expect(String(logged.warn[0]![1])).toMatch(/could not be read.*looked up in the store/);
     down.is = false;
     await waitFor(() => known.neverMerged('someone-else'), 5000);
     expect(known.neverMerged('during-outage')).toBe(false);
     expect(logged.info).toHaveLength(1);
-    expect(known.ageSeconds()).toBeLessThan(0.3);
+    expect(known.ageSeconds()).toBeLessThan(ageInOutage);
   });
 
   it('grows a filter that fills into one sized for twice the merges it held, once', async () => {
@@ -159,7 +161,21 @@ describe('KnownMerges', () => {
     expect(known.neverMerged('anyone')).toBe(false);
     expect(listed).toEqual([]);
     expect(logged.warn).toHaveLength(1);
-    expect(String(logged.warn[0]![0])).toMatch(/does not list profile merges/);
+    expect(String(logged.warn[0]![0])).toMatch(/lists profile merges never/);
+    delay.ms = 1000;
+    await waitFor(() => known.neverMerged('anyone'), 5000);
+  });
+
+  it('keeps no filter when the store lists merges later than the cache keeps them (a refresh interval longer than KEEP_PROFILE_IN_CACHE_FOR allows)', async () => {
+    const { merges, delay, listed } = observedStore();
+    delay.ms = 30 * 60_000;
+    const { known, logged } = knownMerges(merges, { fullReadMs: 100, cacheTtlMs: 20 * 60_000 });
+    known.start();
+    await waitFor(() => logged.warn.length > 0, 5000);
+    await pause(300);
+    expect(known.neverMerged('anyone')).toBe(false);
+    expect(listed).toEqual([]);
+    expect(String(logged.warn[0]![0])).toMatch(/1800 s after they are recorded.*too late for KEEP_PROFILE_IN_CACHE_FOR/);
     delay.ms = 1000;
     await waitFor(() => known.neverMerged('anyone'), 5000);
   });

@@ -61,7 +61,7 @@ export class Metrics {
    */
   readonly profileMergesReadAge: Gauge = new Gauge({
     name: 'sluice_profile_merges_read_age_seconds',
-    help: 'Seconds since the API last completed a read of the profile merges (its filter of merged profiles; since start before the first); above 30 the filter is not trusted and every profile the cache does not know is looked up in the store. -1: no filter.',
+    help: 'Seconds since the API began its last complete read of the profile merges (its filter of merged profiles; since start before the first); above 30 the filter is not trusted and every profile the cache does not know is looked up in the store. -1: no filter.',
     registers: [this.registry],
     collect: (): void => this.profileMergesReadAge.set(this.mergesAge?.() ?? -1),
   });

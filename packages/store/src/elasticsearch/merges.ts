@@ -161,10 +161,11 @@ export class ElasticMerges implements ProfileMerges {
   }
 }
 
-/** An Elasticsearch time value (`-1`, or a number with a unit from ms to d) in ms; Infinity for `-1` and anything else. */
+/** An Elasticsearch time value (`-1`, `0`, or a whole number with a unit from nanos to d) in ms; Infinity for `-1` and anything else. */
 function timeValueMs(value: string): number {
-  const match = /^(\d+)(ms|s|m|h|d)$/.exec(value);
+  if (value === '0') return 0;
+  const match = /^(\d+)(nanos|micros|ms|s|m|h|d)$/.exec(value);
   if (match === null) return Number.POSITIVE_INFINITY;
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  const unit = { nanos: 1e-6, micros: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as 'nanos' | 'micros' | 'ms' | 's' | 'm' | 'h' | 'd'];
   return Number(match[1]) * unit;
 }
