@@ -108,20 +108,16 @@ export function buildApi(deps: ApiDeps): Api {
   // outage); the first configuration is loaded before the app is ready.
   const sources = new SourceResolver(deps.configStore, { ttlMs: deps.config.http.sourceCacheTtlMs, startTimeoutMs: deps.config.configStore.startTimeoutMs, logger: deps.logger, metrics: deps.metrics });
   app.addHook('onReady', () => sources.start());
-  // The filter needs the cache entry a merge writes to outlive the longest a merge may stay
-  // out of the filter (a full read): with a shorter KEEP_PROFILE_IN_CACHE_FOR, no filter.
-  const knownMerges = deps.config.cache.profileTtlSeconds * 1000 >= 2 * KNOWN_MERGES.fullReadMs ? new KnownMerges(deps.store, { ...KNOWN_MERGES, cacheTtlMs: deps.config.cache.profileTtlSeconds * 1000, logger: deps.logger }) : undefined;
-  if (knownMerges !== undefined) {
-    deps.metrics.readMergesAgeWith(() => knownMerges.ageSeconds());
-    app.addHook('onReady', async () => knownMerges.start());
-  }
-  const directory = new ProfileDirectory(deps.cache, deps.store, { ttlSeconds: deps.config.cache.profileTtlSeconds, lookupTimeoutMs: PROFILE_LOOKUP_TIMEOUT_MS, logger: deps.logger, onLookup: (seconds, outcome) => deps.metrics.profileLookup.observe({ outcome }, seconds), ...(knownMerges === undefined ? {} : { knownMerges }) });
+  const knownMerges = new KnownMerges(deps.store, { ...KNOWN_MERGES, cacheTtlMs: deps.config.cache.profileTtlSeconds * 1000, logger: deps.logger });
+  deps.metrics.readMergesAgeWith(() => knownMerges.ageSeconds());
+  app.addHook('onReady', async () => knownMerges.start());
+  const directory = new ProfileDirectory(deps.cache, deps.store, { ttlSeconds: deps.config.cache.profileTtlSeconds, lookupTimeoutMs: PROFILE_LOOKUP_TIMEOUT_MS, logger: deps.logger, onLookup: (seconds, outcome) => deps.metrics.profileLookup.observe({ outcome }, seconds), knownMerges });
   const identity = new IdentityResolver(deps.cache, directory, { sessionTtlSeconds: deps.config.cache.sessionTtlSeconds, onDegraded: () => deps.metrics.identityDegraded.inc(), logger: deps.logger });
   const retries = new RetryMemory(deps.cache, deps.config.track.retryMemorySeconds);
   app.addHook('onClose', async () => {
     sources.stop();
     retries.close();
-    await knownMerges?.close();
+    await knownMerges.close();
   });
   const limits = new SourceRateLimits(deps.cache.rateLimiter({ maxEventsPerRequest: deps.config.track.maxEvents, onFallback: () => deps.metrics.rateLimitFallbacks.inc() }), deps.metrics, deps.config.track.rateLimitPerSecond);
   // One validator for every ingestion route: each event type's schema compiled once per version.

@@ -56,12 +56,12 @@ export class Metrics {
   });
   /**
    * Seconds since the API replica's last complete read of the profile merges (its filter of
-   * merged profiles, see apps/api/src/known-merges.ts), read at scrape time; -1 where the
-   * replica keeps no filter.
+   * merged profiles, see apps/api/src/known-merges.ts), read at scrape time; -1 in processes
+   * without one (the workers).
    */
   readonly profileMergesReadAge: Gauge = new Gauge({
     name: 'sluice_profile_merges_read_age_seconds',
-    help: 'Seconds since the API began its last complete read of the profile merges (its filter of merged profiles; since start before the first); above 30 the filter is not trusted and every profile the cache does not know is looked up in the store. -1: no filter.',
+    help: 'Seconds since the API began its last complete read of the profile merges (its filter of merged profiles; since start before the first); above 30 the filter is not trusted and every profile the cache does not know is looked up in the store. -1: a process without one.',
     registers: [this.registry],
     collect: (): void => this.profileMergesReadAge.set(this.mergesAge?.() ?? -1),
   });
