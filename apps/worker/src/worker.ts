@@ -122,6 +122,8 @@ export class StorageWorker implements HealthCheck {
       maxUnacked: config.worker.batchSize * (config.worker.concurrency + 1),
       maxRedeliver: config.bus.maxRedeliver,
       nackDelayMs: config.bus.nackDelayMs,
+      // One worker per profile at a time: no two workers race on a profile's or session's document.
+      keyAffinity: true,
     });
     this.loop = this.run(this.consumer).catch((error: unknown) => {
       this.deps.logger.fatal({ err: error }, 'storage worker loop crashed');

@@ -289,7 +289,7 @@ describe('storage worker', () => {
   });
 
   it('stores every event of grouped requests (a batch message) and acks it once; an event the store rejects is dead-lettered alone', async () => {
-    const grouping = new GroupingBus(bus, { lingerMs: 5, maxBytes: 256 * 1024, maxEvents: 100 });
+    const grouping = new GroupingBus(bus, { lingerMs: 5, maxBytes: 256 * 1024, maxEvents: 100, partitions: 1 });
     faulty.rejectType = 'poison';
     const requests = Array.from({ length: 12 }, (_, request) => Array.from({ length: 3 }, (_, n) => sampleEvent({ profileId: `p${String(request)}`, ...(request === 4 && n === 1 ? { type: 'poison' } : {}) })));
     await Promise.all(requests.map((events) => grouping.publish('events', [{ key: events[0]!.profileId, payload: Buffer.from(encodeEvents(events)), groupable: { events: events.length } }])));

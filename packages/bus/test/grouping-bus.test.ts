@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { SluiceError, decodeEventsMessage, encodeReceived } from '@sluice/core';
+import { partitionOfKey } from '../src/pulsar/key-partition.ts';
 import { GroupingBus, type Consumer, type EventBus, type OutgoingMessage, type OutputName } from '../src/index.ts';
 
 /**
@@ -47,7 +48,7 @@ const eventIdsOf = (message: OutgoingMessage | undefined) => {
 describe('GroupingBus', () => {
   it('sends requests published within the linger as one batch message, and answers none of them before that message is acknowledged', async () => {
     const inner = new HeldBus();
-    const bus = new GroupingBus(inner, { lingerMs: 20, maxBytes: 64 * 1024, maxEvents: 100 });
+    const bus = new GroupingBus(inner, { lingerMs: 20, maxBytes: 64 * 1024, maxEvents: 100, partitions: 1 });
     const publishes = [1, 2, 3].map((n) => bus.publish('events', [request(n)]));
     expect(inner.published).toHaveLength(0); // lingering
     await new Promise((resolve) => setTimeout(resolve, 40));
@@ -64,7 +65,7 @@ describe('GroupingBus', () => {
 
   it('fails every request of a group the bus refused, with its error', async () => {
     const inner = new HeldBus();
-    const bus = new GroupingBus(inner, { lingerMs: 0, maxBytes: 64 * 1024, maxEvents: 100 });
+    const bus = new GroupingBus(inner, { lingerMs: 0, maxBytes: 64 * 1024, maxEvents: 100, partitions: 1 });
     const publishes = [1, 2, 3, 4].map((n) => bus.publish('events', [request(n)]));
     await new Promise((resolve) => setImmediate(resolve));
     expect(inner.published).toHaveLength(1);
@@ -74,7 +75,7 @@ describe('GroupingBus', () => {
 
   it('cuts groups at maxEvents and maxBytes, and sends a request a group cannot hold alone, as it is', async () => {
     const inner = new HeldBus();
-    const bus = new GroupingBus(inner, { lingerMs: 1000, maxBytes: 2048, maxEvents: 3 });
+    const bus = new GroupingBus(inner, { lingerMs: 1000, maxBytes: 2048, maxEvents: 3, partitions: 1 });
     const publishes = [1, 2, 3, 4].map((n) => bus.publish('events', [request(n)]));
     expect(inner.published.map((publish) => eventIdsOf(publish.messages[0]))).toEqual([['e1', 'e2', 'e3']]); // full: sent without waiting
     const large = request(5, 1700);
@@ -90,7 +91,7 @@ describe('GroupingBus', () => {
 
   it('passes through, at once and untouched, what is not a groupable events message', async () => {
     const inner = new HeldBus();
-    const bus = new GroupingBus(inner, { lingerMs: 1000, maxBytes: 64 * 1024, maxEvents: 100 });
+    const bus = new GroupingBus(inner, { lingerMs: 1000, maxBytes: 64 * 1024, maxEvents: 100, partitions: 1 });
     const raw = { key: 'k', payload: Buffer.from('not json') };
     const withProperties = { ...request(1), properties: { origin: 'replay' } };
     const letter = { ...request(2) };
@@ -104,5 +105,41 @@ describe('GroupingBus', () => {
       ['dead-letters', [letter]],
       ['events', [request(3), request(4)]],
     ]);
+  });
+
+  it('groups a request only with others bound for the same partition, each group keyed for that partition, each answered with its own acknowledgement', async () => {
+    const inner = new HeldBus();
+    const bus = new GroupingBus(inner, { lingerMs: 1000, maxBytes: 64 * 1024, maxEvents: 100, partitions: 4 });
+    const requests = Array.from({ length: 24 }, (_, n) => request(n));
+    const answers = requests.map((message) => bus.publish('events', [message]));
+    await bus.close();
+    const partitions = new Set(requests.map((message) => partitionOfKey(message.key, 4)));
+    expect(partitions.size).toBeGreaterThan(1);
+    expect(inner.published).toHaveLength(partitions.size);
+    for (const publish of inner.published) {
+      const [group] = publish.messages;
+      const ids = eventIdsOf(group) as string[];
+      // Every request in a group is on the partition its group is keyed for.
+      expect(ids.map((id) => partitionOfKey(`p${id.slice(1)}`, 4))).toEqual(ids.map(() => partitionOfKey(group!.key, 4)));
+    }
+    expect(inner.published.flatMap((publish) => eventIdsOf(publish.messages[0]) as string[]).sort()).toEqual(requests.map((_, n) => `e${String(n)}`).sort());
+    inner.published[0]!.ack();
+    const settled = await states(answers);
+    const first = new Set(eventIdsOf(inner.published[0]!.messages[0]) as string[]);
+    expect(settled).toEqual(requests.map((_, n) => (first.has(`e${String(n)}`) ? 'ok' : 'pending')));
+  });
+});
+
+describe('partitionOfKey', () => {
+  it("is Pulsar's JavaStringHash routing: Java's String.hashCode() of the key, sign bit cleared, modulo the partitions", () => {
+    // Values of Java's String.hashCode(): "hello" 99162322, "Hello World" -862545276,
+    // "polygenelubricants" Integer.MIN_VALUE, "é" 233, "😀" (two UTF-16 units) 1772899.
+    expect(partitionOfKey('hello', 1000)).toBe(99162322 % 1000);
+    expect(partitionOfKey('Hello World', 1000)).toBe((-862545276 & 0x7fffffff) % 1000);
+    expect(partitionOfKey('polygenelubricants', 7)).toBe(0);
+    expect(partitionOfKey('é', 1000)).toBe(233);
+    expect(partitionOfKey('😀', 1000000)).toBe(772899);
+    expect(partitionOfKey('', 4)).toBe(0);
+    expect(partitionOfKey('anything', 1)).toBe(0);
   });
 });

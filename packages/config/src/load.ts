@@ -71,7 +71,7 @@ export interface Config {
     readonly compression: Parsed['PULSAR_COMPRESSION'];
     readonly publishTimeoutMs: number;
     /** Grouping of /track requests into one bus message; `maxBytes` 0: off. */
-    readonly grouping: { readonly lingerMs: number; readonly maxBytes: number; readonly maxEvents: number };
+    readonly grouping: { readonly lingerMs: number; readonly maxBytes: number; readonly maxEvents: number; readonly partitions: number };
     readonly producers: number;
     readonly spool: { readonly enabled: boolean; readonly handoverMs: number; readonly maxBytes: number; readonly readyBelow: number };
   };
@@ -240,7 +240,7 @@ function toConfig(v: Parsed): Config {
       producerBatching: v.PULSAR_PRODUCER_BATCHING,
       compression: v.PULSAR_COMPRESSION,
       publishTimeoutMs: v.BUS_PUBLISH_TIMEOUT,
-      grouping: { lingerMs: v.PULSAR_GROUP_LINGER, maxBytes: v.PULSAR_GROUP_BYTES, maxEvents: v.TRACK_MAX_EVENTS },
+      grouping: { lingerMs: v.PULSAR_GROUP_LINGER, maxBytes: v.PULSAR_GROUP_BYTES, maxEvents: v.TRACK_MAX_EVENTS, partitions: v.PULSAR_TOPIC_PARTITIONS },
       producers: v.PULSAR_PRODUCERS,
       // The handover must leave the spool write time within the request's publish timeout.
       spool: { enabled: v.SPOOL_ENABLED, handoverMs: Math.min(v.SPOOL_HANDOVER, Math.floor(v.BUS_PUBLISH_TIMEOUT / 2)), maxBytes: v.SPOOL_MAX_SIZE, readyBelow: v.SPOOL_READY_THRESHOLD / 100 },

@@ -1,6 +1,7 @@
 import { SluiceError, encodeBatch } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import type { Consumer, ConsumerOptions, EventBus, OutgoingMessage, OutputName } from '../port.ts';
+import { partitionOfKey } from '../pulsar/key-partition.ts';
 
 export interface GroupingOptions {
   /**
@@ -15,6 +16,12 @@ export interface GroupingOptions {
    * holding at most TRACK_MAX_EVENTS events, so a group never holds more.
    */
   readonly maxEvents: number;
+  /**
+   * Partitions of the events topic: a message is grouped only with others bound for its
+   * key's partition (`partitionOfKey`), so each storage worker, which owns whole partitions,
+   * still receives every message of its keys. 1: one group for all.
+   */
+  readonly partitions: number;
 }
 
 /** The bytes `encodeBatch` adds around its parts, bounded from above: head, tail and one comma a part. */
@@ -27,6 +34,8 @@ interface Waiter {
 
 /** Messages waiting to leave as one. */
 interface Group {
+  readonly partition: number;
+  /** The key of its first message: the group goes to that key's partition, as each of its messages would. */
   readonly key: string;
   readonly parts: Uint8Array[];
   readonly waiters: Waiter[];
@@ -38,9 +47,9 @@ interface Group {
 
 /**
  * An EventBus that sends the `groupable` messages of the `events` output published within
- * `lingerMs` of each other as one bus message: a `batch` envelope (`@sluice/core`
- * `encodeBatch`) holding them spliced in unchanged, keyed by its first message's key, cut
- * at `maxBytes` and `maxEvents`. Every publish in a group resolves when the inner bus
+ * `lingerMs` of each other and bound for the same partition as one bus message: a `batch`
+ * envelope (`@sluice/core` `encodeBatch`) holding them spliced in unchanged, keyed by its
+ * first message's key, cut at `maxBytes` and `maxEvents`. Every publish in a group resolves when the inner bus
  * acknowledged the group's message, and rejects with its error when it did not — so "200
  * means durable" holds per request, and a failed group fails each of its requests (which a
  * spool above this bus then takes one by one). A group of one travels as the message
@@ -50,7 +59,8 @@ interface Group {
 export class GroupingBus implements EventBus {
   private readonly inner: EventBus;
   private readonly options: GroupingOptions;
-  private open: Group | undefined;
+  /** The group filling for each partition. */
+  private readonly open = new Map<number, Group>();
   private closed = false;
 
   constructor(inner: EventBus, options: GroupingOptions) {
@@ -64,13 +74,20 @@ export class GroupingBus implements EventBus {
     if (output !== 'events' || messages.length !== 1 || message === undefined || !this.fitsAGroup(message)) return this.inner.publish(output, messages);
     const bytes = message.payload.byteLength + 1;
     const events = message.groupable?.events ?? 0;
-    if (this.open !== undefined && (this.open.bytes + bytes > this.options.maxBytes || this.open.events + events > this.options.maxEvents)) this.send();
-    const group = (this.open ??= this.startGroup(message.key));
+    const partition = partitionOfKey(message.key, this.options.partitions);
+    const full = this.open.get(partition);
+    if (full !== undefined && (full.bytes + bytes > this.options.maxBytes || full.events + events > this.options.maxEvents)) this.send(full);
+    let group = this.open.get(partition);
+    if (group === undefined) {
+      group = this.startGroup(partition, message.key);
+      this.open.set(partition, group);
+    }
     group.parts.push(message.payload);
     group.bytes += bytes;
     group.events += events;
-    const acknowledged = new Promise<void>((resolve, reject) => group.waiters.push({ resolve, reject }));
-    if (group.bytes >= this.options.maxBytes || group.events >= this.options.maxEvents) this.send();
+    const waiters = group.waiters;
+    const acknowledged = new Promise<void>((resolve, reject) => waiters.push({ resolve, reject }));
+    if (group.bytes >= this.options.maxBytes || group.events >= this.options.maxEvents) this.send(group);
     return acknowledged;
   }
 
@@ -80,11 +97,9 @@ export class GroupingBus implements EventBus {
     return message.payload.byteLength + 1 + BATCH_OVERHEAD_BYTES <= this.options.maxBytes && message.groupable.events <= this.options.maxEvents;
   }
 
-  private startGroup(key: string): Group {
-    const group: Group = { key, parts: [], waiters: [], bytes: BATCH_OVERHEAD_BYTES, events: 0, cancel: () => undefined };
-    const send = () => {
-      if (this.open === group) this.send();
-    };
+  private startGroup(partition: number, key: string): Group {
+    const group: Group = { partition, key, parts: [], waiters: [], bytes: BATCH_OVERHEAD_BYTES, events: 0, cancel: () => undefined };
+    const send = () => this.send(group);
     if (this.options.lingerMs === 0) {
       const immediate = setImmediate(send);
       group.cancel = () => clearImmediate(immediate);
@@ -95,11 +110,10 @@ export class GroupingBus implements EventBus {
     return group;
   }
 
-  /** Sends the open group as one message; settles each of its publishes with the outcome. */
-  private send(): void {
-    const group = this.open;
-    if (group === undefined) return;
-    this.open = undefined;
+  /** Sends an open group as one message (once); settles each of its publishes with the outcome. */
+  private send(group: Group): void {
+    if (this.open.get(group.partition) !== group) return;
+    this.open.delete(group.partition);
     group.cancel();
     const payload = group.parts.length === 1 ? group.parts[0]! : encodeBatch(group.parts);
     this.inner.publish('events', [{ key: group.key, payload }]).then(
@@ -124,7 +138,7 @@ export class GroupingBus implements EventBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.send();
+    for (const group of [...this.open.values()]) this.send(group);
     await this.inner.close();
   }
 }

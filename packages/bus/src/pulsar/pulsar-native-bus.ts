@@ -1,6 +1,7 @@
 import { SluiceError } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { deadLetterOf } from '../dead-letter.ts';
+import { DeliveryCounts } from './delivery-counts.ts';
 import { type Consumer, type ConsumerOptions, type DeliveryFailure, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage } from '../port.ts';
 
 /**
@@ -108,6 +109,9 @@ export class PulsarNativeBus implements EventBus {
         sendTimeoutMs: this.options.sendTimeoutMs,
         batchingEnabled: this.options.batching ?? false,
         compressionType: this.options.compression ?? 'LZ4',
+        // As the WebSocket producer: keyed messages go to the partition `partitionOfKey` names.
+        hashingScheme: 'JavaStringHash',
+        messageRoutingMode: 'RoundRobinDistribution',
         blockIfQueueFull: true,
       });
       this.producers.set(topic, producer);
@@ -127,7 +131,7 @@ export class PulsarNativeBus implements EventBus {
       .subscribe({
         topic: this.topic(output),
         subscription,
-        subscriptionType: 'Shared',
+        subscriptionType: options.keyAffinity === true ? 'Failover' : 'Shared',
         subscriptionInitialPosition: 'Earliest',
         receiverQueueSize: Math.max(1, Math.min(1000, options.maxUnacked)),
         nAckRedeliverTimeoutMs: options.nackDelayMs,
@@ -159,6 +163,7 @@ export class PulsarNativeBus implements EventBus {
 class NativeBusConsumer implements Consumer {
   /** Messages handed to the caller and not yet acked or nacked, by id. */
   private readonly held = new Map<string, NativeMessage>();
+  private readonly deliveries = new DeliveryCounts();
   private closed = false;
 
   private readonly bus: PulsarNativeBus;
@@ -189,7 +194,7 @@ class NativeBusConsumer implements Consumer {
       }
       const id = message.getMessageId().toString();
       this.held.set(id, message);
-      received.push({ id, key: message.getPartitionKey(), payload: message.getData(), properties: message.getProperties(), redeliveryCount: message.getRedeliveryCount(), publishedAt: message.getPublishTimestamp() });
+      received.push({ id, key: message.getPartitionKey(), payload: message.getData(), properties: message.getProperties(), redeliveryCount: this.deliveries.before(id, message.getRedeliveryCount()), publishedAt: message.getPublishTimestamp() });
     }
     return received;
   }
@@ -198,6 +203,7 @@ class NativeBusConsumer implements Consumer {
     const native = this.held.get(message.id);
     if (native === undefined) return;
     this.held.delete(message.id);
+    this.deliveries.settle(message.id);
     await this.native.acknowledge(native);
   }
 
@@ -207,10 +213,12 @@ class NativeBusConsumer implements Consumer {
     if (message.redeliveryCount + 1 >= this.options.maxRedeliver) {
       await this.bus.publish('dead-letters', [deadLetterOf(message, failure, `${this.topic} ${message.id}`, message.redeliveryCount + 1)]);
       this.held.delete(message.id);
+      this.deliveries.settle(message.id);
       await this.native.acknowledge(native);
       return;
     }
     this.held.delete(message.id);
+    this.deliveries.nack(message.id, message.redeliveryCount + 1);
     this.native.negativeAcknowledge(native);
   }
 

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { SluiceError, backoffDelayMs } from '@sluice/core';
 import type { DependencyHealth } from '@sluice/observability';
 import { deadLetterOf } from '../dead-letter.ts';
+import { DeliveryCounts } from './delivery-counts.ts';
 import {
   type Consumer, type ConsumerOptions, type DeliveryFailure, type EventBus, type OutgoingMessage, type OutputName, type ReceivedMessage,
 } from '../port.ts';
@@ -216,6 +217,9 @@ class Producer {
       batchingMaxMessages: 1000,
       maxPendingMessages: 10_000,
       compressionType: this.options.compression ?? 'LZ4',
+      // Keyed messages go to the partition `partitionOfKey` names (the grouping bus relies on it).
+      hashingScheme: 'JavaStringHash',
+      messageRoutingMode: 'RoundRobinPartition',
     });
     const socket = new WebSocket(url, { headers: this.bus.headers(), perMessageDeflate: false, generateMask: zeroMask });
     try {
@@ -291,6 +295,7 @@ class PulsarConsumer implements Consumer {
   private readonly buffer: ReceivedMessage[] = [];
   /** Messages handed to the caller and not yet acked or nacked. */
   private readonly held = new Set<string>();
+  private readonly deliveries = new DeliveryCounts();
   /** Permits sent and not yet used by a delivery. */
   private outstanding = 0;
   private failures = 0;
@@ -313,7 +318,7 @@ class PulsarConsumer implements Consumer {
 
   async connect(): Promise<void> {
     const url = this.bus.wsUrl(`consumer/${this.path}/${encodeURIComponent(this.subscription)}`, {
-      subscriptionType: 'Shared',
+      subscriptionType: this.options.keyAffinity === true ? 'Failover' : 'Shared',
       subscriptionInitialPosition: 'Earliest',
       pullMode: true,
       receiverQueueSize: Math.max(1, Math.min(1000, this.options.maxUnacked)),
@@ -357,7 +362,7 @@ class PulsarConsumer implements Consumer {
       key: message.key ?? '',
       payload: Buffer.from(message.payload, 'base64'),
       properties: message.properties ?? {},
-      redeliveryCount: message.redeliveryCount ?? 0,
+      redeliveryCount: this.deliveries.before(message.messageId, message.redeliveryCount ?? 0),
       ...(Number.isFinite(publishedAt) ? { publishedAt } : {}),
     });
     this.wake?.();
@@ -406,6 +411,7 @@ class PulsarConsumer implements Consumer {
 
   async ack(message: ReceivedMessage): Promise<void> {
     if (!this.held.delete(message.id)) return;
+    this.deliveries.settle(message.id);
     this.sendControl({ messageId: message.id });
   }
 
@@ -414,10 +420,12 @@ class PulsarConsumer implements Consumer {
     if (message.redeliveryCount + 1 >= this.options.maxRedeliver) {
       await this.bus.publish('dead-letters', [deadLetterOf(message, failure, `${this.path} ${message.id}`, message.redeliveryCount + 1)]);
       this.held.delete(message.id);
+      this.deliveries.settle(message.id);
       this.sendControl({ messageId: message.id });
       return;
     }
     this.held.delete(message.id);
+    this.deliveries.nack(message.id, message.redeliveryCount + 1);
     this.sendControl({ type: 'negativeAcknowledge', messageId: message.id });
   }
 
