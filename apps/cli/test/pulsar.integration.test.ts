@@ -2,6 +2,7 @@
 // that wait for `sluice init` (with Elasticsearch and its roles), and a broker restart under load.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { partitionOfKey } from '@sluice/bus';
 import { ElasticStore } from '@sluice/store';
 import { REPO_ROOT, engineEnv, profileEventIds as readIds, randomName, readiness, runEngines, runSluice, startSluice, tempDir, trackEvents, waitFor, type SluiceProcess } from '@sluice/testkit';
 
@@ -149,25 +150,31 @@ describe('Sluice on Pulsar', () => {
     expect(response.status).toBe(200);
   }
 
-  /** `count` /track requests at once, each one event for its own profile; their statuses and how long each took (ms). */
-  async function concurrentRequests(url: string, prefix: string, count: number): Promise<{ profile: string; status: number; ms: number }[]> {
-    return Promise.all(Array.from({ length: count }, async (_, n) => {
-      const profile = `${prefix}-${String(n)}`;
+  /**
+   * `count` /track requests at once, each one event for its own profile, all profiles on
+   * `partition` of the events topic (2 partitions); their statuses and how long each took (ms).
+   */
+  async function concurrentRequests(url: string, prefix: string, count: number, partition = 0): Promise<{ profile: string; status: number; ms: number }[]> {
+    const profiles = Array.from({ length: count * 4 }, (_, n) => `${prefix}-${String(n)}`).filter((profile) => partitionOfKey(profile, 2) === partition).slice(0, count);
+    expect(profiles).toHaveLength(count);
+    return Promise.all(profiles.map(async (profile) => {
       const started = Date.now();
       const status = await track(url, profile, [`${profile}-e`]);
       return { profile, status, ms: Date.now() - started };
     }));
   }
 
-  it('groups concurrent requests into one bus message, answers each 200 only once that message is acknowledged, and a group the broker refuses with 503 for every request in it', async () => {
+  it('groups concurrent requests bound for one partition into one bus message, answers each 200 only once that message is acknowledged, and a group the broker refuses with 503 for every request in it', async () => {
     const { sluice, namespace } = await start('start', { SPOOL_ENABLED: 'false', PULSAR_GROUP_LINGER: '300', BUS_PUBLISH_TIMEOUT: '3000' });
     const before = await messagesIn(namespace);
-    const grouped = await concurrentRequests(sluice.url, 'grouped', 10);
-    expect(grouped.map((request) => request.status)).toEqual(Array(10).fill(200));
-    // They waited for the group (the linger), then for its acknowledgement; the broker got one message for the ten.
+    // Ten profiles on one partition, five on the other: a group holds one partition's requests.
+    const [grouped, others] = await Promise.all([concurrentRequests(sluice.url, 'grouped', 10, 0), concurrentRequests(sluice.url, 'other', 5, 1)]);
+    expect([...grouped, ...others].map((request) => request.status)).toEqual(Array(15).fill(200));
+    // They waited for the group (the linger), then for its acknowledgement; the broker got one message a partition.
     expect(Math.min(...grouped.map((request) => request.ms))).toBeGreaterThanOrEqual(250);
-    await waitFor(async () => (await messagesIn(namespace)) > before, 10_000, () => 'the broker counted no message');
-    expect((await messagesIn(namespace)) - before).toBe(1);
+    await waitFor(async () => (await messagesIn(namespace)) >= before + 2, 10_000, () => 'the broker counted fewer than two messages');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await messagesIn(namespace)) - before).toBe(2);
     for (const { profile } of grouped) await waitFor(async () => (await profileEventIds(sluice.url, profile)).length === 1, 20_000, () => `${profile}: its event was not stored`);
 
     // From now on the broker refuses every message: each request of the failed group gets 503.

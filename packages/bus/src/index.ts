@@ -8,3 +8,4 @@ export { deadLetterOf } from './dead-letter.ts';
 export { GroupingBus, type GroupingOptions } from './grouping/grouping-bus.ts';
 export { MeteredBus, lagSeconds, type MeteredBusOptions } from './metered/metered-bus.ts';
 export { PulsarAdminBacklog, type PulsarBacklogOptions } from './pulsar/backlog.ts';
+export { partitionOfKey } from './pulsar/key-partition.ts';
