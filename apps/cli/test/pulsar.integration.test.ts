@@ -210,18 +210,23 @@ describe('Sluice on Pulsar', () => {
     expect(await (await fetch(`${survivor.url}/metrics`)).text()).toContain('# TYPE');
     await waitFor(async () => (await consumersOf(namespace, 'storage')) >= 2, 30_000, () => 'the two workers did not subscribe');
 
-    const ids: string[] = [];
+    // One profile on each of the two partitions: each worker reads one of them (key affinity).
+    const profiles = [0, 1].map((partition) => Array.from({ length: 20 }, (_, n) => `killed-worker-${String(n)}`).find((profile) => partitionOfKey(profile, 2) === partition)!);
+    const ids = new Map<string, string[]>(profiles.map((profile) => [profile, []]));
     for (let request = 0; request < 60; request += 1) {
+      const profile = profiles[request % 2]!;
       const batch = [`k${String(request)}-a`, `k${String(request)}-b`, `k${String(request)}-c`];
-      expect(await track(sluice.url, 'killed-worker', batch)).toBe(200);
-      ids.push(...batch);
+      expect(await track(sluice.url, profile, batch)).toBe(200);
+      ids.get(profile)!.push(...batch);
     }
     // Both workers now hold messages unacknowledged in their partial batches.
     doomed.kill('SIGKILL');
-    await waitFor(async () => (await profileEventIds(sluice.url, 'killed-worker')).length >= ids.length, 30_000, () => 'the killed worker\'s messages were not stored by the other one');
-    const stored = await profileEventIds(sluice.url, 'killed-worker');
-    expect(new Set(stored).size).toBe(stored.length);
-    expect(new Set(stored)).toEqual(new Set(ids));
+    for (const [profile, sent] of ids) {
+      await waitFor(async () => (await profileEventIds(sluice.url, profile)).length >= sent.length, 30_000, () => `${profile}: the killed worker's messages were not stored by the other one`);
+      const stored = await profileEventIds(sluice.url, profile);
+      expect(new Set(stored).size).toBe(stored.length);
+      expect(new Set(stored)).toEqual(new Set(sent));
+    }
     expect(survivor.child.exitCode).toBeNull();
   });
 

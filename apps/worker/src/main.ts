@@ -2,8 +2,8 @@ import { closeAdapters, createAdapters, createRuntime, healthChecks, serveProbes
 import { startWorker } from './start.ts';
 
 /**
- * Composition root of the storage worker alone (production: M replicas on a shared
- * subscription). It provisions nothing and runs no maintenance job (that is `sluice jobs`):
+ * Composition root of the storage worker alone (production: M replicas on one subscription,
+ * each partition read by one of them). It provisions nothing and runs no maintenance job (that is `sluice jobs`):
  * it serves its probes at once, waits for `sluice init` (not ready until then), then
  * consumes. Its Elasticsearch role can write documents but not create or delete indices.
  */

@@ -45,6 +45,8 @@ type GroupResult =
 class AbandonedError extends Error {}
 
 const RECEIVE_WAIT_MS = 100;
+/** Longest wait between two subscription attempts, ms. */
+const SUBSCRIBE_MAX_DELAY_MS = 5000;
 /** Receive wait while every write slot is taken: short, so a finished write is noticed at once. */
 const BUSY_RECEIVE_WAIT_MS = 5;
 /** Longest dead-letter reason kept in a message header (the body keeps it whole). */
@@ -68,6 +70,8 @@ const MAX_HEADER_REASON = 1000;
 export class StorageWorker implements HealthCheck {
   private readonly buffer = new EventBuffer();
   private consumer: Consumer | undefined;
+  /** Why the last subscription attempt failed, while none succeeded. */
+  private subscribeFailure: string | undefined;
   private loop: Promise<void> | undefined;
   private stopping = false;
   private abandon = false;
@@ -103,6 +107,7 @@ export class StorageWorker implements HealthCheck {
    * isolated.
    */
   async health(): Promise<DependencyHealth> {
+    if (this.consumer === undefined) return { ok: false, adapter: 'storage-worker', detail: { subscribed: false }, error: `not subscribed to the events yet${this.subscribeFailure === undefined ? '' : `: ${this.subscribeFailure}`}` };
     const now = Date.now();
     const sinceProgressMs = now - this.lastProgressAt;
     const oldestBatchMs = Math.max(0, ...[...this.batchesWriting].map((batch) => now - batch.at));
@@ -116,19 +121,40 @@ export class StorageWorker implements HealthCheck {
     return 2 * this.deps.config.worker.retryMaxDelayMs;
   }
 
+  /**
+   * Subscribes, then consumes, in the background. A subscription the bus refuses (the broker
+   * away, or Shared consumers of an older version still on it: Pulsar refuses a Failover one
+   * beside them) is retried with backoff while health() says why; it never ends the process.
+   */
   async start(): Promise<void> {
+    this.loop = this.subscribe()
+      .then((consumer) => (consumer === undefined ? undefined : this.run(consumer)))
+      .catch((error: unknown) => {
+        this.deps.logger.fatal({ err: error }, 'storage worker loop crashed');
+        throw error;
+      });
+  }
+
+  private async subscribe(): Promise<Consumer | undefined> {
     const { bus, config } = this.deps;
-    this.consumer = await bus.consumer('events', config.bus.subscription, {
-      maxUnacked: config.worker.batchSize * (config.worker.concurrency + 1),
-      maxRedeliver: config.bus.maxRedeliver,
-      nackDelayMs: config.bus.nackDelayMs,
-      // One worker per profile at a time: no two workers race on a profile's or session's document.
-      keyAffinity: true,
-    });
-    this.loop = this.run(this.consumer).catch((error: unknown) => {
-      this.deps.logger.fatal({ err: error }, 'storage worker loop crashed');
-      throw error;
-    });
+    for (let failures = 0; !this.stopping; failures += 1) {
+      try {
+        this.consumer = await bus.consumer('events', config.bus.subscription, {
+          maxUnacked: config.worker.batchSize * (config.worker.concurrency + 1),
+          maxRedeliver: config.bus.maxRedeliver,
+          nackDelayMs: config.bus.nackDelayMs,
+          // One worker per profile at a time: two workers seldom race on a profile's or session's document.
+          keyAffinity: true,
+        });
+        this.subscribeFailure = undefined;
+        return this.consumer;
+      } catch (error) {
+        this.subscribeFailure = (error as Error).message;
+        if (failures === 0 || failures % 10 === 0) this.deps.logger.warn({ err: error, failures: failures + 1 }, 'cannot subscribe to the events; retrying');
+      }
+      if (!(await this.pause(backoffDelayMs({ baseDelayMs: this.deps.config.worker.retryBaseDelayMs, maxDelayMs: SUBSCRIBE_MAX_DELAY_MS }, failures)))) return undefined;
+    }
+    return undefined;
   }
 
   /**

@@ -131,6 +131,31 @@ describe('storage worker', () => {
     await waitFor(async () => ((await bus.health()).detail as { subscriptions: Record<string, { backlog: number }> }).subscriptions['events/storage']?.backlog === 0, 5000);
   });
 
+  it('keeps subscribing while the bus refuses it (not ready, saying why), then stores what waited', async () => {
+    const events = await publishRequests(3, 2);
+    let refusals = 3;
+    const refusing: EventBus = {
+      publish: (output, messages) => bus.publish(output, messages),
+      consumer: async (output, subscription, options) => {
+        if (refusals > 0) {
+          refusals -= 1;
+          throw new SluiceError('BUS_UNAVAILABLE', 'Subscription is of different type');
+        }
+        return bus.consumer(output, subscription, options);
+      },
+      health: () => bus.health(),
+      close: async () => undefined,
+    };
+    worker = new StorageWorker({ bus: refusing, store: faulty.store, config: loadConfig({ DATA_DIR: '/tmp', STORAGE_RETRY_BASE_DELAY: '50', STORAGE_RETRY_MAX_DELAY: '50' }), logger: createLogger('critical'), metrics: new Metrics({ defaultMetrics: false }) });
+    await worker.start();
+    const waiting = await worker.health();
+    expect(waiting.ok).toBe(false);
+    expect(waiting.error).toContain('not subscribed');
+    await waitFor(async () => (await storedCount(events)) === events.length, 10_000);
+    expect(refusals).toBe(0);
+    expect((await worker.health()).ok).toBe(true);
+  });
+
   it('writes a partial batch once STORAGE_FLUSH_INTERVAL has passed', async () => {
     await worker.start();
     const events = await publishRequests(3, 2);

@@ -62,7 +62,7 @@ export interface ConsumerOptions {
   readonly keyAffinity?: boolean;
 }
 
-/** A consumer on a shared subscription: many consumers split the messages between them. */
+/** A consumer on a subscription: many consumers split the messages between them (by partition with `keyAffinity`). */
 export interface Consumer {
   /**
    * Waits up to `waitMs` milliseconds for messages and returns at most `max` of them (maybe

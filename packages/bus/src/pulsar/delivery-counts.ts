@@ -19,8 +19,9 @@ export class DeliveryCounts {
 
   /** The message was nacked after `deliveries` deliveries. */
   nack(id: string, deliveries: number): void {
+    const known = this.nacked.get(id) ?? 0;
     this.nacked.delete(id);
-    this.nacked.set(id, deliveries);
+    this.nacked.set(id, Math.max(known, deliveries));
     if (this.nacked.size > MAX_REMEMBERED) this.nacked.delete(this.nacked.keys().next().value as string);
   }
 

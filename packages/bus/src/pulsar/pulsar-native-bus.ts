@@ -73,7 +73,7 @@ const unavailable = (message: string, cause?: unknown) => new SluiceError('BUS_U
 
 /**
  * The Pulsar EventBus on the native binding (the C++ client): same contract as the
- * WebSocket transport — publish resolves on the broker's ack, a Shared subscription,
+ * WebSocket transport — publish resolves on the broker's ack, a Shared (or, with `keyAffinity`, Failover) subscription,
  * delayed nacks, and a dead letter with its reason once `maxRedeliver` deliveries failed.
  * The binding reconnects by itself.
  */
@@ -193,6 +193,8 @@ class NativeBusConsumer implements Consumer {
         break; // timed out (the binding rejects on timeout)
       }
       const id = message.getMessageId().toString();
+      // A copy of a message still held (a Failover subscription redelivers every unacknowledged one after a nack).
+      if (this.held.has(id) || received.some((taken) => taken.id === id)) continue;
       this.held.set(id, message);
       received.push({ id, key: message.getPartitionKey(), payload: message.getData(), properties: message.getProperties(), redeliveryCount: this.deliveries.before(id, message.getRedeliveryCount()), publishedAt: message.getPublishTimestamp() });
     }

@@ -78,7 +78,7 @@ const unavailable = (message: string, cause?: unknown) => new SluiceError('BUS_U
  * port is reachable, with no native library.
  * - publish: `producers` sockets per topic (the least busy takes each publish), LZ4 (and optional batching) at the producer, resolves when
  *   the broker answered `ok` for every message (the "200 means durable" contract).
- * - consume: a Shared subscription in pull mode; permits keep a consumer's unacknowledged
+ * - consume: a Shared subscription (Failover with `keyAffinity`) in pull mode; permits keep a consumer's unacknowledged
  *   messages within `maxUnacked`; nack is a delayed negative ack, and the delivery that
  *   reaches `maxRedeliver` is published to the dead-letter topic with its reason, then acked.
  */
@@ -293,6 +293,8 @@ class Producer {
 class PulsarConsumer implements Consumer {
   private socket: WebSocket | undefined;
   private readonly buffer: ReceivedMessage[] = [];
+  /** Ids of the messages in `buffer`. */
+  private readonly buffered = new Set<string>();
   /** Messages handed to the caller and not yet acked or nacked. */
   private readonly held = new Set<string>();
   private readonly deliveries = new DeliveryCounts();
@@ -340,6 +342,7 @@ class PulsarConsumer implements Consumer {
       // The broker gives what this connection held to other consumers (or to us again).
       this.socket = undefined;
       this.buffer.length = 0;
+      this.buffered.clear();
       this.held.clear();
       this.outstanding = 0;
       this.wake?.();
@@ -356,6 +359,10 @@ class PulsarConsumer implements Consumer {
     }
     if (typeof message.messageId !== 'string' || typeof message.payload !== 'string') return;
     this.outstanding = Math.max(0, this.outstanding - 1);
+    // A copy of a message this consumer still holds: a Failover subscription redelivers every
+    // unacknowledged message after a nack. The held copy's settlement covers both.
+    if (this.held.has(message.messageId) || this.buffered.has(message.messageId)) return;
+    this.buffered.add(message.messageId);
     const publishedAt = message.publishTime === undefined ? Number.NaN : Date.parse(message.publishTime);
     this.buffer.push({
       id: message.messageId,
@@ -399,6 +406,7 @@ class PulsarConsumer implements Consumer {
       this.wake = undefined;
     }
     const taken = this.buffer.splice(0, Math.max(0, max));
+    for (const message of taken) this.buffered.delete(message.id);
     for (const message of taken) this.held.add(message.id);
     return taken;
   }
