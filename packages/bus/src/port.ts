@@ -56,8 +56,9 @@ export interface ConsumerOptions {
    * All messages of one key go to one consumer at a time, where the bus can: on Pulsar each
    * partition of the topic is read by one consumer of the subscription (a Failover
    * subscription) and keyed messages stay on their key's partition, so consumers beyond the
-   * partition count stand by. The storage worker asks for it: two workers never update the
-   * same profile at once. The embedded bus (one process) ignores it.
+   * partition count stand by. The storage worker asks for it: two workers seldom update the
+   * same profile at once (only while a partition moves between them). The embedded bus (one
+   * process) ignores it.
    */
   readonly keyAffinity?: boolean;
 }
