@@ -259,7 +259,8 @@ describe('a per-source rate limit over two replicas', () => {
     const rate = accepted / ((Date.now() - started) / 1000);
     // The clients sent well over the limit (a quarter more at least), so the limit is what held them.
     expect(refusals.length).toBeGreaterThan(accepted / 4);
-    expect(refusals.every((answer) => answer.status === 429 && answer.code === 'RATE_LIMITED' && Number(answer.retryAfter) >= 1)).toBe(true);
+    // Every refusal is the limit's own (shown whole when one is not).
+    expect(refusals.filter((answer) => !(answer.status === 429 && answer.code === 'RATE_LIMITED' && Number(answer.retryAfter) >= 1))).toEqual([]);
     expect(rate).toBeGreaterThan(limit * 0.9);
     expect(rate).toBeLessThan(limit * 1.1);
   }, 60_000);
