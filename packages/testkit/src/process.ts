@@ -28,13 +28,24 @@ export interface SluiceProcess {
   stop(): Promise<number | null>;
 }
 
+export interface StartOptions {
+  /**
+   * Starts it in a session of its own (setsid), as a separate machine or container would run
+   * it. Linux's autogroup scheduling gives each session one share of the cores, so processes
+   * started in this one's session would compete for the cores as one process against each
+   * engine. Such a child is not signalled with this process's group (Ctrl-C): stop it.
+   */
+  readonly ownSession?: boolean;
+}
+
 /** Starts `sluice <command>` with `env` on Node (this process's binary) and waits for /healthz. */
-export async function startSluice(command: string, env: Record<string, string>, timeoutMs = 30_000): Promise<SluiceProcess> {
+export async function startSluice(command: string, env: Record<string, string>, timeoutMs = 30_000, options: StartOptions = {}): Promise<SluiceProcess> {
   const port = env['PORT'] ?? String(await freePort());
   const child = spawn(process.execPath, ['apps/cli/src/bin.ts', command], {
     cwd: REPO_ROOT,
     env: { ...process.env, HOST: '127.0.0.1', ...env, PORT: port },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownSession === true,
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -6,7 +6,7 @@
 // per-event costs `sluice size` sizes from. Its last line:
 //   capacity: N events/s sustained for S s, p99 X ms, errors E, lost L, duplicated D
 // Settings (environment): CAPACITY_SCENARIO (capacity), CAPACITY_API_REPLICAS (2),
-// CAPACITY_WORKERS (2), CAPACITY_PARTITIONS (4), CAPACITY_START_RATE (requests/s, 500),
+// CAPACITY_WORKERS (2), CAPACITY_PARTITIONS (as many as workers), CAPACITY_START_RATE (requests/s, 500),
 // CAPACITY_STEP (×1.25), CAPACITY_STEP_SECONDS (15), CAPACITY_HOLD (s, 60), CAPACITY_P99 (ms, 100),
 // CAPACITY_WARMUP (s, 60; at half the start rate, not judged), CAPACITY_PROFILE (env/small.env:
 // the env profile whose tuning the stack runs with; its addresses, replicas and retention are
@@ -30,7 +30,9 @@ const setting = (name: string, fallback: number) => Number(process.env[name] ?? 
 const SCENARIO = process.env['CAPACITY_SCENARIO'] ?? 'capacity';
 const API_REPLICAS = setting('CAPACITY_API_REPLICAS', 2);
 const WORKERS = setting('CAPACITY_WORKERS', 2);
-const PARTITIONS = setting('CAPACITY_PARTITIONS', 4);
+// Each partition is one worker's (key affinity) and groups requests on its own: partitions
+// beyond the workers only split the groups into more, smaller bus messages.
+const PARTITIONS = setting('CAPACITY_PARTITIONS', WORKERS);
 const START_RATE = setting('CAPACITY_START_RATE', 500);
 const STEP = setting('CAPACITY_STEP', 1.25);
 const STEP_SECONDS = setting('CAPACITY_STEP_SECONDS', 15);

@@ -2,7 +2,10 @@
 // (`npm run engines:up`: Elasticsearch, Pulsar, Redis, MariaDB), `sluice init`, then storage
 // workers and API replicas as separate processes, each with its own DATA_DIR and its own
 // Elasticsearch role, all on a fresh Pulsar namespace, Elasticsearch tenant and MySQL
-// database, so a run never sees another's data and leaves none behind.
+// database, so a run never sees another's data and leaves none behind. Each Sluice process
+// runs in a session of its own, as the engines do: Linux's autogroup scheduling shares the
+// cores between sessions first, and the API replicas, the workers and the load generator in
+// one session got one share between them, lagging whenever an engine was busy.
 import { readFileSync } from 'node:fs';
 import { createTestDatabase } from '@sluice/config-store/mysql-testing';
 import { ElasticStore } from '@sluice/store';
@@ -46,11 +49,17 @@ export async function startProductionStack(options: StackOptions): Promise<Stack
   const database = await createTestDatabase();
   const cleanups: (() => Promise<unknown>)[] = [() => database.drop()];
   const processes: SluiceProcess[] = [];
+  // Its processes run in sessions of their own, out of reach of a Ctrl-C: stopped here on one.
+  const onSignal = (signal: NodeJS.Signals) => void stop().finally(() => process.kill(process.pid, signal));
   const stop = async () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     for (const running of processes.splice(0).reverse()) await running.stop().catch(() => undefined);
     await fetch(`${pulsar['PULSAR_WEB_HOST']!}/admin/v2/namespaces/public/${namespace}?force=true`, { method: 'DELETE' }).catch(() => undefined);
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
   };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const settings: Record<string, string> = {
       ...es,
@@ -92,9 +101,10 @@ export async function startProductionStack(options: StackOptions): Promise<Stack
     const sourceId = 'capacity';
     const added = await runSluice(['sources', 'add', sourceId, '--name', 'Capacity run'], { ...settings, ...as('INIT'), DATA_DIR: await dataDir() });
     if (added.code !== 0) throw new Error(`sluice sources add failed:\n${added.output}`);
-    for (let n = 0; n < options.workers; n += 1) processes.push(await startSluice('worker', { ...settings, ...as('WRITER'), DATA_DIR: await dataDir() }, 120_000));
+    const own = { ownSession: true };
+    for (let n = 0; n < options.workers; n += 1) processes.push(await startSluice('worker', { ...settings, ...as('WRITER'), DATA_DIR: await dataDir() }, 120_000, own));
     const apis: SluiceProcess[] = [];
-    for (let n = 0; n < options.apiReplicas; n += 1) apis.push(await startSluice('api', { ...settings, ...as('READER'), DATA_DIR: await dataDir() }, 120_000));
+    for (let n = 0; n < options.apiReplicas; n += 1) apis.push(await startSluice('api', { ...settings, ...as('READER'), DATA_DIR: await dataDir() }, 120_000, own));
     processes.push(...apis);
     const shown = Object.fromEntries(Object.entries(settings).filter(([name]) => !SECRET.test(name)));
     return { apis, workers: processes.filter((running) => !apis.includes(running)), sourceId, adminToken, settings: shown, indexPrefix: `${tenant}-`, stop };
