@@ -23,7 +23,7 @@ import { loadScenario } from '../scenario-files.ts';
 import { runOpenModel } from '../runner/open-model.ts';
 import type { StageStats } from '../runner/stage-stats.ts';
 import { engineDir, groupPids, readPid } from '../../engines/lib.ts';
-import { cpuSeconds, startEngines, startProductionStack, type Stack } from './stack.ts';
+import { cpuSeconds, startProductionStack, type Stack } from './stack.ts';
 import { busStorageBytes, engineVersions, histogramQuantile, redisMemory, storageBacklog, storedBytes } from './measure.ts';
 import { storedOnce, waitForDrain } from './stored-once.ts';
 
@@ -115,12 +115,11 @@ function eventBytes(): number {
 }
 
 log(`load:capacity: ${scenario.name} (${eventsPerRequest.toFixed(1)} events a request) on ${String(API_REPLICAS)} API replicas and ${String(WORKERS)} storage workers, Pulsar (${String(PARTITIONS)} partitions), Elasticsearch, Redis, MariaDB; ${String(cpus().length)} cores`);
-// From a clean clone nothing runs yet: the engines first, then Redis's memory before the run.
-startEngines();
-const redisBefore = await redisMemory();
 const tuning = Object.fromEntries(Object.entries(parseEnv(readFileSync(PROFILE, 'utf8'))).filter((entry): entry is [string, string] => TUNING.test(entry[0]) && entry[1] !== undefined));
 log(`tuning from ${PROFILE}: ${Object.entries(tuning).map(([name, value]) => `${name}=${value}`).join(' ')}`);
 const stack = await startProductionStack({ apiReplicas: API_REPLICAS, workers: WORKERS, partitions: PARTITIONS, settings: tuning });
+// Redis's memory before the load (the stack has started the engines: from a clean clone none ran).
+const redisBefore = await redisMemory();
 const namespace = stack.settings['PULSAR_NAMESPACE']!;
 try {
   // Warm up, unjudged: the engines' JVMs may have just started (a clean clone's run), their

@@ -37,13 +37,8 @@ export interface Stack {
 const ENGINES = ['elasticsearch', 'pulsar', 'redis', 'mariadb'] as const;
 const SECRET = /PASSWORD|TOKEN|API_KEY/;
 
-/** Brings up the engines the stack runs on (`npm run engines:up`; quick when they are up). */
-export function startEngines(): void {
-  runEngines('up', ENGINES);
-}
-
 export async function startProductionStack(options: StackOptions): Promise<Stack> {
-  startEngines();
+  runEngines('up', ENGINES);
   const es = engineEnv('elasticsearch');
   const pulsar = engineEnv('pulsar');
   const redis = engineEnv('redis');
