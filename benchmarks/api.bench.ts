@@ -2,14 +2,14 @@
 // Each target runs in its own process; wrk (or autocannon) drives each in turn.
 // BENCH_CACHE=redis adds the same API on the Redis profile cache (`npm run engines:up --
 // redis` first), compared with the embedded cache in the same rounds.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createTestDatabase, mysqlEnv, mysqlTestSettings } from '@sluice/config-store/mysql-testing';
-import { engineEnv, freePort, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
+import { engineEnv, runSluice, startSluice, type SluiceProcess } from '@sluice/testkit';
 import { describeSteal, stealMeter } from '../scripts/load/cpu-steal.ts';
+import { startBare } from './bare-route.ts';
 import { medianRound, openWrk } from './wrk.ts';
 
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 32);
@@ -71,14 +71,6 @@ async function load(url: string, body: string, path = '/track'): Promise<Figures
   return { requestsPerSecond: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, non2xx: result.non2xx, errors: result.errors };
 }
 
-async function startBare(): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['benchmarks/bare-server.ts', String(port)], { stdio: 'ignore' });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/track`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).catch(() => undefined))?.ok === true, 15_000);
-  return { url, child };
-}
-
 const dataDir = await mkdtemp(join(tmpdir(), 'sluice-bench-'));
 const bare = await startBare();
 /** The Sluice targets: the embedded defaults, and the variants asked for (each with what to clean up). */
@@ -132,7 +124,7 @@ try {
   }
   steal = stolen();
 } finally {
-  bare.child.kill('SIGTERM');
+  await bare.stop();
   for (const target of targets) {
     await target.sluice.stop();
     await target.cleanup?.();

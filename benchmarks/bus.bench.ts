@@ -8,6 +8,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineEnv, randomName, runEngines, runSluice, startSluice, waitFor, type SluiceProcess } from '@sluice/testkit';
 import { describeSteal, stealMeter } from '../scripts/load/cpu-steal.ts';
+import { startBare, type BareRoute } from './bare-route.ts';
 import { medianRound, openWrk } from './wrk.ts';
 
 const DURATION_SECONDS = Number(process.env['BENCH_DURATION'] ?? 10);
@@ -82,7 +83,7 @@ async function storageSubscription(namespace: string): Promise<{ backlog: number
  * become a Failover subscription's active one (activeConsumerFailoverDelayTimeMillis, 1 s).
  */
 async function drain(env: Record<string, string>, namespace: string, events: number): Promise<Figures> {
-  const worker = spawn(process.execPath, ['apps/cli/src/bin.ts', 'worker'], { env: { ...process.env, ...env, STORAGE_FLUSH_INTERVAL: '200' }, stdio: 'ignore' });
+  const worker = spawn(process.execPath, ['apps/cli/src/bin.ts', 'worker'], { env: { ...process.env, ...env, STORAGE_FLUSH_INTERVAL: '200' }, stdio: 'ignore', detached: true });
   try {
     await waitFor(async () => (await storageSubscription(namespace)).consumers > 0, 60_000, () => 'the worker did not subscribe');
     const initial = (await storageSubscription(namespace)).backlog;
@@ -120,6 +121,7 @@ const spreads: string[] = [];
 /** Share of the machine's CPU time its host took from the warm-up to the last round (scripts/load/cpu-steal.ts). */
 let steal: number | undefined;
 const processes: SluiceProcess[] = [];
+let bare: BareRoute | undefined;
 try {
   for (const name of [namespace, perfNamespace]) {
     const created = await fetch(`${web}/admin/v2/namespaces/public/${name}`, { method: 'PUT' });
@@ -128,9 +130,15 @@ try {
   const init = await runSluice(['init'], env);
   if (init.code !== 0) throw new Error(`sluice init failed: ${init.output}`);
   // The worker is not running while the API is measured: it drains each round's backlog after.
-  const onPulsar = await startSluice('api', env, 60_000);
-  const embedded = await startSluice('api', { DATA_DIR: join(workDir, 'embedded'), LOGGING_LEVEL: 'error' }, 60_000);
+  // Each Sluice process runs in a session of its own, as the broker does: Linux's autogroup
+  // scheduling shares the cores between sessions first (docs/sizing.md), and wrk and
+  // pulsar-perf run in this otherwise idle one.
+  const onPulsar = await startSluice('api', env, 60_000, { ownSession: true });
+  const embedded = await startSluice('api', { DATA_DIR: join(workDir, 'embedded'), LOGGING_LEVEL: 'error' }, 60_000, { ownSession: true });
   processes.push(onPulsar, embedded);
+  // The HTTP ceiling of this machine: a route that only parses the same body.
+  bare = await startBare({ ownSession: true });
+  const bareUrl = bare.url;
 
   const steps = {
     perfOff: perfProduce(false),
@@ -140,14 +148,16 @@ try {
     sluice: async () => track(onPulsar.url),
     sluiceWide: async () => track(onPulsar.url, DURATION_SECONDS, CONNECTIONS * 4),
     embedded: async () => track(embedded.url),
+    bare: async () => track(bareUrl),
   };
   type Step = keyof typeof steps;
-  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], worker: [] };
+  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], bare: [], worker: [] };
   // Warm-up (JIT, connections, the perf topic's first backlog), then interleaved rounds.
   const stolen = stealMeter();
   await steps.perfOff();
   await drain(env, namespace, (await track(onPulsar.url, 3)).count);
   await track(embedded.url, 3);
+  await track(bareUrl, 3);
   for (let round = 0; round < REPEAT; round += 1) {
     for (const step of Object.keys(steps) as Step[]) rounds[step].push(await steps[step]());
     rounds.worker.push(await drain(env, namespace, rounds.sluice.at(-1)!.count + rounds.sluiceWide.at(-1)!.count));
@@ -165,6 +175,7 @@ try {
     row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS)} connections`, figures.sluice, `${ratio(figures.sluice.perSecond, figures.perfOff.perSecond)} of perf (batching off), ${ratio(figures.sluice.perSecond, figures.perfSameConcurrency.perSecond)} of perf at our concurrency, ${ratio(figures.sluice.perSecond, figures.embedded.perSecond)} of embedded`),
     row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS * 4)} connections (pulsar-perf's concurrency)`, figures.sluiceWide, `${ratio(figures.sluiceWide.perSecond, figures.perfOff.perSecond)} of perf (batching off)`),
     row('produce, 1 KB', `same API, embedded bus (fsync), ${String(CONNECTIONS)} connections`, figures.embedded),
+    row('produce, 1 KB', `bare fastify route that only parses the body, ${String(CONNECTIONS)} connections (this machine's HTTP ceiling)`, figures.bare, `Sluice on Pulsar ${ratio(figures.sluice.perSecond, figures.bare.perSecond)} of it; it is ${ratio(figures.bare.perSecond, figures.perfOff.perSecond)} of perf (batching off)`),
     // pulsar-perf consume's latency runs from each message's publish time, which a backlog makes meaningless here.
     row('consume', 'pulsar-perf consume (Shared)', { ...figures.perfConsume, p50Ms: NaN, p99Ms: NaN }),
     row('consume', 'one Sluice storage worker → embedded store (from its first acknowledgement to an empty backlog)', figures.worker, `${ratio(figures.worker.perSecond, figures.perfConsume.perSecond)} of perf consume`),
@@ -174,11 +185,13 @@ try {
     `/track on Pulsar vs pulsar-perf produce (batching off, ${String(CONNECTIONS)} outstanding): ${byRound('sluice', 'perfSameConcurrency')}`,
     `/track on Pulsar, ${String(CONNECTIONS * 4)} connections, vs pulsar-perf produce (batching off, ${String(CONNECTIONS * 4)} outstanding): ${byRound('sluiceWide', 'perfOff')}`,
     `/track on Pulsar vs the same API on the embedded bus: ${byRound('sluice', 'embedded')}`,
+    `the bare route vs pulsar-perf produce (batching off): ${byRound('bare', 'perfOff')}`,
     `one worker vs pulsar-perf consume: ${byRound('worker', 'perfConsume')}`,
   );
   if (figures.sluice.failures > 0 || figures.embedded.failures > 0) rows.push(`| | (Sluice failures: Pulsar ${String(figures.sluice.failures)}, embedded ${String(figures.embedded.failures)}) | | | | |`);
 } finally {
   for (const sluice of processes) await sluice.stop();
+  await bare?.stop();
   for (const name of [namespace, perfNamespace]) await fetch(`${web}/admin/v2/namespaces/public/${name}?force=true`, { method: 'DELETE' }).catch(() => undefined);
   await rm(workDir, { recursive: true, force: true });
   await wrk.close();
