@@ -26,6 +26,19 @@ runProfileCacheConformance('redis', async () => {
   return { cache, prefix, cleanup: () => deleteKeys(`${KEY_PREFIX}${prefix}*`) };
 });
 
+describe('with REDIS_COMMAND_LINGER', () => {
+  runProfileCacheConformance('redis', async () => {
+    const prefix = `${randomName()}:`;
+    const cache = await RedisProfileCache.open({ connection, keyPrefix: KEY_PREFIX, commandTimeoutMs: 1000, commandLingerMs: 5 });
+    return { cache, prefix, cleanup: () => deleteKeys(`${KEY_PREFIX}${prefix}*`) };
+  });
+});
+
+/** Replies Redis has written to its clients so far (each write may carry several replies). */
+async function redisWrites(): Promise<number> {
+  return Number(/total_writes_processed:(\d+)/.exec(await raw.info('stats'))?.[1]);
+}
+
 describe('RedisProfileCache on the engines Redis', () => {
   it('stores under the configured key prefix with the TTL asked for', async () => {
     const prefix = `${randomName()}-sluice:cache:`;
@@ -78,6 +91,34 @@ describe('RedisProfileCache on the engines Redis', () => {
       expect(text).not.toContain('sluice_cache_errors_total{');
     } finally {
       await cache.close();
+      await deleteKeys(`${prefix}*`);
+    }
+  });
+
+  it('with REDIS_COMMAND_LINGER sends the commands issued within it as one pipeline, answered in one reply', async () => {
+    const prefix = `${KEY_PREFIX}${randomName()}:`;
+    /** Issues eight commands 5 ms apart (as eight requests arriving); Redis's writes meanwhile, less INFO's own. */
+    const writesFor = async (cache: RedisProfileCache): Promise<number> => {
+      const before = await redisWrites();
+      const answers: Promise<unknown>[] = [];
+      for (let n = 0; n < 8; n += 1) {
+        answers.push(n % 2 === 0 ? cache.claim(`s-${String(n)}`, `p-${String(n)}`, 60) : cache.get(`s-${String(n - 1)}`));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const results = await Promise.all(answers);
+      // One connection keeps the order: each get sees the claim issued before it.
+      expect(results).toEqual(['p-0', 'p-0', 'p-2', 'p-2', 'p-4', 'p-4', 'p-6', 'p-6']);
+      return (await redisWrites()) - before - 1;
+    };
+    const lingering = await RedisProfileCache.open({ connection, keyPrefix: prefix, commandTimeoutMs: 1000, commandLingerMs: 100 });
+    const eager = await RedisProfileCache.open({ connection, keyPrefix: prefix, commandTimeoutMs: 1000 });
+    try {
+      // Within the 100 ms linger all eight go together (a second write only if the host stalled).
+      expect(await writesFor(lingering)).toBeLessThanOrEqual(2);
+      // Without it each goes when issued: a reply each.
+      expect(await writesFor(eager)).toBeGreaterThanOrEqual(8);
+    } finally {
+      await Promise.all([lingering.close(), eager.close()]);
       await deleteKeys(`${prefix}*`);
     }
   });

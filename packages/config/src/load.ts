@@ -96,6 +96,8 @@ export interface Config {
     readonly password: string | undefined;
     readonly sentinel: { readonly sentinels: readonly { readonly host: string; readonly port: number }[]; readonly masterName: string } | undefined;
     readonly commandTimeoutMs: number;
+    /** REDIS_COMMAND_LINGER: how long a cache command waits for others to share its pipeline, ms. */
+    readonly commandLingerMs: number;
   };
   /** Jobs: key prefix in Redis (per tenant), and their Redis (JOBS_REDIS_HOST, else REDIS_HOST). */
   /** The config store: its start wait, and MySQL's connection and pool (CONFIG_ADAPTER=mysql). */
@@ -264,6 +266,7 @@ function toConfig(v: Parsed): Config {
       password: v.REDIS_PASSWORD,
       sentinel: v.REDIS_SENTINELS === undefined || v.REDIS_SENTINEL_MASTER === undefined ? undefined : { sentinels: v.REDIS_SENTINELS, masterName: v.REDIS_SENTINEL_MASTER },
       commandTimeoutMs: v.REDIS_COMMAND_TIMEOUT,
+      commandLingerMs: v.REDIS_COMMAND_LINGER,
     },
     configStore: {
       startTimeoutMs: v.CONFIG_START_TIMEOUT * 1000,

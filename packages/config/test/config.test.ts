@@ -93,9 +93,11 @@ describe('configuration', () => {
     const plain = loadConfig({ CACHE_ADAPTER: 'redis', REDIS_HOST: 'rediss://cache:6380/2', REDIS_PASSWORD: 'cache-pw' });
     expect(plain.adapters.cache).toBe('redis');
     expect(plain.cache.keyPrefix).toBe('sluice:cache:');
-    expect(plain.redis).toEqual({ url: 'rediss://cache:6380/2', password: 'cache-pw', sentinel: undefined, commandTimeoutMs: 500 });
+    expect(plain.redis).toEqual({ url: 'rediss://cache:6380/2', password: 'cache-pw', sentinel: undefined, commandTimeoutMs: 500, commandLingerMs: 0 });
     expect(loadConfig({ TENANT_NAME: 'acme' }).cache.keyPrefix).toBe('acme-sluice:cache:');
     expect(loadConfig({ REDIS_COMMAND_TIMEOUT: '250' }).redis.commandTimeoutMs).toBe(250);
+    expect(loadConfig({ REDIS_COMMAND_LINGER: '2' }).redis.commandLingerMs).toBe(2);
+    expect(() => loadConfig({ REDIS_COMMAND_LINGER: '51' })).toThrow(/REDIS_COMMAND_LINGER/);
 
     const sentinel = loadConfig({ REDIS_SENTINELS: 's1:26379, s2:26380,10.0.0.3:26381', REDIS_SENTINEL_MASTER: 'sluice-cache' });
     expect(sentinel.redis.sentinel).toEqual({ masterName: 'sluice-cache', sentinels: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }, { host: '10.0.0.3', port: 26381 }] });

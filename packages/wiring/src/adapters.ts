@@ -127,7 +127,7 @@ async function createUnmeteredBus(config: Config, logger: Logger, spool: boolean
  */
 async function createCache(config: Config, metrics: Metrics | undefined): Promise<ProfileCache> {
   if (config.adapters.cache === 'embedded') return new LruProfileCache({ maxEntries: config.cache.maxEntries });
-  return RedisProfileCache.open({ connection: config.redis, keyPrefix: config.cache.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, metrics }, REDIS_CACHE_START_WAIT_MS);
+  return RedisProfileCache.open({ connection: config.redis, keyPrefix: config.cache.keyPrefix, commandTimeoutMs: config.redis.commandTimeoutMs, commandLingerMs: config.redis.commandLingerMs, metrics }, REDIS_CACHE_START_WAIT_MS);
 }
 
 function createJobs(config: Config, logger: Logger): Jobs {

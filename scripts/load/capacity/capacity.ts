@@ -47,7 +47,7 @@ const PROFILE = process.env['CAPACITY_PROFILE'] ?? 'env/small.env';
 /** Above this share of stolen CPU time during the hold, the run warns that its figures are low (0–1). */
 const STEAL_WARNING = 0.05;
 /** The settings of a profile the run takes: how Sluice is tuned, not where the engines are. */
-const TUNING = /^(ELASTIC_INDEX_SHARDS|ELASTIC_REFRESH_INTERVAL|ELASTIC_COMPRESSION|ELASTIC_MAX_CONN|PULSAR_GROUP_\w+|PULSAR_PRODUCERS|PULSAR_PRODUCER_BATCHING|PULSAR_COMPRESSION|PULSAR_TRANSPORT|STORAGE_\w+|KEEP_\w+|REDIS_COMMAND_TIMEOUT|SOURCE_CACHE_TTL|TRACK_RETRY_MEMORY)$/;
+const TUNING = /^(ELASTIC_INDEX_SHARDS|ELASTIC_REFRESH_INTERVAL|ELASTIC_COMPRESSION|ELASTIC_MAX_CONN|PULSAR_GROUP_\w+|PULSAR_PRODUCERS|PULSAR_PRODUCER_BATCHING|PULSAR_COMPRESSION|PULSAR_TRANSPORT|STORAGE_\w+|KEEP_\w+|REDIS_COMMAND_\w+|SOURCE_CACHE_TTL|TRACK_RETRY_MEMORY)$/;
 /** The lowest rate the search tries, requests/s. */
 const MIN_RATE = 20;
 /** The storage backlog is bounded when it holds at most this many seconds of the offered load. */

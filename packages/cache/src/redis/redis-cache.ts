@@ -15,6 +15,11 @@ export interface RedisProfileCacheOptions {
   readonly keyPrefix: string;
   /** A command not answered within this fails (REDIS_COMMAND_TIMEOUT), ms. */
   readonly commandTimeoutMs: number;
+  /**
+   * How long a command waits for others before they go to Redis together (REDIS_COMMAND_LINGER),
+   * ms; 0: those issued in one turn of the event loop share a pipeline (auto-pipelining).
+   */
+  readonly commandLingerMs?: number;
   readonly metrics?: CacheMetrics | undefined;
 }
 
@@ -62,8 +67,9 @@ declare module 'ioredis' {
  * The ProfileCache on Redis (ioredis), shared by every replica. On the request path a
  * command fails fast rather than waiting: a per-command timeout, no offline queue (a
  * command issued while disconnected fails at once), no retries of in-flight commands after
- * a reconnect; commands issued in the same tick go in one pipeline (auto-pipelining). The
- * connection itself reconnects without end, directly or through Sentinel.
+ * a reconnect; commands issued in the same tick go in one pipeline (auto-pipelining), and with
+ * a linger those issued within it do too. The connection itself reconnects without end,
+ * directly or through Sentinel.
  */
 export class RedisProfileCache implements ProfileCache {
   readonly shared = true;
@@ -74,9 +80,17 @@ export class RedisProfileCache implements ProfileCache {
   private suspectUntil = 0;
   /** When Redis last answered a command (performance.now(), ms). */
   private lastAnswerAt = 0;
+  private readonly lingerMs: number;
+  /**
+   * While a linger runs: resolves when it ends. Every command waiting on it is then issued in
+   * one tick, so auto-pipelining sends them as one pipeline (one write, one read): under load
+   * that saves a send and a wake-up of Redis and of this process per request (docs/redis.md).
+   */
+  private linger: Promise<void> | undefined;
 
   private constructor(options: RedisProfileCacheOptions) {
     this.metrics = options.metrics;
+    this.lingerMs = options.commandLingerMs ?? 0;
     this.mode = options.connection.sentinel === undefined ? 'standalone' : 'sentinel';
     this.redis = new Redis({
       ...redisConnectionOptions(options.connection),
@@ -165,6 +179,17 @@ export class RedisProfileCache implements ProfileCache {
     this.redis.disconnect();
   }
 
+  /** The running linger, or a new one: the first command of a pipeline starts it. */
+  private lingered(): Promise<void> {
+    this.linger ??= new Promise((resolve) =>
+      setTimeout(() => {
+        this.linger = undefined;
+        resolve();
+      }, this.lingerMs),
+    );
+    return this.linger;
+  }
+
   private async waitUntilReady(waitMs: number): Promise<void> {
     const ready = new Promise<void>((resolve) => this.redis.once('ready', () => resolve()));
     // A first connection that fails is retried by the retry strategy; open() only waits.
@@ -173,6 +198,7 @@ export class RedisProfileCache implements ProfileCache {
   }
 
   private async timed<T>(operation: Operation, command: () => Promise<T>): Promise<T> {
+    if (this.lingerMs > 0) await this.lingered();
     if (Date.now() < this.suspectUntil) {
       this.metrics?.cacheErrors.inc({ operation });
       throw new Error(`Redis left a command unanswered for REDIS_COMMAND_TIMEOUT less than ${String(SUSPECT_MS)} ms ago: taken as down`);
