@@ -24,7 +24,7 @@ import { runOpenModel } from '../runner/open-model.ts';
 import type { StageStats } from '../runner/stage-stats.ts';
 import { engineDir, groupPids, readPid } from '../../engines/lib.ts';
 import { cpuSeconds, startProductionStack, type Stack } from './stack.ts';
-import { busStorageBytes, engineVersions, histogramQuantile, redisMemory, storageBacklog, storedBytes } from './measure.ts';
+import { busStorageBytes, engineVersions, histogramQuantile, redisBytesPerKey, storageBacklog, storedBytes } from './measure.ts';
 import { storedOnce, waitForDrain } from './stored-once.ts';
 
 const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -118,8 +118,6 @@ log(`load:capacity: ${scenario.name} (${eventsPerRequest.toFixed(1)} events a re
 const tuning = Object.fromEntries(Object.entries(parseEnv(readFileSync(PROFILE, 'utf8'))).filter((entry): entry is [string, string] => TUNING.test(entry[0]) && entry[1] !== undefined));
 log(`tuning from ${PROFILE}: ${Object.entries(tuning).map(([name, value]) => `${name}=${value}`).join(' ')}`);
 const stack = await startProductionStack({ apiReplicas: API_REPLICAS, workers: WORKERS, partitions: PARTITIONS, settings: tuning });
-// Redis's memory before the load (the stack has started the engines: from a clean clone none ran).
-const redisBefore = await redisMemory();
 const namespace = stack.settings['PULSAR_NAMESPACE']!;
 try {
   // Warm up, unjudged: the engines' JVMs may have just started (a clean clone's run), their
@@ -168,7 +166,7 @@ try {
   const held = hold!;
   const once = await storedOnce(stack.indexPrefix, accepted);
   const stored = await storedBytes(stack.indexPrefix);
-  const redisAfter = await redisMemory();
+  const redisKeyBytes = await redisBytesPerKey(`${stack.settings['TENANT_NAME']!}-sluice:cache:`);
   const busBytes = await busStorageBytes(namespace);
   const endToEndP99Ms = (await histogramQuantile(stack.workers.map((worker) => worker.url), 'sluice_event_end_to_end_seconds', 0.99)) * 1000;
   const heldEvents = held.eventsPerSecond * held.seconds;
@@ -200,7 +198,7 @@ try {
       elasticsearchCpuSecondsPerEvent: cpu!.elasticsearch / heldEvents,
       storedBytesPerEvent: stored.bytes / Math.max(1, stored.documents),
       busBytesPerEvent: busBytes / Math.max(1, once.stored),
-      redisBytesPerKey: Math.max(1, redisAfter.usedBytes - redisBefore.usedBytes) / Math.max(1, redisAfter.keys - redisBefore.keys),
+      redisBytesPerKey: redisKeyBytes,
       eventBytes: eventBytes(),
     },
   };

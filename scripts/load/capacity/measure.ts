@@ -58,15 +58,30 @@ export async function storedBytes(indexPrefix: string): Promise<{ documents: num
   return { documents: stats._all?.primaries?.docs?.count ?? 0, bytes: stats._all?.primaries?.store?.size_in_bytes ?? 0 };
 }
 
-/** Redis memory in use and its key count (the engines' Redis, all databases of it). */
-export async function redisMemory(): Promise<{ usedBytes: number; keys: number }> {
+/** Keys sampled for their memory. */
+const REDIS_SAMPLE_KEYS = 2000;
+
+/**
+ * Bytes of Redis memory per key of the run's own (under `keyPrefix`): the mean `MEMORY USAGE`
+ * of up to REDIS_SAMPLE_KEYS of them (key, value, and the allocator's and dictionary's share).
+ * Not used_memory's growth over the run: on an engine that earlier runs used, their keys
+ * expire meanwhile and take that growth to zero or below.
+ */
+export async function redisBytesPerKey(keyPrefix: string): Promise<number> {
   const env = engineEnv('redis');
   const redis = new Redis(env['REDIS_HOST']!, { password: env['REDIS_PASSWORD'] });
   try {
-    const memory = await redis.info('memory');
-    const keyspace = await redis.info('keyspace');
-    const keys = [...keyspace.matchAll(/keys=(\d+)/g)].reduce((sum, match) => sum + Number(match[1]), 0);
-    return { usedBytes: Number(/used_memory:(\d+)/.exec(memory)?.[1] ?? 0), keys };
+    const keys: string[] = [];
+    for await (const batch of redis.scanStream({ match: `${keyPrefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
+      keys.push(...batch);
+      if (keys.length >= REDIS_SAMPLE_KEYS) break;
+    }
+    if (keys.length === 0) throw new Error(`no Redis keys under ${keyPrefix}: the run cached nothing`);
+    const sample = keys.slice(0, REDIS_SAMPLE_KEYS);
+    const pipeline = redis.pipeline();
+    for (const key of sample) pipeline.memory('USAGE', key, 'SAMPLES', 0);
+    const sizes = ((await pipeline.exec()) ?? []).map(([, bytes]) => Number(bytes)).filter((bytes) => bytes > 0);
+    return sizes.reduce((sum, bytes) => sum + bytes, 0) / sizes.length;
   } finally {
     redis.disconnect();
   }
