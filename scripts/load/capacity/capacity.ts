@@ -166,7 +166,7 @@ try {
   const held = hold!;
   const once = await storedOnce(stack.indexPrefix, accepted);
   const stored = await storedBytes(stack.indexPrefix);
-  const redisKeyBytes = await redisBytesPerKey(`${stack.settings['TENANT_NAME']!}-sluice:cache:`);
+  const redisKeyBytes = await redisBytesPerKey();
   const busBytes = await busStorageBytes(namespace);
   const endToEndP99Ms = (await histogramQuantile(stack.workers.map((worker) => worker.url), 'sluice_event_end_to_end_seconds', 0.99)) * 1000;
   const heldEvents = held.eventsPerSecond * held.seconds;

@@ -58,30 +58,23 @@ export async function storedBytes(indexPrefix: string): Promise<{ documents: num
   return { documents: stats._all?.primaries?.docs?.count ?? 0, bytes: stats._all?.primaries?.store?.size_in_bytes ?? 0 };
 }
 
-/** Keys sampled for their memory. */
-const REDIS_SAMPLE_KEYS = 2000;
-
 /**
- * Bytes of Redis memory per key of the run's own (under `keyPrefix`): the mean `MEMORY USAGE`
- * of up to REDIS_SAMPLE_KEYS of them (key, value, and the allocator's and dictionary's share).
- * Not used_memory's growth over the run: on an engine that earlier runs used, their keys
- * expire meanwhile and take that growth to zero or below.
+ * Bytes of Redis memory per key: `MEMORY STATS`' `keys.bytes-per-key`, the server's memory
+ * less its start-up overhead over its keys (each with its value, expiry and dictionary
+ * entries). It averages every key on the server: on the engines' Redis, the capacity runs'
+ * session and profile keys. Not used_memory's growth over the run: on an engine that earlier
+ * runs used, their keys expire meanwhile and take that growth to zero or below; and not
+ * `MEMORY USAGE` of the run's keys, which leaves out the expiry entry (a third less).
  */
-export async function redisBytesPerKey(keyPrefix: string): Promise<number> {
+export async function redisBytesPerKey(): Promise<number> {
   const env = engineEnv('redis');
   const redis = new Redis(env['REDIS_HOST']!, { password: env['REDIS_PASSWORD'] });
   try {
-    const keys: string[] = [];
-    for await (const batch of redis.scanStream({ match: `${keyPrefix}*`, count: 1000 }) as AsyncIterable<string[]>) {
-      keys.push(...batch);
-      if (keys.length >= REDIS_SAMPLE_KEYS) break;
-    }
-    if (keys.length === 0) throw new Error(`no Redis keys under ${keyPrefix}: the run cached nothing`);
-    const sample = keys.slice(0, REDIS_SAMPLE_KEYS);
-    const pipeline = redis.pipeline();
-    for (const key of sample) pipeline.memory('USAGE', key, 'SAMPLES', 0);
-    const sizes = ((await pipeline.exec()) ?? []).map(([, bytes]) => Number(bytes)).filter((bytes) => bytes > 0);
-    return sizes.reduce((sum, bytes) => sum + bytes, 0) / sizes.length;
+    const stats = (await redis.call('MEMORY', 'STATS')) as unknown[];
+    const at = stats.indexOf('keys.bytes-per-key');
+    const bytes = Number(stats[at + 1]);
+    if (at < 0 || !(bytes > 0)) throw new Error('Redis reports no bytes per key: the run cached nothing');
+    return bytes;
   } finally {
     redis.disconnect();
   }
