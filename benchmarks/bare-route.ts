@@ -14,14 +14,17 @@ export async function startBare(options: { ownSession?: boolean } = {}): Promise
   const port = await freePort();
   const child: ChildProcess = spawn(process.execPath, ['benchmarks/bare-server.ts', String(port)], { stdio: 'ignore', detached: options.ownSession === true });
   const url = `http://127.0.0.1:${String(port)}`;
-  await waitFor(async () => (await fetch(`${url}/track`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).catch(() => undefined))?.ok === true, 15_000);
-  return {
-    url,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    },
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
   };
+  try {
+    await waitFor(async () => (await fetch(`${url}/track`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).catch(() => undefined))?.ok === true, 15_000);
+  } catch (error) {
+    await stop(); // in a session of its own it would outlive the bench
+    throw error;
+  }
+  return { url, stop };
 }

@@ -2,7 +2,7 @@
 // storage worker draining them, beside the broker's own load tool (pulsar-perf, binary
 // protocol) on the same broker and the same API build on the embedded bus, in the same run:
 // a warm-up of each, then BENCH_REPEAT interleaved rounds; the median round is reported.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +76,9 @@ async function storageSubscription(namespace: string): Promise<{ backlog: number
   return { backlog: subscription?.msgBacklog ?? Number.POSITIVE_INFINITY, consumers: subscription?.consumers?.length ?? 0 };
 }
 
+/** The worker of the drain under way, if any. */
+let draining: ChildProcess | undefined;
+
 /**
  * One storage worker drains the events topic into the embedded store: the events left once
  * it has started acknowledging, over the time from then to an empty backlog. Its start-up is
@@ -83,7 +86,7 @@ async function storageSubscription(namespace: string): Promise<{ backlog: number
  * become a Failover subscription's active one (activeConsumerFailoverDelayTimeMillis, 1 s).
  */
 async function drain(env: Record<string, string>, namespace: string, events: number): Promise<Figures> {
-  const worker = spawn(process.execPath, ['apps/cli/src/bin.ts', 'worker'], { env: { ...process.env, ...env, STORAGE_FLUSH_INTERVAL: '200' }, stdio: 'ignore', detached: true });
+  const worker = (draining = spawn(process.execPath, ['apps/cli/src/bin.ts', 'worker'], { env: { ...process.env, ...env, STORAGE_FLUSH_INTERVAL: '200' }, stdio: 'ignore', detached: true }));
   try {
     await waitFor(async () => (await storageSubscription(namespace)).consumers > 0, 60_000, () => 'the worker did not subscribe');
     const initial = (await storageSubscription(namespace)).backlog;
@@ -95,8 +98,11 @@ async function drain(env: Record<string, string>, namespace: string, events: num
     const eventsLeft = initial > 0 ? (events * left) / initial : events;
     return { perSecond: eventsLeft / ((Date.now() - started) / 1000), p50Ms: NaN, p99Ms: NaN, count: events, failures: 0 };
   } finally {
-    worker.kill('SIGTERM');
-    await new Promise((resolve) => worker.once('exit', resolve));
+    if (worker.exitCode === null && worker.signalCode === null) {
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.kill('SIGTERM');
+      await exited;
+    }
   }
 }
 
@@ -122,6 +128,12 @@ const spreads: string[] = [];
 let steal: number | undefined;
 const processes: SluiceProcess[] = [];
 let bare: BareRoute | undefined;
+/** Stops the processes started in their own sessions, a draining worker too. */
+async function stopAll(): Promise<void> {
+  for (const sluice of processes.splice(0)) await sluice.stop();
+  await bare?.stop();
+  draining?.kill('SIGTERM');
+}
 try {
   for (const name of [namespace, perfNamespace]) {
     const created = await fetch(`${web}/admin/v2/namespaces/public/${name}`, { method: 'PUT' });
@@ -133,9 +145,13 @@ try {
   // Each Sluice process runs in a session of its own, as the broker does: Linux's autogroup
   // scheduling shares the cores between sessions first (docs/sizing.md), and wrk and
   // pulsar-perf run in this otherwise idle one.
+  // A Ctrl-C reaches them no more: the finally below stops them, and so does a signal.
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  process.once('SIGTERM', () => void stopAll().then(() => process.exit(143)));
   const onPulsar = await startSluice('api', env, 60_000, { ownSession: true });
+  processes.push(onPulsar);
   const embedded = await startSluice('api', { DATA_DIR: join(workDir, 'embedded'), LOGGING_LEVEL: 'error' }, 60_000, { ownSession: true });
-  processes.push(onPulsar, embedded);
+  processes.push(embedded);
   // The HTTP ceiling of this machine: a route that only parses the same body.
   bare = await startBare({ ownSession: true });
   const bareUrl = bare.url;
@@ -190,8 +206,7 @@ try {
   );
   if (figures.sluice.failures > 0 || figures.embedded.failures > 0) rows.push(`| | (Sluice failures: Pulsar ${String(figures.sluice.failures)}, embedded ${String(figures.embedded.failures)}) | | | | |`);
 } finally {
-  for (const sluice of processes) await sluice.stop();
-  await bare?.stop();
+  await stopAll();
   for (const name of [namespace, perfNamespace]) await fetch(`${web}/admin/v2/namespaces/public/${name}?force=true`, { method: 'DELETE' }).catch(() => undefined);
   await rm(workDir, { recursive: true, force: true });
   await wrk.close();

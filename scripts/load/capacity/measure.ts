@@ -60,9 +60,10 @@ export async function storedBytes(indexPrefix: string): Promise<{ documents: num
 
 /**
  * Bytes of Redis memory per key: `MEMORY STATS`' `keys.bytes-per-key`, the server's memory
- * less its start-up overhead over its keys (each with its value, expiry and dictionary
- * entries). It averages every key on the server: on the engines' Redis, the capacity runs'
- * session and profile keys. Not used_memory's growth over the run: on an engine that earlier
+ * less its start-up overhead over all its keys. So it counts each key with its value, expiry
+ * and dictionary entries, and also the server's buffers, scripts and any other keys: on the
+ * engines' Redis after a capacity run, nearly all of them the runs' session and profile
+ * keys, and the rest small. Not used_memory's growth over the run: on an engine that earlier
  * runs used, their keys expire meanwhile and take that growth to zero or below; and not
  * `MEMORY USAGE` of the run's keys, which leaves out the expiry entry (a third less).
  */

@@ -101,6 +101,10 @@ export class RedisProfileCache implements ProfileCache {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       enableAutoPipelining: true,
+      // The rate limiter's script (rate-limiter-flexible's `rlflxIncr`) goes on its own: in an
+      // auto-pipeline with another command, ioredis 5.11 matches the replies wrongly and throws
+      // an uncaught TypeError (tested: a take in the same tick as a claim).
+      autoPipeliningIgnoredCommands: ['rlflxIncr'],
       // After a failover the old primary may answer as a replica until Sentinel's
       // announcement arrives: reconnect (through the sentinels) on READONLY.
       reconnectOnError: (error) => error.message.startsWith('READONLY'),
@@ -143,7 +147,7 @@ export class RedisProfileCache implements ProfileCache {
     await this.timed('delete', () => this.redis.del(key));
   }
 
-  /** Counts on this cache's connection: a take issued in the same tick as a claim shares its round trip. */
+  /** Counts on this cache's connection; each take is sent on its own, never lingered or auto-pipelined. */
   rateLimiter(options: { maxEventsPerRequest: number; onFallback?: () => void }): RateLimiter {
     return new RedisRateLimiter({ redis: this.redis, ...options, isDown: () => Date.now() < this.suspectUntil });
   }
@@ -173,6 +177,8 @@ export class RedisProfileCache implements ProfileCache {
    * (QUIT); otherwise at once, stopping the reconnection attempts. Safe to call twice.
    */
   async close(): Promise<void> {
+    // Commands waiting on a linger are issued when it ends: before QUIT, not after.
+    if (this.linger !== undefined) await this.linger;
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => undefined);
     // Also after QUIT: only disconnect() closes the failover detector's subscriptions to the
     // sentinels (ioredis 5.11), which would otherwise keep the process alive.
