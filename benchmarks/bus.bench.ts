@@ -2,7 +2,7 @@
 // storage worker draining them, beside the broker's own load tool (pulsar-perf, binary
 // protocol) on the same broker and the same API build on the embedded bus, in the same run:
 // a warm-up of each, then BENCH_REPEAT interleaved rounds; the median round is reported.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,7 +77,7 @@ async function storageSubscription(namespace: string): Promise<{ backlog: number
 }
 
 /** The worker of the drain under way, if any. */
-let draining: ChildProcess | undefined;
+let draining: SluiceProcess | undefined;
 
 /**
  * One storage worker drains the events topic into the embedded store: the events left once
@@ -86,7 +86,7 @@ let draining: ChildProcess | undefined;
  * become a Failover subscription's active one (activeConsumerFailoverDelayTimeMillis, 1 s).
  */
 async function drain(env: Record<string, string>, namespace: string, events: number): Promise<Figures> {
-  const worker = (draining = spawn(process.execPath, ['apps/cli/src/bin.ts', 'worker'], { env: { ...process.env, ...env, STORAGE_FLUSH_INTERVAL: '200' }, stdio: 'ignore', detached: true }));
+  draining = await startSluice('worker', { ...env, STORAGE_FLUSH_INTERVAL: '200' }, 60_000, { ownSession: true });
   try {
     await waitFor(async () => (await storageSubscription(namespace)).consumers > 0, 60_000, () => 'the worker did not subscribe');
     const initial = (await storageSubscription(namespace)).backlog;
@@ -98,11 +98,8 @@ async function drain(env: Record<string, string>, namespace: string, events: num
     const eventsLeft = initial > 0 ? (events * left) / initial : events;
     return { perSecond: eventsLeft / ((Date.now() - started) / 1000), p50Ms: NaN, p99Ms: NaN, count: events, failures: 0 };
   } finally {
-    if (worker.exitCode === null && worker.signalCode === null) {
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    await draining.stop();
+    draining = undefined;
   }
 }
 
@@ -132,7 +129,7 @@ let bare: BareRoute | undefined;
 async function stopAll(): Promise<void> {
   for (const sluice of processes.splice(0)) await sluice.stop();
   await bare?.stop();
-  draining?.kill('SIGTERM');
+  await draining?.stop();
 }
 try {
   for (const name of [namespace, perfNamespace]) {

@@ -95,7 +95,7 @@ describe('RedisProfileCache on the engines Redis', () => {
     }
   });
 
-  it('with REDIS_COMMAND_LINGER sends the commands issued within it as one pipeline, answered in one reply', async () => {
+  it('with REDIS_COMMAND_LINGER sends the commands issued within it as one pipeline', async () => {
     const prefix = `${KEY_PREFIX}${randomName()}:`;
     /** Issues eight commands 5 ms apart (as eight requests arriving); Redis's writes meanwhile, less INFO's own. */
     const writesFor = async (cache: RedisProfileCache): Promise<number> => {

@@ -53,10 +53,17 @@ export async function startSluice(command: string, env: Record<string, string>, 
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolveExit) => child.once('exit', (code) => resolveExit((exitCode = code))));
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    if (exitCode !== undefined) throw new Error(`sluice exited with ${String(exitCode)} before it was healthy:\n${output}`);
-    return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true;
-  }, timeoutMs, () => `sluice did not start:\n${output}`);
+  try {
+    await waitFor(async () => {
+      if (exitCode !== undefined) throw new Error(`sluice exited with ${String(exitCode)} before it was healthy:\n${output}`);
+      return (await fetch(`${url}/healthz`).catch(() => undefined))?.ok === true;
+    }, timeoutMs, () => `sluice did not start:\n${output}`);
+  } catch (error) {
+    // Not left running: in a session of its own it would outlive this process.
+    child.kill('SIGKILL');
+    await exited;
+    throw error;
+  }
   return {
     child,
     url,
