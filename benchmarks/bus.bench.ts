@@ -161,18 +161,24 @@ try {
     sluice: async () => track(onPulsar.url),
     sluiceWide: async () => track(onPulsar.url, DURATION_SECONDS, CONNECTIONS * 4),
     embedded: async () => track(embedded.url),
+    embeddedWide: async () => track(embedded.url, DURATION_SECONDS, CONNECTIONS * 4),
     bare: async () => track(bareUrl),
   };
   type Step = keyof typeof steps;
-  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], bare: [], worker: [] };
+  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], embeddedWide: [], bare: [], worker: [] };
   // Warm-up (JIT, connections, the perf topic's first backlog), then interleaved rounds.
   const stolen = stealMeter();
   await steps.perfOff();
   await drain(env, namespace, (await track(onPulsar.url, 3)).count);
   await track(embedded.url, 3);
   await track(bareUrl, 3);
+  // Each round starts at a different step (spread over the list), so that no step always
+  // follows the same one: whatever a step leaves behind (a busy broker, a cold cache) lands on
+  // a different one each round. pulsar-perf consume reads what every produce so far left.
+  const order = Object.keys(steps) as Step[];
   for (let round = 0; round < REPEAT; round += 1) {
-    for (const step of Object.keys(steps) as Step[]) rounds[step].push(await steps[step]());
+    const first = Math.floor((round * order.length) / REPEAT) % order.length;
+    for (const step of [...order.slice(first), ...order.slice(0, first)]) rounds[step].push(await steps[step]());
     rounds.worker.push(await drain(env, namespace, rounds.sluice.at(-1)!.count + rounds.sluiceWide.at(-1)!.count));
   }
   steal = stolen();
@@ -186,8 +192,9 @@ try {
     row('produce, 1 KB', `pulsar-perf produce, default batching, ${String(CONNECTIONS * 4)} outstanding`, figures.perfOn),
     row('produce, 1 KB', `pulsar-perf produce, batching off, ${String(CONNECTIONS)} outstanding (our concurrency)`, figures.perfSameConcurrency),
     row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS)} connections`, figures.sluice, `${ratio(figures.sluice.perSecond, figures.perfOff.perSecond)} of perf (batching off), ${ratio(figures.sluice.perSecond, figures.perfSameConcurrency.perSecond)} of perf at our concurrency, ${ratio(figures.sluice.perSecond, figures.embedded.perSecond)} of embedded`),
-    row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS * 4)} connections (pulsar-perf's concurrency)`, figures.sluiceWide, `${ratio(figures.sluiceWide.perSecond, figures.perfOff.perSecond)} of perf (batching off)`),
+    row('produce, 1 KB', `Sluice POST /track → Pulsar (WebSocket), ${String(CONNECTIONS * 4)} connections (pulsar-perf's concurrency)`, figures.sluiceWide, `${ratio(figures.sluiceWide.perSecond, figures.perfOff.perSecond)} of perf (batching off), ${ratio(figures.sluiceWide.perSecond, figures.embeddedWide.perSecond)} of embedded at ${String(CONNECTIONS * 4)}`),
     row('produce, 1 KB', `same API, embedded bus (fsync), ${String(CONNECTIONS)} connections`, figures.embedded),
+    row('produce, 1 KB', `same API, embedded bus (fsync), ${String(CONNECTIONS * 4)} connections`, figures.embeddedWide),
     row('produce, 1 KB', `bare fastify route that only parses the body, ${String(CONNECTIONS)} connections (this machine's HTTP ceiling)`, figures.bare, `Sluice on Pulsar ${ratio(figures.sluice.perSecond, figures.bare.perSecond)} of it; it is ${ratio(figures.bare.perSecond, figures.perfOff.perSecond)} of perf (batching off)`),
     // pulsar-perf consume's latency runs from each message's publish time, which a backlog makes meaningless here.
     row('consume', 'pulsar-perf consume (Shared)', { ...figures.perfConsume, p50Ms: NaN, p99Ms: NaN }),
@@ -198,6 +205,7 @@ try {
     `/track on Pulsar vs pulsar-perf produce (batching off, ${String(CONNECTIONS)} outstanding): ${byRound('sluice', 'perfSameConcurrency')}`,
     `/track on Pulsar, ${String(CONNECTIONS * 4)} connections, vs pulsar-perf produce (batching off, ${String(CONNECTIONS * 4)} outstanding): ${byRound('sluiceWide', 'perfOff')}`,
     `/track on Pulsar vs the same API on the embedded bus: ${byRound('sluice', 'embedded')}`,
+    `/track on Pulsar vs the same API on the embedded bus, ${String(CONNECTIONS * 4)} connections: ${byRound('sluiceWide', 'embeddedWide')}`,
     `the bare route vs pulsar-perf produce (batching off): ${byRound('bare', 'perfOff')}`,
     `one worker vs pulsar-perf consume: ${byRound('worker', 'perfConsume')}`,
   );
