@@ -103,6 +103,16 @@ async function drain(env: Record<string, string>, namespace: string, events: num
   }
 }
 
+/** A copy of `items` in a random order (Fisher–Yates). */
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
 /** The round with the median rate (its latencies with it); failures of every round. */
 function median(rounds: readonly Figures[]): Figures {
   return { ...medianRound(rounds, (round) => round.perSecond), failures: rounds.reduce((sum, round) => sum + round.failures, 0) };
@@ -121,6 +131,8 @@ const perfConsume = async () => parsePerf(await pulsarPerf(['consume', '-ss', `p
 
 const rows: string[] = [];
 const spreads: string[] = [];
+/** The order of each round's steps. */
+const orders: string[] = [];
 /** Share of the machine's CPU time its host took from the warm-up to the last round (scripts/load/cpu-steal.ts). */
 let steal: number | undefined;
 const processes: SluiceProcess[] = [];
@@ -163,22 +175,25 @@ try {
     embedded: async () => track(embedded.url),
     embeddedWide: async () => track(embedded.url, DURATION_SECONDS, CONNECTIONS * 4),
     bare: async () => track(bareUrl),
+    bareWide: async () => track(bareUrl, DURATION_SECONDS, CONNECTIONS * 4),
   };
   type Step = keyof typeof steps;
-  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], embeddedWide: [], bare: [], worker: [] };
+  const rounds: Record<Step | 'worker', Figures[]> = { perfOff: [], perfOn: [], perfSameConcurrency: [], perfConsume: [], sluice: [], sluiceWide: [], embedded: [], embeddedWide: [], bare: [], bareWide: [], worker: [] };
   // Warm-up (JIT, connections, the perf topic's first backlog), then interleaved rounds.
   const stolen = stealMeter();
   await steps.perfOff();
   await drain(env, namespace, (await track(onPulsar.url, 3)).count);
   await track(embedded.url, 3);
   await track(bareUrl, 3);
-  // Each round starts at a different step (spread over the list), so that no step always
-  // follows the same one: whatever a step leaves behind (a busy broker, a cold cache) lands on
-  // a different one each round. pulsar-perf consume reads what every produce so far left.
+  // The first round runs the steps in the order above, each later one in a shuffled order, so
+  // that a step does not always follow the same one (whatever a step leaves behind — a busy
+  // broker, a cold cache — lands on different ones). The orders are printed with the figures.
+  // pulsar-perf consume reads what every produce so far left, the warm-up's included.
   const order = Object.keys(steps) as Step[];
   for (let round = 0; round < REPEAT; round += 1) {
-    const first = Math.floor((round * order.length) / REPEAT) % order.length;
-    for (const step of [...order.slice(first), ...order.slice(0, first)]) rounds[step].push(await steps[step]());
+    const ran = round === 0 ? order : shuffled(order);
+    orders.push(ran.join(', '));
+    for (const step of ran) rounds[step].push(await steps[step]());
     rounds.worker.push(await drain(env, namespace, rounds.sluice.at(-1)!.count + rounds.sluiceWide.at(-1)!.count));
   }
   steal = stolen();
@@ -196,6 +211,7 @@ try {
     row('produce, 1 KB', `same API, embedded bus (fsync), ${String(CONNECTIONS)} connections`, figures.embedded),
     row('produce, 1 KB', `same API, embedded bus (fsync), ${String(CONNECTIONS * 4)} connections`, figures.embeddedWide),
     row('produce, 1 KB', `bare fastify route that only parses the body, ${String(CONNECTIONS)} connections (this machine's HTTP ceiling)`, figures.bare, `Sluice on Pulsar ${ratio(figures.sluice.perSecond, figures.bare.perSecond)} of it; it is ${ratio(figures.bare.perSecond, figures.perfOff.perSecond)} of perf (batching off)`),
+    row('produce, 1 KB', `bare fastify route, ${String(CONNECTIONS * 4)} connections`, figures.bareWide, `Sluice on Pulsar ${ratio(figures.sluiceWide.perSecond, figures.bareWide.perSecond)} of it, the embedded bus ${ratio(figures.embeddedWide.perSecond, figures.bareWide.perSecond)}; it is ${ratio(figures.bareWide.perSecond, figures.perfOff.perSecond)} of perf (batching off)`),
     // pulsar-perf consume's latency runs from each message's publish time, which a backlog makes meaningless here.
     row('consume', 'pulsar-perf consume (Shared)', { ...figures.perfConsume, p50Ms: NaN, p99Ms: NaN }),
     row('consume', 'one Sluice storage worker → embedded store (from its first acknowledgement to an empty backlog)', figures.worker, `${ratio(figures.worker.perSecond, figures.perfConsume.perSecond)} of perf consume`),
@@ -207,9 +223,12 @@ try {
     `/track on Pulsar vs the same API on the embedded bus: ${byRound('sluice', 'embedded')}`,
     `/track on Pulsar vs the same API on the embedded bus, ${String(CONNECTIONS * 4)} connections: ${byRound('sluiceWide', 'embeddedWide')}`,
     `the bare route vs pulsar-perf produce (batching off): ${byRound('bare', 'perfOff')}`,
+    `the same API on the embedded bus, ${String(CONNECTIONS * 4)} connections, vs pulsar-perf produce (batching off): ${byRound('embeddedWide', 'perfOff')}`,
+    `the bare route, ${String(CONNECTIONS * 4)} connections, vs pulsar-perf produce (batching off): ${byRound('bareWide', 'perfOff')}`,
     `one worker vs pulsar-perf consume: ${byRound('worker', 'perfConsume')}`,
   );
-  if (figures.sluice.failures > 0 || figures.embedded.failures > 0) rows.push(`| | (Sluice failures: Pulsar ${String(figures.sluice.failures)}, embedded ${String(figures.embedded.failures)}) | | | | |`);
+  const failed = (['sluice', 'sluiceWide', 'embedded', 'embeddedWide', 'bare', 'bareWide'] as const).filter((step) => figures[step].failures > 0);
+  if (failed.length > 0) rows.push(`| | (failed requests: ${failed.map((step) => `${step} ${String(figures[step].failures)}`).join(', ')}) | | | | |`);
 } finally {
   await stopAll();
   for (const name of [namespace, perfNamespace]) await fetch(`${web}/admin/v2/namespaces/public/${name}?force=true`, { method: 'DELETE' }).catch(() => undefined);
@@ -226,5 +245,8 @@ process.stdout.write([
   '',
   'Round by round:',
   ...spreads.map((line) => `- ${line}`),
+  '',
+  'Order of the steps in each round (the drain closes each):',
+  ...orders.map((line, n) => `${String(n + 1)}. ${line}`),
   '',
 ].join('\n'));
